@@ -25,7 +25,7 @@ def _py(value: object) -> object:
 
 def _row_label(frame: pd.DataFrame, position: int) -> str:
     """Describe the row at ``position`` by position and, if different, index label."""
-    label = frame.index[position]
+    label = _py(frame.index[position])
     if isinstance(label, numbers.Integral) and int(label) == position:
         return f"row {position}"
     return f"row {position} (index label {label!r})"
@@ -69,7 +69,7 @@ def _check_ids(frame: pd.DataFrame, column: str, name: str) -> pd.Series:
         return col.astype(np.int64)
     if dtype.kind == "O":
         kind = pd.api.types.infer_dtype(col, skipna=False)
-        if kind not in ("string", "integer", "bytes"):
+        if kind not in ("string", "integer", "bytes", "categorical"):
             values = col.to_numpy()
             first_type = type(values[0])
             bad = np.fromiter((type(v) is not first_type for v in values), bool, len(values))
@@ -127,6 +127,10 @@ def _check_rating_values(
 def _check_scale(rating_scale: Sequence[float] | None) -> tuple[float, float] | None:
     if rating_scale is None:
         return None
+    if isinstance(rating_scale, (str, bytes)):
+        raise ValueError(
+            f"rating_scale must be None or a pair (low, high) of numbers, got {rating_scale!r}"
+        )
     try:
         lo, hi = rating_scale
         lo, hi = float(lo), float(hi)
@@ -276,7 +280,9 @@ def check_k(k: int, *, name: str = "k") -> int:
     ValueError: k must be an integer >= 1, got 0
     """
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= 1, got {k!r} of type {type(k).__name__}")
+        raise TypeError(
+            f"{name} must be an integer >= 1, got {_py(k)!r} of type {type(k).__name__}"
+        )
     if k < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {k!r}")
+        raise ValueError(f"{name} must be an integer >= 1, got {_py(k)!r}")
     return int(k)

@@ -182,6 +182,8 @@ def verify_file(path: str | os.PathLike[str], remote: RemoteFile) -> str | None:
         size = path.stat().st_size
     except FileNotFoundError:
         return "missing"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
     if not path.is_file():
         return "not a regular file"
     if size != remote.size:
@@ -336,10 +338,10 @@ def _describe(exc: BaseException) -> tuple[str, bool]:
     return f"{type(exc).__name__}: {exc}", True
 
 
-def _manual_hint(remote: RemoteFile, target: Path, urls: tuple[str, ...], env_var: str | None):
+def _manual_hint(remote: RemoteFile, target: Path, env_var: str | None) -> str:
     mirrors = f" or the environment variable {env_var}" if env_var else ""
     return (
-        f"Download it by hand from {urls[0]} ({remote.size:,} bytes, SHA-256 "
+        f"Download it by hand from {remote.urls[0]} ({remote.size:,} bytes, SHA-256 "
         f"{remote.sha256}) and save it as {target}, or add a mirror with urls=...{mirrors}."
     )
 
@@ -479,7 +481,7 @@ def _download_with_retries(
     lines = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
     raise DownloadError(
         f"could not download {remote.filename} into {folder}; every attempt failed:\n{lines}\n"
-        + _manual_hint(remote, target, url_list, env_var),
+        + _manual_hint(remote, target, env_var),
         attempts,
     )
 

@@ -31,7 +31,7 @@ def _as_id_array(ids: Iterable, name: str = "ids") -> np.ndarray:
         raise TypeError(f"{name} must be integers or strings, got booleans")
     if kind == "u":
         if arr.size and arr.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"{name} holds {arr.max()}, larger than int64 allows")
+            raise ValueError(f"{name} holds {arr.max().item()}, larger than int64 allows")
         return arr.astype(np.int64)
     if kind == "i":
         return arr.astype(np.int64, copy=False)
@@ -39,7 +39,7 @@ def _as_id_array(ids: Iterable, name: str = "ids") -> np.ndarray:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             raise ValueError(
-                f"{name} must be integers or strings, got {arr[bad][0]!r} among floats"
+                f"{name} must be integers or strings, got {arr[bad][0].item()!r} among floats"
             )
         return arr.astype(np.int64)
     if kind in "USO":
@@ -84,6 +84,7 @@ class IdMap:
         index = pd.Index(arr, dtype=arr.dtype, tupleize_cols=False)
         if not index.is_unique:
             dup = index[index.duplicated()][0]
+            dup = dup.item() if isinstance(dup, np.generic) else dup
             raise ValueError(
                 f"IdMap ids must be distinct, but {dup!r} appears more than once; "
                 "use IdMap.from_ids to build a map from ids with repeats"

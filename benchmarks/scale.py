@@ -1,0 +1,255 @@
+"""Scaling: epoch time and peak memory of autorec's default model up to MovieLens-20M size.
+
+Synthetic ratings from :func:`autorec.datasets.make_ratings` (long-tailed item popularity
+and user activity), shaped like MovieLens-20M (138,493 users x 26,744 items, 20,000,263
+ratings) and smaller sizes. A size of ``n`` ratings uses ``sqrt(n / 20,000,263)`` times
+ML-20M's users and items, so the density of the matrix stays ML-20M's (0.54 %). Each size
+runs in a fresh subprocess, so its peak RSS is its own. The default model is trained for
+``--epochs`` epochs (default validation slice included); the epoch time is the median of
+``history_["seconds"]``.
+
+Checks printed: epoch time grows about linearly with the number of ratings (seconds per
+rating, relative to the smallest size, stays <= 1.5), and the 20M run's peak RSS is
+<= 4 GB (a dense float32 users x items matrix alone would be 14.8 GB).
+
+Usage::
+
+    python benchmarks/scale.py                      # 1M, 5M, 20M (20M: several minutes)
+    python benchmarks/scale.py --sizes 1M,5M
+    python benchmarks/scale.py --quick              # 100k, 300k, 1 epoch (CI)
+    python benchmarks/scale.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import _common
+
+ML20M = (138_493, 26_744, 20_000_263)  # users, items, ratings
+LINEAR_TOLERANCE = 1.5
+RSS_TARGET_MB = 4096.0
+_SUFFIX = {"k": 10**3, "m": 10**6}
+
+
+def parse_size(text: str) -> int:
+    """``"20M"`` -> 20,000,263 (ML-20M's exact count); ``"1M"`` -> 1,000,000; ``"300k"``."""
+    text = text.strip().lower().replace("_", "").replace(",", "")
+    if text in ("20m", "ml-20m", "ml20m"):
+        return ML20M[2]
+    try:
+        if text[-1:] in _SUFFIX:
+            return round(float(text[:-1]) * _SUFFIX[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"size {text!r} is not a number of ratings such as 1M, 300k or 250000"
+        ) from None
+
+
+def shape_for(n_ratings: int) -> tuple[int, int, int]:
+    """Users, items and ratings of a set of ``n_ratings`` shaped like ML-20M."""
+    users, items, ratings = ML20M
+    if n_ratings == ratings:
+        return ML20M
+    f = math.sqrt(n_ratings / ratings)
+    return max(1, round(users * f)), max(1, round(items * f)), n_ratings
+
+
+def label(n: int) -> str:
+    if n == ML20M[2]:
+        return "20M (ML-20M shape)"
+    for suffix, unit in (("M", 10**6), ("k", 10**3)):
+        if n >= unit and n % (unit // 10) == 0:
+            return f"{n / unit:g}{suffix}"
+    return f"{n:,}"
+
+
+# ----------------------------------------------------------------------------- worker
+def worker(n_users: int, n_items: int, n_ratings: int, epochs: int, seed: int) -> dict:
+    """Runs in the subprocess: generate, fit, measure; returns one JSON-able dict."""
+    import torch
+
+    from autorec.datasets import make_ratings
+
+    tick = time.perf_counter()
+    ratings = make_ratings(n_users, n_items, n_ratings, random_state=seed)
+    generate = time.perf_counter() - tick
+    rss_generate = _common.peak_rss_mb()
+    model = _common.default_model(seed, epochs=epochs).fit(ratings)
+    seconds = model.history_["seconds"]
+    return {
+        "n_users": n_users,
+        "n_items": n_items,
+        "n_ratings": n_ratings,
+        "users_rated": int(model.n_users_),
+        "items_rated": int(model.n_items_),
+        "generate_seconds": generate,
+        "epoch_seconds_all": seconds,
+        "epoch_seconds": statistics.median(seconds),
+        "fit_seconds": model.fit_seconds_,
+        "peak_rss_generate_mb": rss_generate,
+        "peak_rss_mb": _common.peak_rss_mb(),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
+    users, items, n = shape_for(n_ratings)
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        f"{users},{items},{n}",
+        "--epochs",
+        str(args.epochs),
+        "--seed",
+        str(args.seed),
+    ]
+    if args.threads is not None:
+        command += ["--threads", str(args.threads)]
+    log(f"{label(n)}: {users:,} users x {items:,} items, {n:,} ratings ...")
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"error: the {label(n)} run failed (exit {done.returncode})")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    log(
+        f"  generated in {result['generate_seconds']:.1f}s, epoch {result['epoch_seconds']:.1f}s, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB"
+    )
+    return result
+
+
+# ----------------------------------------------------------------------------- main
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="1M,5M,20M",
+        help="numbers of ratings, comma separated (20M = ML-20M's shape exactly)",
+    )
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per fit (default: 2)")
+    parser.add_argument("--seed", type=int, default=0, help="random state of data and model")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: the usable cores)"
+    )
+    parser.add_argument("--quick", action="store_true", help="CI setting: 100k,300k, 1 epoch")
+    parser.add_argument("--markdown", action="store_true", help="a Markdown table")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # "users,items,ratings"
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes = "100k,300k"
+        args.epochs = 1
+    args.size_list = sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()})
+    if not args.size_list:
+        parser.error("--sizes needs at least one size")
+    return args
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def checks(results: list[dict]) -> dict[str, Any]:
+    base = results[0]["epoch_seconds"] / results[0]["n_ratings"]
+    for r in results:
+        r["relative_seconds_per_rating"] = r["epoch_seconds"] / r["n_ratings"] / base
+        r["ratings_per_second"] = r["n_ratings"] / r["epoch_seconds"]
+    linear = all(r["relative_seconds_per_rating"] <= LINEAR_TOLERANCE for r in results)
+    big = [r for r in results if r["n_ratings"] == ML20M[2]]
+    return {
+        "about_linear": linear if len(results) > 1 else None,
+        "rss_20m_within_4gb": (big[0]["peak_rss_mb"] <= RSS_TARGET_MB) if big else None,
+    }
+
+
+def render(results: list[dict], markdown: bool) -> str:
+    headers = [
+        "Ratings",
+        "users x items",
+        "generate s",
+        "epoch s",
+        "ratings/s per epoch",
+        "s/rating vs smallest",
+        "peak RSS MB",
+    ]
+    rows = [
+        [
+            label(r["n_ratings"]),
+            f"{r['n_users']:,} x {r['n_items']:,}",
+            f"{r['generate_seconds']:.1f}",
+            f"{r['epoch_seconds']:.2f}",
+            f"{r['ratings_per_second']:,.0f}",
+            f"{r['relative_seconds_per_rating']:.2f}",
+            f"{r['peak_rss_mb']:,.0f}",
+        ]
+        for r in results
+    ]
+    return _common.table(headers, rows, markdown=markdown)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch_threads = _common.set_threads(args.threads)
+    if args.worker:
+        users, items, n = (int(x) for x in args.worker.split(","))
+        print(json.dumps(worker(users, items, n, args.epochs, args.seed)))
+        return 0
+    if note := _common.busy_note(torch_threads):
+        log(note)
+    results = [run_size(n, args) for n in args.size_list]
+    verdict = checks(results)
+    info = _common.machine_info()
+    if args.json:
+        print(
+            _common.dump_json(
+                {
+                    "settings": {"sizes": args.size_list, "epochs": args.epochs, "seed": args.seed},
+                    "results": results,
+                    "checks": verdict,
+                    "machine": info,
+                }
+            )
+        )
+        return 0
+    md = args.markdown
+    quick = " [--quick: NOT representative]" if args.quick else ""
+    title = f"Scaling of autorec's default model on synthetic ML-20M-shaped data{quick}"
+
+    def mark(ok: bool | None, missing: str) -> str:
+        return f"not checked ({missing})" if ok is None else ("PASS" if ok else "FAIL")
+
+    bullet = "- " if md else "  "
+    lines = [
+        _common.heading(title, markdown=md),
+        "",
+        render(results, md),
+        "",
+        f"Each size in a fresh process; {args.epochs} epoch(s) per fit, default validation slice; "
+        "epoch s = median of history_['seconds'].",
+        "Checks:",
+        f"{bullet}epoch time about linear in ratings (s/rating vs smallest <= "
+        f"{LINEAR_TOLERANCE:g}): {mark(verdict['about_linear'], 'needs 2 sizes or more')}",
+        f"{bullet}20M peak RSS <= 4 GB: "
+        f"{mark(verdict['rss_20m_within_4gb'], 'the 20M size was not run')}",
+        "",
+        "Machine:",
+    ]
+    lines += [bullet + line for line in _common.machine_lines(info) if line]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

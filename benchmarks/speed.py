@@ -1,0 +1,234 @@
+"""Speed on MovieLens-1M: autorec's default model against the reference notebook's loop.
+
+In one process, on the training part of the standard split (random state 0): seconds
+per epoch of the notebook's one-user-per-step loop and of autorec's default model, and
+their ratio; the whole default fit (with early stopping); predicting every user x item;
+one user's ``recommend``; the peak resident memory. Each number is printed beside its
+target with PASS / FAIL.
+
+Usage::
+
+    python benchmarks/speed.py               # full data (a few minutes on 2 cores)
+    python benchmarks/speed.py --notebook-users 1000   # time the notebook on 1,000 users
+    python benchmarks/speed.py --quick       # 300 users, 3 epochs (CI; not representative)
+    python benchmarks/speed.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import _common
+import _notebook
+
+from autorec.datasets import train_test_split
+from autorec.metrics import rmse
+
+#: key: (label, unit, comparison, target)
+TARGETS: dict[str, tuple[str, str, str, float]] = {
+    "speedup": ("epoch speedup over the notebook loop", "x", ">=", 40.0),
+    "fit_seconds": ("whole default fit (early stopping)", "s", "<=", 90.0),
+    "predict_all_seconds": ("predict all users x items (best of 3)", "s", "<=", 1.0),
+    "recommend_ms": ("one user's recommend(k=10), median of 100", "ms", "<=", 10.0),
+    "peak_rss_mb": ("peak RSS (data + autorec fit/predict)", "MB", "<=", 1500.0),
+}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data-home",
+        help="folder holding ml-1m/ (default: $AUTOREC_DATA_HOME, else ../shared/data)",
+    )
+    parser.add_argument(
+        "--notebook-users",
+        type=int,
+        default=None,
+        help="time the notebook loop on the first N users and extrapolate (default: all)",
+    )
+    parser.add_argument("--users", type=int, default=None, help="only the first N user ids")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="override autorec's maximum epochs"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random state of split and model")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: the usable cores)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="CI setting: 300 users, 3 epochs, notebook on 100"
+    )
+    parser.add_argument("--markdown", action="store_true", help="a Markdown table")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.users = args.users or 300
+        args.epochs = args.epochs or 3
+        args.notebook_users = args.notebook_users or 100
+    return args
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    home = _common.data_home(args.data_home)
+    ratings = _common.load_ratings(home, args.users)
+    train, test = train_test_split(ratings, 0.25, by="user", random_state=args.seed)
+    log(f"standard split, random_state={args.seed}: {len(train):,} train / {len(test):,} test")
+    result: dict[str, Any] = {"n_train": len(train), "n_test": len(test)}
+
+    # autorec first, so that the peak RSS below is autorec's (plus the data), not the
+    # notebook's dense matrices.
+    overrides = {} if args.epochs is None else {"epochs": args.epochs}
+    model = _common.default_model(args.seed, **overrides).fit(train)
+    seconds = model.history_["seconds"]
+    result.update(
+        fit_seconds=model.fit_seconds_,
+        epoch_seconds_autorec=statistics.median(seconds),
+        epochs_run=len(seconds),
+        best_epoch=model.best_epoch_,
+        test_rmse_autorec=rmse(test["rating"], model.predict(test)),
+        n_users=model.n_users_,
+        n_items=model.n_items_,
+    )
+    log(f"autorec default fit: {model.fit_seconds_:.1f}s, {len(seconds)} epochs")
+
+    tick = time.perf_counter()
+    matrix = model.predict_matrix()
+    result["predict_all_cold_seconds"] = time.perf_counter() - tick
+    times = []
+    for _ in range(3):
+        tick = time.perf_counter()
+        matrix = model.predict_matrix()
+        times.append(time.perf_counter() - tick)
+    result["predict_all_seconds"] = min(times)
+    result["predict_all_shape"] = list(matrix.shape)
+    del matrix
+
+    users = model.user_map_.ids
+    model.recommend(users[0], k=10)  # warm-up
+    times = []
+    for i in range(100):
+        user = users[i % len(users)]
+        tick = time.perf_counter()
+        model.recommend(user, k=10)
+        times.append(time.perf_counter() - tick)
+    result["recommend_ms"] = 1000 * statistics.median(times)
+    result["peak_rss_mb"] = _common.peak_rss_mb()
+    del model
+
+    n_users = train["user_id"].nunique()
+    timed = n_users if args.notebook_users is None else min(args.notebook_users, n_users)
+    log(f"notebook loop: 1 epoch on {timed:,} of {n_users:,} users ...")
+    nb = _notebook.train(train, test, epochs=1, random_state=args.seed, max_users=timed)
+    result.update(
+        notebook_users_timed=timed,
+        notebook_seconds_timed=nb.epoch_seconds[0],
+        epoch_seconds_notebook=nb.epoch_seconds[0] * len(nb.user_ids) / timed,
+        epoch_notebook_extrapolated=timed < len(nb.user_ids),
+        peak_rss_total_mb=_common.peak_rss_mb(),
+    )
+    result["speedup"] = result["epoch_seconds_notebook"] / result["epoch_seconds_autorec"]
+    result["passed"] = {key: passes(key, result[key]) for key in TARGETS}
+    return result
+
+
+def passes(key: str, value: float) -> bool:
+    _, _, op, target = TARGETS[key]
+    return bool(value >= target) if op == ">=" else bool(value <= target)
+
+
+def render(r: dict[str, Any], markdown: bool) -> str:
+    def num(value: float, unit: str) -> str:
+        digits = 1 if value >= 10 else (2 if value >= 0.1 else 3)
+        return f"{value:.{digits}f} {unit}"
+
+    extrap = (
+        f" (timed {r['notebook_users_timed']:,} users, extrapolated)"
+        if r["epoch_notebook_extrapolated"]
+        else ""
+    )
+    rows: list[list[str]] = [
+        [
+            "notebook loop, seconds per epoch" + extrap,
+            num(r["epoch_seconds_notebook"], "s"),
+            "",
+            "",
+        ],
+        [
+            f"autorec default, seconds per epoch (median of {r['epochs_run']})",
+            num(r["epoch_seconds_autorec"], "s"),
+            "",
+            "",
+        ],
+    ]
+    for key, (label, unit, op, target) in TARGETS.items():
+        value = r[key]
+        shown = f"{value:.1f}x" if unit == "x" else num(value, unit)
+        goal = f"{op} {target:g}{'x' if unit == 'x' else ' ' + unit}"
+        rows.append([label, shown, goal, "PASS" if r["passed"][key] else "FAIL"])
+    rows.append(
+        [
+            "predict all, first call (encodes every user)",
+            num(r["predict_all_cold_seconds"], "s"),
+            "",
+            "",
+        ]
+    )
+    rows.append(
+        ["peak RSS at the end (with the notebook loop)", num(r["peak_rss_total_mb"], "MB"), "", ""]
+    )
+    return _common.table(["Measure", "value", "target", ""], rows, markdown=markdown)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", message=r".*not seen in fit", category=UserWarning)
+    threads = _common.set_threads(args.threads)
+    if note := _common.busy_note(threads):
+        log(note)
+    log(f"torch threads: {threads}")
+    result = measure(args)
+    info = _common.machine_info()
+    settings = {
+        "users": args.users,
+        "autorec_epochs": args.epochs,
+        "seed": args.seed,
+        "quick": args.quick,
+    }
+    if args.json:
+        print(_common.dump_json({**result, "settings": settings, "machine": info}))
+        return 0
+    md = args.markdown
+    subset = f", first {args.users} users" if args.users else ""
+    quick = " [--quick: NOT representative]" if args.quick else ""
+    title = f"Speed, MovieLens-1M standard split (train part){subset}{quick}"
+    shape = "x".join(map(str, result["predict_all_shape"]))
+    lines = [
+        _common.heading(title, markdown=md),
+        "",
+        render(result, md),
+        "",
+        f"Data: {result['n_train']:,} training ratings, {result['n_users']:,} users x "
+        f"{result['n_items']:,} items (predict all = {shape}); autorec default fit ran "
+        f"{result['epochs_run']} epochs (best {result['best_epoch']}), test RMSE "
+        f"{result['test_rmse_autorec']:.4f}.",
+        "Epoch times: the notebook's training steps only; autorec's include its validation "
+        "pass. Both in this process, with the same torch threads.",
+        "",
+    ]
+    bullet = "- " if md else "  "
+    lines += ["Machine:"] + [bullet + line for line in _common.machine_lines(info) if line]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

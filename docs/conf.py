@@ -1,0 +1,219 @@
+"""Sphinx configuration for the autorec documentation.
+
+Build (what CI runs; zero warnings allowed)::
+
+    sphinx-build -W --keep-going -n -q -b html docs docs/_build/html
+
+The build works offline. Intersphinx links to Python, NumPy, SciPy, pandas and
+PyTorch are added only for the inventories that can be fetched (or are already
+cached under ``docs/_build/.intersphinx``); set ``AUTOREC_DOCS_OFFLINE=1`` to skip
+the network entirely. References to those external projects that cannot be
+resolved are silenced by ``nitpick_ignore_regex``; every reference to autorec's
+own objects is still checked (``-n``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import autorec  # noqa: E402
+
+# -- Project -----------------------------------------------------------------------------
+project = "autorec"
+author = "The autorec developers"
+copyright = "the autorec developers"  # noqa: A001
+release = autorec.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- General -----------------------------------------------------------------------------
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "autorec_cli",
+]
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+root_doc = "index"
+default_role = "literal"
+nitpicky = True
+
+# -- autodoc / autosummary / numpydoc ----------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_default_options = {"member-order": "bysource"}
+autodoc_typehints = "none"  # types come from the numpydoc Parameters sections
+autodoc_preserve_defaults = True
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = True
+numpydoc_xref_param_type = True
+# Only the names below become links in numpydoc "type" fields ("all": any other word
+# stays plain text, so prose such as "array-like of user ids" never makes a broken link).
+_OWN = {
+    "AutoEncoderRecommender": "autorec.AutoEncoderRecommender",
+    "AutoEncoderNet": "autorec._network.AutoEncoderNet",
+    "IdMap": "autorec.datasets.IdMap",
+    "UtilityMatrix": "autorec.datasets.UtilityMatrix",
+    "MovieLens1M": "autorec.datasets.MovieLens1M",
+    "RemoteFile": "autorec.datasets.RemoteFile",
+    "DatasetNotFoundError": "autorec.datasets.DatasetNotFoundError",
+    "DownloadError": "autorec.datasets.DownloadError",
+    "CacheNotWritableError": "autorec.datasets.CacheNotWritableError",
+    "MovieLensFormatError": "autorec.datasets.MovieLensFormatError",
+    "NotFittedError": "autorec.exceptions.NotFittedError",
+    "ModelFormatError": "autorec.exceptions.ModelFormatError",
+    "TrainingDivergedError": "autorec.exceptions.TrainingDivergedError",
+    "UndefinedMetricWarning": "autorec.exceptions.UndefinedMetricWarning",
+    "GlobalMean": "autorec.baselines.GlobalMean",
+    "BiasBaseline": "autorec.baselines.BiasBaseline",
+}
+_EXTERNAL_ALIASES = {
+    "DataFrame": "pandas.DataFrame",
+    "Series": "pandas.Series",
+    "ndarray": "numpy.ndarray",
+    "Generator": "numpy.random.Generator",
+    "RandomState": "numpy.random.RandomState",
+    "csr_matrix": "scipy.sparse.csr_matrix",
+    "Path": "pathlib.Path",
+    "device": "torch.device",
+    "Tensor": "torch.Tensor",
+    "path-like": "os.PathLike",
+}
+numpydoc_xref_aliases = {
+    **_OWN,
+    **{target: target for target in _OWN.values()},
+    **_EXTERNAL_ALIASES,
+    **{
+        target: target
+        for target in (
+            *_EXTERNAL_ALIASES.values(),
+            "numpy.random.Generator",
+            "scipy.sparse.csr_matrix",
+            "torch.device",
+            "torch.nn.Module",
+            "torch.Generator",
+            "pathlib.Path",
+            "autorec.exceptions.NotFittedError",
+        )
+    },
+}
+numpydoc_xref_ignore = "all"
+
+# -- Intersphinx, offline-safe -----------------------------------------------------------
+INTERSPHINX = {
+    "python": "https://docs.python.org/3/",
+    "numpy": "https://numpy.org/doc/stable/",
+    "scipy": "https://docs.scipy.org/doc/scipy/",
+    "pandas": "https://pandas.pydata.org/docs/",
+    "torch": "https://docs.pytorch.org/docs/stable/",
+}
+_INV_CACHE = DOCS / "_build" / ".intersphinx"
+_INV_MAX_AGE = 7 * 24 * 3600  # seconds a cached inventory is reused without the network
+
+
+def _inventory(name: str, url: str) -> str | None:
+    """Path of a local copy of ``url``'s objects.inv, fetched if needed; None if unreachable.
+
+    Sphinx warns (and ``-W`` fails the build) when it cannot fetch an inventory, so
+    conf.py fetches each one itself, with a short timeout, and hands Sphinx only local
+    files that are known to be good.
+    """
+    path = _INV_CACHE / f"{name}.inv"
+    if path.is_file() and time.time() - path.stat().st_mtime < _INV_MAX_AGE:
+        return str(path)
+    if os.environ.get("AUTOREC_DOCS_OFFLINE", "") not in ("", "0"):
+        return str(path) if path.is_file() else None
+    try:
+        request = urllib.request.Request(url + "objects.inv", headers={"User-Agent": "sphinx"})
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            data = response.read()
+    except Exception:  # noqa: BLE001 - offline, DNS, TLS, HTTP errors: all mean "skip it"
+        return str(path) if path.is_file() else None
+    if not data.startswith(b"# Sphinx inventory version"):
+        return str(path) if path.is_file() else None
+    _INV_CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return str(path)
+
+
+with ThreadPoolExecutor(max_workers=len(INTERSPHINX)) as _pool:
+    _found = dict(
+        zip(INTERSPHINX, _pool.map(_inventory, INTERSPHINX, INTERSPHINX.values()), strict=True)
+    )
+intersphinx_mapping = {
+    name: (url, _found[name]) for name, url in INTERSPHINX.items() if _found[name] is not None
+}
+intersphinx_timeout = 5
+intersphinx_disabled_reftypes = ["std:doc"]
+
+# External objects that cannot be resolved (offline, or missing from an inventory) are
+# not errors; autorec's own references are never ignored.
+_EXTERNAL = (
+    "numpy|np|pandas|pd|scipy|sp|torch|sklearn|pathlib|os|collections|typing|logging|"
+    "warnings|json|tqdm|platformdirs|safetensors|filelock|pooch|matplotlib|urllib|http|"
+    "zipfile|argparse|dataclasses|numbers|io|datetime|abc|enum|tempfile"
+)
+nitpick_ignore_regex = [
+    (r"py:.*", rf"(~?)({_EXTERNAL})(\..*)?"),
+    (r"py:.*", r"array-like|path-like|file-like|scalar|optional|default.*"),
+    # numpydoc's built-in aliases (str, None, bool, array_like...) point into these
+    # inventories with an explicit prefix.
+    (r"py:.*", r"(python|numpy|scipy|pandas|torch):.*"),
+    (r"std:(term|ref|label|doc)", r"(python|numpy|scipy|pandas|torch):.*"),
+]
+nitpick_ignore = [
+    (role, name)
+    for name in dir(builtins)
+    if not name.startswith("_")
+    for role in ("py:class", "py:exc", "py:obj", "py:func", "py:data", "py:meth")
+]
+
+# -- Substitutions kept in sync with the code -------------------------------------------
+# |default_epochs| etc. are the current defaults of AutoEncoderRecommender, and
+# |item_preset| is the estimator that `autorec evaluate --kind item` trains, so the user
+# guide can never quote a stale default.
+def _substitutions() -> str:
+    import inspect
+
+    from autorec import AutoEncoderRecommender
+    from autorec.cli import estimator_for
+
+    lines = []
+    signature = inspect.signature(AutoEncoderRecommender.__init__)
+    for name, parameter in signature.parameters.items():
+        if parameter.default is not inspect.Parameter.empty:
+            lines.append(f".. |default_{name}| replace:: ``{parameter.default!r}``")
+    preset = repr(estimator_for("item", random_state=None))
+    lines.append(f".. |item_preset| replace:: ``{preset}``")
+    return "\n".join(lines) + "\n"
+
+
+rst_epilog = _substitutions()
+
+# -- HTML --------------------------------------------------------------------------------
+html_theme = "furo"
+html_title = f"autorec {release}"
+html_short_title = "autorec"
+html_static_path: list[str] = []
+html_show_sourcelink = False
+html_theme_options = {
+    "source_repository": "https://github.com/autorec/torch-autorec",
+    "source_branch": "main",
+    "source_directory": "docs/",
+}

@@ -1,0 +1,193 @@
+"""The benchmark scripts run (reduced, ``--quick``) and their helpers do what they say.
+
+Benchmarks are scripts that print tables, not timed tests: here they only have to run to
+completion and print what they promise, so that they cannot rot.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from autorec.datasets import make_ratings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO_ROOT / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench(monkeypatch_module):
+    """The benchmarks' private modules, imported from the benchmarks folder."""
+    monkeypatch_module.syspath_prepend(str(BENCHMARKS))
+    return (
+        importlib.import_module("_notebook"),
+        importlib.import_module("_common"),
+    )
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def run_script(name: str, *args: str, timeout: float = 170) -> str:
+    # One torch thread: on a shared, busy machine two threads per process can be ~10x slower.
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), "--quick", "--threads", "1", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+# ----------------------------------------------------------------------------- notebook
+def tiny_ratings() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2, 2, 3],
+            "item_id": [1, 3, 2, 3, 5, 4],
+            "rating": [5.0, 3.0, 4.0, 1.0, 2.0, 4.0],
+        }
+    )
+
+
+def test_notebook_gradients_accumulate_over_the_whole_run(bench):
+    """``.grad`` after training is the sum of every step's gradient (no zero_grad)."""
+    notebook, _ = bench
+    ratings = tiny_ratings()
+    model = notebook.train(ratings, epochs=2, random_state=3)
+
+    # Replay: the same network and optimizer, each step's own gradient computed apart.
+    torch.manual_seed(3)
+    net = notebook.make_network(5)
+    params = list(net.parameters())
+    opt = torch.optim.RMSprop(params, lr=0.005, weight_decay=1.0)
+    matrix = notebook.dense_matrix(ratings, np.array([1, 2, 3]), 5)
+    total = [torch.zeros_like(p) for p in params]
+    step_grads = []
+    for _ in range(2):
+        for u in range(3):
+            loss = notebook.masked_loss(net(matrix[u : u + 1]), matrix[u : u + 1])
+            grads = torch.autograd.grad(loss, params)
+            step_grads.append(grads)
+            for acc, g in zip(total, grads, strict=True):
+                acc += g
+            for p, acc in zip(params, total, strict=True):
+                p.grad = acc.clone()
+            opt.step()
+
+    trained = list(model.network.parameters())
+    for p_trained, p_replay, acc in zip(trained, params, total, strict=True):
+        torch.testing.assert_close(p_trained.grad, acc)
+        torch.testing.assert_close(p_trained, p_replay)
+    # The sum really differs from the last step's gradient (what zero_grad would leave).
+    assert not torch.allclose(trained[0].grad, step_grads[-1][0])
+    assert model.epoch_seconds and len(model.epoch_seconds) == 2
+
+
+def test_notebook_matrix_loss_and_protocols(bench):
+    notebook, _ = bench
+    ratings = tiny_ratings()
+    matrix = notebook.dense_matrix(ratings, np.array([1, 2, 3]), 5)
+    assert matrix.shape == (3, 5)  # users x max movie id; column = movie id - 1
+    assert matrix[0, 0] == 5.0 and matrix[1, 4] == 2.0 and matrix[0, 1] == 0.0
+    # Only rated entries count: sum of squared errors / number rated.
+    output = torch.zeros(1, 5)
+    assert notebook.masked_loss(output, matrix[:1]).item() == pytest.approx((25 + 9) / 2)
+
+    model = notebook.train(ratings, epochs=1)
+    test = pd.DataFrame({"user_id": [1, 2], "item_id": [2, 1], "rating": [4.0, 5.0]})
+    honest = notebook.predict(model, test)
+    leaky = notebook.leaky_scores(model, test)
+    with torch.no_grad():
+        expected = model.network(notebook.dense_matrix(test, model.user_ids, 5))
+    np.testing.assert_allclose(leaky, expected[[0, 1], [1, 0]].numpy(), rtol=1e-6)
+    assert not np.allclose(honest, leaky)
+    assert 0 <= notebook.leaky_top_k_accuracy(model, test, 1) <= 100
+
+
+def test_leaky_scores_equal_fold_in_of_the_test_ratings(bench):
+    """The autorec leaky helper = folding in each user's test ratings."""
+    _, common = bench
+    ratings = make_ratings(n_users=40, n_items=30, n_ratings=500, random_state=0)
+    test = ratings.groupby("user_id").head(3)
+    train = ratings.drop(test.index)
+    model = common.default_model(0, hidden_layers=(8,), epochs=2).fit(train)
+    scores, keep = common.leaky_scores(model, test)
+    assert np.isnan(scores[~keep]).all()
+    for user in test["user_id"].unique()[:5]:
+        mine = test[(test["user_id"] == user).to_numpy() & keep]
+        folded = model.recommend(
+            None, k=model.n_items_, exclude_seen=False, user_ratings=mine[["item_id", "rating"]]
+        ).set_index("item_id")["score"]
+        got = scores[np.flatnonzero((test["user_id"] == user).to_numpy() & keep)]
+        np.testing.assert_allclose(got, folded.loc[mine["item_id"]].to_numpy(), rtol=1e-5)
+
+
+def test_table_plain_and_markdown(bench):
+    _, common = bench
+    plain = common.table(["Model", "x"], [["a", "1.0"], ["long name", "22.5"]])
+    assert plain.splitlines()[0].startswith("Model") and "---------" in plain
+    md = common.table(["Model", "x"], [["a|b", "1.0"]], markdown=True)
+    assert md.splitlines()[1] == "|:---|---:|" and "a\\|b" in md
+
+
+# ----------------------------------------------------------------------------- scripts
+@pytest.mark.slow
+def test_scale_quick_runs_and_prints_its_table():
+    out = run_script("scale.py")
+    assert "Ratings" in out and "epoch s" in out and "peak RSS MB" in out
+    assert "100k" in out and "300k" in out
+    assert "about linear" in out
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_speed_quick_prints_the_json_keys(movielens_home):
+    out = run_script("speed.py", "--json", "--data-home", str(movielens_home))
+    result = json.loads(out)
+    for key in (
+        "epoch_seconds_notebook",
+        "epoch_seconds_autorec",
+        "speedup",
+        "fit_seconds",
+        "predict_all_seconds",
+        "recommend_ms",
+        "peak_rss_mb",
+    ):
+        assert isinstance(result[key], float) and result[key] > 0, key
+    assert result["speedup"] == pytest.approx(
+        result["epoch_seconds_notebook"] / result["epoch_seconds_autorec"]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_accuracy_quick_prints_both_tables(movielens_home):
+    out = run_script("accuracy.py", "--data-home", str(movielens_home))
+    header = "train RMSE  test RMSE  top-5  top-10  leaky top-5  leaky top-10  fit s"
+    assert out.count(header) == 2  # standard and random 90/10
+    for name in (
+        "Global mean",
+        "BiasBaseline",
+        "Reference notebook loop",
+        "autorec default",
+        "autorec best configuration",
+        "I-AutoRec",
+        "0.831",
+    ):
+        assert name in out, name
+    assert "CPU:" in out and "torch" in out

@@ -1,0 +1,350 @@
+"""The ``autorec`` command line, on a tiny synthetic MovieLens-format dataset.
+
+The dataset is written as an extracted ``ml-1m/`` folder in a temporary data home, so
+every command goes through the real loader. Commands run in-process through
+``autorec.cli.main`` (fast); one test runs ``python -m autorec`` as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import autorec
+from autorec import cli
+from autorec.datasets import DownloadError, make_ratings
+
+N_USERS, N_ITEMS, N_RATINGS = 40, 30, 600
+ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(Fake Movie \d+ \(2000\))\s+(\S+)\s*$")
+
+
+def _write_dataset(folder: Path) -> pd.DataFrame:
+    ratings = make_ratings(n_users=N_USERS, n_items=N_ITEMS, n_ratings=N_RATINGS, random_state=0)
+    ml = folder / "ml-1m"
+    ml.mkdir(parents=True)
+    lines = [
+        f"{u}::{i}::{int(r)}"
+        for u, i, r in ratings[["user_id", "item_id", "rating"]].itertuples(index=False)
+    ]
+    (ml / "ratings.dat").write_text("\n".join(lines) + "\n")
+    genres = ["Comedy", "Drama|Romance", "Action|Sci-Fi"]
+    movies = [f"{i}::Fake Movie {i} (2000)::{genres[i % 3]}" for i in range(1, N_ITEMS + 1)]
+    (ml / "movies.dat").write_bytes(("\n".join(movies) + "\n").encode("latin-1"))
+    return ratings
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """(data home holding a synthetic ml-1m/ folder, its ratings)."""
+    home = tmp_path_factory.mktemp("data")
+    return home, _write_dataset(home)
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTOREC_DATA_HOME", raising=False)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("autorec: error:")]
+
+
+def _rows(out: str) -> list[tuple[int, int, str]]:
+    return [
+        (int(m.group(1)), int(m.group(2)), m.group(3))
+        for m in map(ROW.match, out.splitlines())
+        if m
+    ]
+
+
+# ------------------------------------------------------------------------ evaluate
+def test_evaluate_json_keys_and_types(tiny, capsys) -> None:
+    home, ratings = tiny
+    code, out, err = _run(capsys, "evaluate", "--data-home", home, "--epochs", 2, "--json")
+    assert code == 0, err
+    result = json.loads(out)  # stdout is pure JSON
+    for key in ("n_train", "n_test", "epochs_run", "best_epoch", "random_state"):
+        assert isinstance(result[key], int), key
+    for key in ("rmse_train", "rmse_test", "baseline_rmse_test", "fit_seconds"):
+        assert isinstance(result[key], float), key
+        assert result[key] >= 0
+    assert result["n_train"] + result["n_test"] == len(ratings)
+    n_test = sum(min(round(0.25 * n), n - 1) for n in ratings.groupby("user_id").size().tolist())
+    assert result["n_test"] == n_test
+    for key in ("top_k_accuracy", "baseline_top_k_accuracy"):
+        assert set(result[key]) == {"5", "10"}
+        assert all(0.0 <= v <= 100.0 for v in result[key].values())
+    assert 1 <= result["epochs_run"] <= 2
+    assert 1 <= result["best_epoch"] <= result["epochs_run"]
+    assert result["kind"] == "user"
+    assert result["split"] == "standard"
+    assert result["random_state"] == 0
+    assert result["autorec_version"] == autorec.__version__
+    assert "Traceback" not in err
+
+
+def test_evaluate_random90_and_seed(tiny, capsys, no_env) -> None:
+    home, ratings = tiny
+    args = ("evaluate", "--data-home", home, "--epochs", 1, "--split", "random90", "--json")
+    code, out, _ = _run(capsys, *args, "--random-state", 3)
+    assert code == 0
+    result = json.loads(out)
+    assert result["n_test"] == round(0.1 * len(ratings))
+    assert result["split"] == "random90"
+    assert result["random_state"] == 3
+
+
+def test_evaluate_table(tiny, capsys) -> None:
+    home, _ = tiny
+    code, out, err = _run(capsys, "evaluate", "--data-home", home, "--epochs", 2, "-q")
+    assert code == 0, err
+    assert "BiasBaseline" in out and "AutoEncoder (user)" in out
+    for label in ("RMSE, training ratings", "RMSE, test ratings", "top-5 accuracy"):
+        assert label in out
+    assert "top-10 accuracy" in out and "epochs run" in out and "fit time" in out
+    assert err == ""  # --quiet: no progress, no status lines
+
+
+def test_evaluate_item_kind_uses_the_item_preset(tiny, capsys) -> None:
+    home, _ = tiny
+    code, out, _ = _run(
+        capsys, "evaluate", "--data-home", home, "--epochs", 1, "--kind", "item", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["kind"] == "item"
+    model = cli.estimator_for("item", epochs=7, random_state=1)
+    assert model.kind == "item" and model.epochs == 7 and model.random_state == 1
+    assert cli.estimator_for("user").kind == "user"
+
+
+def test_data_home_from_environment(tiny, capsys, monkeypatch) -> None:
+    home, ratings = tiny
+    monkeypatch.setenv("AUTOREC_DATA_HOME", str(home))
+    code, out, _ = _run(capsys, "evaluate", "--epochs", 1, "--json")
+    assert code == 0
+    assert json.loads(out)["n_train"] + json.loads(out)["n_test"] == len(ratings)
+
+
+def test_evaluate_save_then_recommend_with_model(tiny, capsys, tmp_path) -> None:
+    home, _ = tiny
+    path = tmp_path / "model.safetensors"
+    args = ("evaluate", "--data-home", home, "--epochs", 2, "--json", "--save", path)
+    code, out, _ = _run(capsys, *args)
+    assert code == 0 and path.is_file()
+    assert json.loads(out)["model_path"] == str(path)
+
+    model = autorec.AutoEncoderRecommender.load(path)
+    user = int(model.user_map_.ids[0])
+    code, out, err = _run(
+        capsys, "recommend", "--data-home", home, "--model", path, "--user", user, "-k", 3
+    )
+    assert code == 0, err
+    rows = _rows(out)
+    assert [r[0] for r in rows] == [1, 2, 3]
+    expected = model.recommend(user, k=3)["item_id"].tolist()
+    assert [r[1] for r in rows] == expected
+
+
+def test_evaluate_plot_writes_png(tiny, capsys, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    home, _ = tiny
+    path = tmp_path / "curves.png"
+    code, _, err = _run(capsys, "evaluate", "--data-home", home, "--epochs", 2, "--plot", path)
+    assert code == 0, err
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_hint_when_matplotlib_missing(tiny, capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    home, _ = tiny
+    code, out, err = _run(
+        capsys, "evaluate", "--data-home", home, "--plot", tmp_path / "c.png", "-q"
+    )
+    assert code == 1
+    assert out == ""  # failed before loading data or training
+    assert err.strip().splitlines() == [
+        "autorec: error: --plot needs matplotlib, which is not installed: "
+        "pip install torch-autorec[plot]"
+    ]
+
+
+def test_save_into_missing_folder_fails_before_training(tiny, capsys, tmp_path) -> None:
+    home, _ = tiny
+    target = tmp_path / "no" / "such" / "model.safetensors"
+    code, out, err = _run(capsys, "evaluate", "--data-home", home, "--save", target)
+    assert code == 1 and out == ""
+    (line,) = _error_lines(err)
+    assert "does not exist" in line
+
+
+# ----------------------------------------------------------------------- recommend
+def test_recommend_prints_k_unrated_movies(tiny, capsys) -> None:
+    home, ratings = tiny
+    counts = ratings.groupby("user_id").size()
+    users = counts[counts.between(3, N_ITEMS - 10)].index[:2].tolist()
+    argv = ["recommend", "--data-home", home, "--epochs", 2, "-k", 5]
+    for user in users:
+        argv += ["--user", user]
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert "training the default user-based autoencoder on all" in err  # said on stderr
+    blocks = out.strip().split("\n\n")
+    assert len(blocks) == len(users)
+    for user, block in zip(users, blocks, strict=True):
+        assert block.splitlines()[0].startswith(f"Top 5 movies for user {user}")
+        assert "rank" in block and "movie id" in block and "title" in block
+        rows = _rows(block)
+        assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
+        items = [r[1] for r in rows]
+        assert len(set(items)) == 5
+        rated = set(ratings.loc[ratings.user_id == user, "item_id"].tolist())
+        assert not rated & set(items)
+        assert all(title == f"Fake Movie {item} (2000)" for _, item, title in rows)
+
+
+def test_recommend_unknown_user(tiny, capsys) -> None:
+    home, _ = tiny
+    code, out, err = _run(capsys, "recommend", "--data-home", home, "--user", 99999)
+    assert code == 1 and out == ""
+    (line,) = _error_lines(err)
+    assert "user 99999 is not in MovieLens-1M" in line
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("content", [None, b"not a model at all"])
+def test_recommend_bad_model_file(tiny, capsys, tmp_path, content) -> None:
+    home, _ = tiny
+    path = tmp_path / "model.safetensors"
+    if content is not None:
+        path.write_bytes(content)
+    code, _, err = _run(capsys, "recommend", "--data-home", home, "--model", path, "--user", 1)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert str(path.name) in line
+    assert "Traceback" not in err
+
+
+# ------------------------------------------------------------ usage and data errors
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["evaluate", "--split", "bogus"],
+        ["evaluate", "--kind", "both"],
+        ["evaluate", "--epochs", "0"],
+        ["evaluate", "--epochs", "many"],
+        ["evaluate", "--random-state", "-1"],
+        ["recommend"],
+        ["recommend", "--user", "eight"],
+        ["recommend", "--user", "8", "-k", "0"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys) -> None:
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "usage: autorec" in err and "autorec" in err and "error" in err
+
+
+def test_missing_data_one_line_error(capsys, tmp_path) -> None:
+    code, out, err = _run(capsys, "evaluate", "--data-home", tmp_path, "--no-download")
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    (line,) = _error_lines(err)
+    assert str(tmp_path) in line and "--data-home" in line and "autorec download" in line
+    assert "Traceback" not in err
+
+
+def test_missing_data_traceback_with_debug(capsys, tmp_path) -> None:
+    code, _, err = _run(capsys, "--debug", "evaluate", "--data-home", tmp_path, "--no-download")
+    assert code == 1
+    assert "Traceback" in err and "DatasetNotFoundError" in err
+    assert len(_error_lines(err)) == 1
+    # global options are also accepted after the command
+    code, _, err = _run(capsys, "evaluate", "--data-home", tmp_path, "--no-download", "--debug")
+    assert code == 1 and "Traceback" in err
+
+
+def test_failed_download_while_loading(capsys, tmp_path, monkeypatch) -> None:
+    def offline(*args, **kwargs):
+        raise DownloadError("offline", attempts=[("https://example.invalid/ml-1m.zip", "down")])
+
+    monkeypatch.setattr("autorec.datasets._movielens.fetch_remote", offline)
+    code, _, err = _run(capsys, "recommend", "--data-home", tmp_path, "--user", 8)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert "downloading it failed" in line and str(tmp_path) in line
+    assert "Traceback" not in err
+
+
+# --------------------------------------------------------------- info and download
+def test_info_on_present_data(tiny, capsys) -> None:
+    home, ratings = tiny
+    code, out, err = _run(capsys, "info", "--data-home", home)
+    assert code == 0, err
+    assert str(home / "ml-1m") in out
+    assert f"{len(ratings):,} ratings" in out
+    code, out, _ = _run(capsys, "info", "--data-home", home, "--json")
+    info = json.loads(out)
+    assert info["found"] and info["form"] == "folder" and info["n_ratings"] == len(ratings)
+
+
+def test_info_on_absent_data(capsys, tmp_path) -> None:
+    code, out, err = _run(capsys, "info", "--data-home", tmp_path)
+    assert code == 1
+    assert "found" in out and "no" in out
+    (line,) = _error_lines(err)
+    assert str(tmp_path) in line and "autorec download" in line
+    assert list(tmp_path.iterdir()) == []  # info never writes
+
+
+def test_download_when_present_does_nothing(tiny, capsys, monkeypatch) -> None:
+    def fail(*args, **kwargs):
+        raise AssertionError("must not download")
+
+    monkeypatch.setattr(cli, "download_movielens_1m", fail)
+    home, _ = tiny
+    code, out, _ = _run(capsys, "download", "--data-home", home)
+    assert code == 0 and "already" in out
+
+
+def test_download_offline(capsys, tmp_path, monkeypatch) -> None:
+    def offline(*args, **kwargs):
+        raise DownloadError("every mirror failed", attempts=[("https://x/ml-1m.zip", "timeout")])
+
+    monkeypatch.setattr(cli, "download_movielens_1m", offline)
+    code, _, err = _run(capsys, "download", "--data-home", tmp_path)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert "could not download MovieLens-1M" in line and "by hand" in line
+    assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------------- module
+def test_python_m_autorec_version() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "autorec", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"autorec {autorec.__version__}"
