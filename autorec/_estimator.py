@@ -601,7 +601,7 @@ class AutoEncoderRecommender(ParamsMixin):
 
         Returns
         -------
-        numpy.ndarray of float32, shape (n_users, n_items_)
+        numpy.ndarray of float32, shape (n_users, ``n_items_``)
             Rows follow ``users`` (or ``user_map_.ids``), columns follow
             ``item_map_.ids``. Observed cells hold the model's reconstruction, not the
             rating; see :meth:`complete`.

@@ -7,15 +7,14 @@ arguments, ``fit(ratings)`` returns ``self`` and sets attributes ending in ``_``
 
 from __future__ import annotations
 
-import inspect
 import numbers
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._base import ParamsMixin, check_is_fitted
 from ._validation import check_ratings
-from .exceptions import NotFittedError
 
 __all__ = ["BiasBaseline", "GlobalMean"]
 
@@ -67,39 +66,11 @@ def _check_param(value: Any, name: str, *, integer: bool = False, minimum: float
     return int(value) if integer else float(value)
 
 
-class _Estimator:
-    """Minimal ``get_params``/``set_params``/``repr`` so ``sklearn.base.clone`` works."""
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Return the constructor parameters as a dict (``deep`` is accepted and ignored)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> _Estimator:
-        """Set constructor parameters; unknown names raise ``ValueError``."""
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(
-                    f"invalid parameter {name!r} for {type(self).__name__}; valid: {valid}"
-                )
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+class _Estimator(ParamsMixin):
+    """Shared parameter API (``get_params``/``set_params``/``repr``) and fitted check."""
 
     def _check_is_fitted(self) -> None:
-        if not hasattr(self, "global_mean_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} instance is not fitted yet; call "
-                f"fit(ratings) before predict"
-            )
+        check_is_fitted(self, "global_mean_")
 
 
 # ----------------------------------------------------------------------------- estimators
@@ -208,8 +179,8 @@ class BiasBaseline(_Estimator):
         Sorted unique training user ids; ``user_bias_[j]`` belongs to ``user_ids_[j]``.
     item_ids_ : ndarray
         Sorted unique training item ids; ``item_bias_[j]`` belongs to ``item_ids_[j]``.
-    user_bias_ : ndarray of float64, shape (n_users_,)
-    item_bias_ : ndarray of float64, shape (n_items_,)
+    user_bias_ : ndarray of float64, shape (``n_users_``,)
+    item_bias_ : ndarray of float64, shape (``n_items_``,)
     n_users_ : int
     n_items_ : int
     rating_min_ : float

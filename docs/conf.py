@@ -31,7 +31,7 @@ import autorec  # noqa: E402
 # -- Project -----------------------------------------------------------------------------
 project = "autorec"
 author = "The autorec developers"
-copyright = "the autorec developers"  # noqa: A001
+copyright = "the autorec developers"
 release = autorec.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -61,8 +61,10 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = True
-# Only the names below become links in numpydoc "type" fields ("all": any other word
-# stays plain text, so prose such as "array-like of user ids" never makes a broken link).
+# numpydoc "type" fields: only the names below become links ("all": any other word stays
+# plain text, so prose such as "array-like of user ids" never makes a broken link). The
+# targets are explicit roles with readable titles, so that an unresolved external link
+# (offline) still reads "int" or "DataFrame", never "python:int".
 _OWN = {
     "AutoEncoderRecommender": "autorec.AutoEncoderRecommender",
     "AutoEncoderNet": "autorec._network.AutoEncoderNet",
@@ -81,35 +83,40 @@ _OWN = {
     "GlobalMean": "autorec.baselines.GlobalMean",
     "BiasBaseline": "autorec.baselines.BiasBaseline",
 }
-_EXTERNAL_ALIASES = {
+_EXTERNAL_CLASSES = {
     "DataFrame": "pandas.DataFrame",
     "Series": "pandas.Series",
     "ndarray": "numpy.ndarray",
     "Generator": "numpy.random.Generator",
     "RandomState": "numpy.random.RandomState",
+    "SeedSequence": "numpy.random.SeedSequence",
     "csr_matrix": "scipy.sparse.csr_matrix",
     "Path": "pathlib.Path",
-    "device": "torch.device",
     "Tensor": "torch.Tensor",
-    "path-like": "os.PathLike",
 }
+_BUILTINS = ("int", "float", "str", "bool", "dict", "list", "tuple", "bytes", "object")
 numpydoc_xref_aliases = {
-    **_OWN,
-    **{target: target for target in _OWN.values()},
-    **_EXTERNAL_ALIASES,
+    **{short: f":class:`~{full}`" for short, full in _OWN.items()},
+    **{full: f":class:`~{full}`" for full in _OWN.values()},
+    **{short: f":class:`~{full}`" for short, full in _EXTERNAL_CLASSES.items()},
+    **{full: f":class:`{full}`" for full in _EXTERNAL_CLASSES.values()},
     **{
-        target: target
-        for target in (
-            *_EXTERNAL_ALIASES.values(),
-            "numpy.random.Generator",
-            "scipy.sparse.csr_matrix",
-            "torch.device",
-            "torch.nn.Module",
-            "torch.Generator",
-            "pathlib.Path",
-            "autorec.exceptions.NotFittedError",
-        )
+        full: f":class:`{full}`"
+        for full in ("np.ndarray", "torch.device", "torch.Generator", "torch.nn.Module")
     },
+    **{name: f":class:`{name}`" for name in _BUILTINS},
+    "string": ":class:`str <str>`",
+    "boolean": ":class:`bool <bool>`",
+    "None": ":data:`None`",
+    "True": ":data:`True`",
+    "False": ":data:`False`",
+    "callable": ":func:`callable`",
+    "sequence": ":term:`sequence <python:sequence>`",
+    "iterable": ":term:`iterable <python:iterable>`",
+    "mapping": ":term:`mapping <python:mapping>`",
+    "path-like": ":term:`path-like <python:path-like object>`",
+    "array-like": ":term:`array-like <numpy:array_like>`",
+    "array_like": ":term:`array_like <numpy:array_like>`",
 }
 numpydoc_xref_ignore = "all"
 
@@ -139,9 +146,9 @@ def _inventory(name: str, url: str) -> str | None:
         return str(path) if path.is_file() else None
     try:
         request = urllib.request.Request(url + "objects.inv", headers={"User-Agent": "sphinx"})
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as response:
             data = response.read()
-    except Exception:  # noqa: BLE001 - offline, DNS, TLS, HTTP errors: all mean "skip it"
+    except Exception:  # offline, DNS, TLS, HTTP errors: all mean "skip it"
         return str(path) if path.is_file() else None
     if not data.startswith(b"# Sphinx inventory version"):
         return str(path) if path.is_file() else None
@@ -183,6 +190,7 @@ nitpick_ignore = [
     if not name.startswith("_")
     for role in ("py:class", "py:exc", "py:obj", "py:func", "py:data", "py:meth")
 ]
+
 
 # -- Substitutions kept in sync with the code -------------------------------------------
 # |default_epochs| etc. are the current defaults of AutoEncoderRecommender, and

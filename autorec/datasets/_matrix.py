@@ -48,7 +48,7 @@ def _as_id_array(ids: Iterable, name: str = "ids") -> np.ndarray:
 
 
 class IdMap:
-    """A bijection between raw ids and indices ``0 .. n-1``.
+    """A bijection between raw ids and indices 0 to ``n - 1``.
 
     Parameters
     ----------
