@@ -138,6 +138,9 @@ def load_model(
         json_ids = json.loads(metadata.get("json_ids", "{}"))
         if not isinstance(params, dict) or not isinstance(state, dict):
             raise TypeError("params and state must be JSON objects")
+        for key in ("hidden_layers", "rating_scale"):  # JSON has no tuples
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
         model = cls(**params)
         model._validate_params()
     except (KeyError, TypeError, ValueError) as exc:

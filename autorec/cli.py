@@ -71,20 +71,19 @@ def estimator_for(
 ) -> AutoEncoderRecommender:
     """The estimator ``--kind`` stands for: the single place where CLI presets live.
 
-    ``"user"`` is the library default (the reference 200-100-200 user autoencoder);
-    ``"item"`` is the recommended item-based configuration. ``epochs`` (``--epochs``)
+    ``"user"`` is the ``"reference"`` preset (the library defaults: the reference
+    200-100-200 user autoencoder); ``"item"`` is the ``"i-autorec"`` preset, the
+    recommended item-based configuration (see
+    :meth:`autorec.AutoEncoderRecommender.from_preset`). ``epochs`` (``--epochs``)
     overrides the maximum number of epochs.
     """
-    presets: dict[str, dict[str, Any]] = {
-        "user": {},
-        "item": {"hidden_layers": (500,), "kind": "item"},
-    }
+    presets = {"user": "reference", "item": "i-autorec"}
     if kind not in presets:
         raise ValueError(f"kind={kind!r} is not supported; use one of {sorted(presets)}")
-    params = dict(presets[kind], random_state=random_state, verbose=verbose)
+    params: dict[str, Any] = {"random_state": random_state, "verbose": verbose}
     if epochs is not None:
         params["epochs"] = epochs
-    return AutoEncoderRecommender(**params)
+    return AutoEncoderRecommender.from_preset(presets[kind], **params)
 
 
 # ----------------------------------------------------------------------- helpers

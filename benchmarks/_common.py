@@ -35,8 +35,7 @@ def best_config(random_state: int | None = None, **overrides: Any) -> AutoEncode
     The single place the benchmarks take it from, so changing it here changes every
     table. ``overrides`` are passed to ``set_params`` (e.g. ``epochs=2`` for a quick run).
     """
-    model = AutoEncoderRecommender(hidden_layers=(500,), kind="item", random_state=random_state)
-    return model.set_params(**overrides)
+    return AutoEncoderRecommender.from_preset("i-autorec", random_state=random_state, **overrides)
 
 
 def default_model(random_state: int | None = None, **overrides: Any) -> AutoEncoderRecommender:

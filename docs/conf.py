@@ -193,8 +193,9 @@ nitpick_ignore = [
 
 
 # -- Substitutions kept in sync with the code -------------------------------------------
-# |default_epochs| etc. are the current defaults of AutoEncoderRecommender, and
-# |item_preset| is the estimator that `autorec evaluate --kind item` trains, so the user
+# |default_epochs| etc. are the current defaults of AutoEncoderRecommender,
+# |item_preset| is the recommended configuration (the "i-autorec" preset) and
+# |cli_item_preset| the estimator that `autorec evaluate --kind item` trains, so the user
 # guide can never quote a stale default.
 def _substitutions() -> str:
     import inspect
@@ -207,8 +208,13 @@ def _substitutions() -> str:
     for name, parameter in signature.parameters.items():
         if parameter.default is not inspect.Parameter.empty:
             lines.append(f".. |default_{name}| replace:: ``{parameter.default!r}``")
-    preset = repr(estimator_for("item", random_state=None))
-    lines.append(f".. |item_preset| replace:: ``{preset}``")
+    cli_item = repr(estimator_for("item", random_state=None))
+    if hasattr(AutoEncoderRecommender, "from_preset"):
+        item = repr(AutoEncoderRecommender.from_preset("i-autorec"))
+    else:
+        item = cli_item
+    lines.append(f".. |item_preset| replace:: ``{item}``")
+    lines.append(f".. |cli_item_preset| replace:: ``{cli_item}``")
     return "\n".join(lines) + "\n"
 
 
