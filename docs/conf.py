@@ -193,28 +193,21 @@ nitpick_ignore = [
 
 
 # -- Substitutions kept in sync with the code -------------------------------------------
-# |default_epochs| etc. are the current defaults of AutoEncoderRecommender,
-# |item_preset| is the recommended configuration (the "i-autorec" preset) and
-# |cli_item_preset| the estimator that `autorec evaluate --kind item` trains, so the user
-# guide can never quote a stale default.
+# |default_epochs| etc. are the current defaults of AutoEncoderRecommender and
+# |item_preset| is the recommended configuration (the "i-autorec" preset, which
+# `autorec evaluate --kind item` trains), so the user guide never quotes a stale default.
 def _substitutions() -> str:
     import inspect
 
     from autorec import AutoEncoderRecommender
-    from autorec.cli import estimator_for
 
     lines = []
     signature = inspect.signature(AutoEncoderRecommender.__init__)
     for name, parameter in signature.parameters.items():
         if parameter.default is not inspect.Parameter.empty:
             lines.append(f".. |default_{name}| replace:: ``{parameter.default!r}``")
-    cli_item = repr(estimator_for("item", random_state=None))
-    if hasattr(AutoEncoderRecommender, "from_preset"):
-        item = repr(AutoEncoderRecommender.from_preset("i-autorec"))
-    else:
-        item = cli_item
+    item = repr(AutoEncoderRecommender.from_preset("i-autorec"))
     lines.append(f".. |item_preset| replace:: ``{item}``")
-    lines.append(f".. |cli_item_preset| replace:: ``{cli_item}``")
     return "\n".join(lines) + "\n"
 
 

@@ -83,7 +83,7 @@ def test_string_ids():
 @pytest.mark.parametrize("cls", [GlobalMean, BiasBaseline])
 def test_not_fitted_error(cls):
     pairs = pd.DataFrame({"user_id": [1], "item_id": [1]})
-    with pytest.raises(NotFittedError, match="not fitted yet; call .fit."):
+    with pytest.raises(NotFittedError, match=r"not fitted yet; call .fit."):
         cls().predict(pairs)
     assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
 

@@ -236,6 +236,15 @@ def test_repr_shows_changed_params_only():
     assert "activation" not in text
 
 
+def test_presets():
+    reference = AutoEncoderRecommender.from_preset("reference")
+    assert reference.get_params() == AutoEncoderRecommender().get_params()
+    item = AutoEncoderRecommender.from_preset("i-autorec", epochs=3)
+    assert (item.kind, tuple(item.hidden_layers), item.epochs) == ("item", (500,), 3)
+    with pytest.raises(ValueError, match=r"'nope'.*i-autorec"):
+        AutoEncoderRecommender.from_preset("nope")
+
+
 def test_refit_replaces_learned_state(ratings, model):
     est = AutoEncoderRecommender(**SMALL).fit(ratings.head(300))
     n_users = est.n_users_
