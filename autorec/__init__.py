@@ -1,15 +1,16 @@
 """autorec: autoencoder recommenders for explicit ratings, built on PyTorch.
 
-The main class is :class:`AutoEncoderRecommender`; :mod:`autorec.datasets` loads
-MovieLens-1M and builds utility matrices and the standard split, :mod:`autorec.metrics`
-measures RMSE and ranking quality, :mod:`autorec.baselines` gives the baselines to
-compare against.
+The main class is :class:`AutoEncoderRecommender` (:class:`BlendRecommender` averages
+several of them); :mod:`autorec.datasets` loads MovieLens-1M and builds utility
+matrices and the standard split, :mod:`autorec.metrics` measures RMSE and ranking
+quality, :mod:`autorec.baselines` gives the baselines to compare against.
 """
 
 import logging
 
 __version__ = "0.1.0"
 
+from ._blend import BlendRecommender
 from ._estimator import AutoEncoderRecommender
 from .exceptions import (
     ModelFormatError,
@@ -21,6 +22,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AutoEncoderRecommender",
+    "BlendRecommender",
     "ModelFormatError",
     "NotFittedError",
     "TrainingDivergedError",

@@ -99,6 +99,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "hidden_layers": (500,),
         "kind": "item",
         "input_dropout": 0.0,
+        "learning_rate": 1e-3,
         "weight_decay": 3e-4,
         "patience": 4,
     },
@@ -140,11 +141,12 @@ class AutoEncoderRecommender(ParamsMixin):
         Fraction of each row's observed ratings hidden from the input at every training
         step (denoising); the loss still covers all of them, so the network learns to
         predict ratings it cannot see. In [0, 1).
-    epochs : int, default=100
-        Maximum number of passes over the training rows.
+    epochs : int, default=200
+        Maximum number of passes over the training rows (early stopping usually ends
+        training well before).
     batch_size : int, default=64
         Rows (users or items) per optimizer step.
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=5e-4
         Step size of the optimizer.
     weight_decay : float, default=0.0
         L2 penalty on the weight matrices (biases are never decayed). With
@@ -225,9 +227,9 @@ class AutoEncoderRecommender(ParamsMixin):
         *,
         dropout: float = 0.0,
         input_dropout: float = 0.25,
-        epochs: int = 100,
+        epochs: int = 200,
         batch_size: int = 64,
-        learning_rate: float = 1e-3,
+        learning_rate: float = 5e-4,
         weight_decay: float = 0.0,
         optimizer: str = "adam",
         validation_fraction: float = 0.05,
@@ -757,20 +759,31 @@ class AutoEncoderRecommender(ParamsMixin):
         """
         check_is_fitted(self, "module_")
         k = check_k(k)
+        scores, seen, ids, single = self._recommend_scores(user_id, user_ratings)
+        return _top_k(self.item_map_, scores, seen, ids, single, k, exclude_seen, movies)
+
+    def _recommend_scores(
+        self, user_id: Any, user_ratings: Any
+    ) -> tuple[np.ndarray, list[np.ndarray], list[Any], bool]:
+        """Raw scores of every item for the users of a ``recommend`` call.
+
+        Returns (scores: users x items, seen item indices per user, user labels, whether a
+        single user was asked for).
+        """
         if user_ratings is not None:
             if not np.isscalar(user_id) and user_id is not None:
                 raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
             scores, seen = self._fold_in_scores(user_ratings)
-            return self._top_k(scores[None, :], [seen], k, exclude_seen, movies, [user_id], True)
+            return scores[None, :], [seen], [user_id], True
         single = np.ndim(user_id) == 0
         index = self._user_index([user_id] if single else user_id)
-        scores = self.predict_matrix(self.user_map_.inverse_transform(index), clip=False)
+        ids = self.user_map_.inverse_transform(index)
+        scores = self.predict_matrix(ids, clip=False)
         seen = [
             self.utility_.indices[self.utility_.indptr[u] : self.utility_.indptr[u + 1]]
             for u in index
         ]
-        ids = self.user_map_.inverse_transform(index)
-        return self._top_k(scores, seen, k, exclude_seen, movies, list(ids), single)
+        return scores, seen, list(ids), single
 
     def _fold_in_scores(self, user_ratings: Any) -> tuple[np.ndarray, np.ndarray]:
         if self.kind != "user":
@@ -822,37 +835,6 @@ class AutoEncoderRecommender(ParamsMixin):
             code = _encode_rows(self.module_, SparseRows(row, self.device_))
             scores = self.module_.decode(code).cpu().numpy()[0]
         return scores, np.unique(index[keep])
-
-    def _top_k(
-        self,
-        scores: np.ndarray,
-        seen: list[np.ndarray],
-        k: int,
-        exclude_seen: bool,
-        movies: pd.DataFrame | None,
-        user_ids: list[Any],
-        single: bool,
-    ) -> pd.DataFrame:
-        frames = []
-        for row, already, uid in zip(scores, seen, user_ids, strict=True):
-            row = row.astype(np.float64, copy=True)
-            if exclude_seen and len(already):
-                row[already] = -np.inf
-            n_candidates = int(np.isfinite(row).sum())
-            top = min(k, n_candidates)
-            # Highest score first; ties broken by column (item) order, so ranks are stable.
-            order = np.lexsort((np.arange(len(row)), -row))[:top]
-            frame = pd.DataFrame(
-                {"item_id": self.item_map_.inverse_transform(order), "score": row[order]}
-            )
-            frame.index = pd.RangeIndex(1, top + 1, name="rank")
-            if not single:
-                frame.insert(0, "user_id", uid)
-            frames.append(frame)
-        result = frames[0] if single else pd.concat(frames)
-        if movies is not None:
-            result = _join_movies(result, movies)
-        return result
 
     # --------------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:
@@ -930,6 +912,37 @@ def _predict_at(
     return _decode_pairs(module, _encode_rows(module, rows), row_index, col_index)
 
 
+def _top_k(
+    item_map: IdMap,
+    scores: np.ndarray,
+    seen: list[np.ndarray],
+    user_ids: list[Any],
+    single: bool,
+    k: int,
+    exclude_seen: bool,
+    movies: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Rank each row of ``scores`` and keep the top ``k`` items (see ``recommend``)."""
+    frames = []
+    for row, already, uid in zip(scores, seen, user_ids, strict=True):
+        row = row.astype(np.float64, copy=True)
+        if exclude_seen and len(already):
+            row[already] = -np.inf
+        n_candidates = int(np.isfinite(row).sum())
+        top = min(k, n_candidates)
+        # Highest score first; ties broken by column (item) order, so ranks are stable.
+        order = np.lexsort((np.arange(len(row)), -row))[:top]
+        frame = pd.DataFrame({"item_id": item_map.inverse_transform(order), "score": row[order]})
+        frame.index = pd.RangeIndex(1, top + 1, name="rank")
+        if not single:
+            frame.insert(0, "user_id", uid)
+        frames.append(frame)
+    result = frames[0] if single else pd.concat(frames)
+    if movies is not None:
+        result = _join_movies(result, movies)
+    return result
+
+
 def _join_movies(result: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(movies, pd.DataFrame) or "item_id" not in movies.columns:
         raise ValueError("movies must be a DataFrame with an 'item_id' column (and title, genres)")
@@ -940,7 +953,3 @@ def _join_movies(result: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:
     for column in extra:
         out[column] = joined[column].to_numpy()
     return out
-
-
-# Referenced by _serialization.
-_ = IdMap
