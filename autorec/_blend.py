@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -104,10 +105,19 @@ class BlendRecommender(ParamsMixin):
     def _normalized_weights(self, n: int) -> np.ndarray:
         if self.weights is None:
             return np.full(n, 1.0 / n)
+        # np.asarray(..., dtype=float) would turn None into NaN and True into 1.0: check
+        # each entry is a real number first.
         try:
-            weights = np.asarray(self.weights, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"weights must be numbers, got {self.weights!r}") from exc
+            values = list(self.weights) if not isinstance(self.weights, str | bytes) else None
+        except TypeError:
+            values = None
+        if values is None or not all(
+            isinstance(w, numbers.Real) and not isinstance(w, bool | np.bool_) for w in values
+        ):
+            raise TypeError(
+                f"weights must be a sequence of numbers, one per estimator, got {self.weights!r}"
+            )
+        weights = np.asarray(values, dtype=np.float64)
         if weights.shape != (n,):
             raise ValueError(
                 f"weights must hold one number per estimator ({n}), got {self.weights!r}"

@@ -41,6 +41,11 @@ def best_config(random_state: int | None = None, **overrides: Any) -> BlendRecom
     return BlendRecommender(estimators, random_state=random_state)
 
 
+def item_model(random_state: int | None = None, **overrides: Any) -> AutoEncoderRecommender:
+    """The ``"i-autorec"`` preset (item-based, 500 sigmoid units), plus overrides."""
+    return AutoEncoderRecommender.from_preset("i-autorec", random_state=random_state, **overrides)
+
+
 def default_model(random_state: int | None = None, **overrides: Any) -> AutoEncoderRecommender:
     """autorec's defaults (``AutoEncoderRecommender(random_state=...)``), plus overrides."""
     return AutoEncoderRecommender(random_state=random_state).set_params(**overrides)

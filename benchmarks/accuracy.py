@@ -216,7 +216,16 @@ def run_split(ratings: pd.DataFrame, split: str, seed: int, args: argparse.Names
     )
     rows.append(
         _scores(
-            "autorec best configuration",
+            "autorec i-autorec preset",
+            lambda: _common.item_model(seed, **overrides).fit(train),
+            ae_predict,
+            train,
+            test,
+        )
+    )
+    rows.append(
+        _scores(
+            "autorec best configuration (blend)",
             lambda: _common.best_config(seed, **overrides).fit(train),
             ae_predict,
             train,

@@ -1,0 +1,287 @@
+"""Tests of :class:`autorec.BlendRecommender` (the weighted average of autoencoders).
+
+Small synthetic ratings and one-layer sub-models keep the whole file to a few seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from autorec import AutoEncoderRecommender, BlendRecommender, NotFittedError
+from autorec._blend import _default_estimators
+from autorec._estimator import PRESETS
+from autorec.datasets import make_ratings
+
+TINY = {"hidden_layers": (8,), "epochs": 3, "learning_rate": 1e-2}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _user(**params) -> AutoEncoderRecommender:
+    return AutoEncoderRecommender(**{**TINY, **params})
+
+
+def _item(**params) -> AutoEncoderRecommender:
+    return AutoEncoderRecommender(kind="item", **{**TINY, **params})
+
+
+@pytest.fixture(scope="module")
+def ratings() -> pd.DataFrame:
+    return make_ratings(n_users=60, n_items=40, n_ratings=900, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def blend(ratings) -> BlendRecommender:
+    return BlendRecommender([_user(), _item()], weights=[3, 1], random_state=0).fit(ratings)
+
+
+@pytest.fixture(scope="module")
+def user_blend(ratings) -> BlendRecommender:
+    return BlendRecommender([_user(), _user(hidden_layers=(6,))], random_state=1).fit(ratings)
+
+
+def _rated_items(ratings: pd.DataFrame, user) -> set:
+    return set(ratings.loc[ratings["user_id"] == user, "item_id"].tolist())
+
+
+# ----------------------------------------------------------------- estimator contract
+def test_init_stores_parameters_unchanged() -> None:
+    estimators, weights = [_user()], (2.0,)
+    blend = BlendRecommender(estimators, weights=weights, random_state=5)
+    assert blend.estimators is estimators and blend.weights is weights
+    assert blend.random_state == 5
+    assert blend.get_params() == {"estimators": estimators, "weights": weights, "random_state": 5}
+
+
+def test_init_does_not_validate() -> None:
+    blend = BlendRecommender(estimators="nonsense", weights=[-1], random_state="x")
+    assert blend.estimators == "nonsense"
+
+
+def test_set_params_and_invalid_name() -> None:
+    blend = BlendRecommender()
+    assert blend.set_params(weights=[1, 2], random_state=3) is blend
+    assert blend.weights == [1, 2] and blend.random_state == 3
+    with pytest.raises(ValueError, match="invalid parameter 'nope'"):
+        blend.set_params(nope=1)
+
+
+def test_clone_copies_params_not_state(blend) -> None:
+    copy = clone(blend)
+    assert not hasattr(copy, "estimators_")
+    assert copy.weights == blend.weights and copy.random_state == blend.random_state
+    assert len(copy.estimators) == 2
+    for original, cloned in zip(blend.estimators, copy.estimators, strict=True):
+        assert cloned is not original
+        assert cloned.get_params() == original.get_params()
+
+
+def test_fit_returns_self_and_learned_attributes(ratings) -> None:
+    templates = [_user(), _item()]
+    blend = BlendRecommender(templates, random_state=0)
+    assert blend.fit(ratings) is blend
+    assert len(blend.estimators_) == 2
+    assert all(m is not t for m, t in zip(blend.estimators_, templates, strict=True))
+    assert not any(hasattr(t, "module_") for t in templates)  # templates stay unfitted
+    assert np.allclose(blend.weights_, [0.5, 0.5])
+    assert blend.rating_scale_ == (1.0, 5.0)
+    assert blend.fit_seconds_ > 0
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda b: b.predict(pd.DataFrame({"user_id": [1], "item_id": [1]})),
+        lambda b: b.recommend(1, k=3),
+    ],
+    ids=["predict", "recommend"],
+)
+def test_methods_before_fit_raise_not_fitted(call) -> None:
+    with pytest.raises(NotFittedError, match="BlendRecommender"):
+        call(BlendRecommender([_user()]))
+
+
+def test_default_estimators_are_the_two_presets(ratings) -> None:
+    templates = _default_estimators()
+    assert [t.kind for t in templates] == ["user", "item"]
+    for template, preset in zip(templates, ("reference", "i-autorec"), strict=True):
+        assert template.get_params() == AutoEncoderRecommender.from_preset(preset).get_params()
+    assert PRESETS["i-autorec"]["kind"] == "item"
+    blend = BlendRecommender(random_state=0).fit(ratings)
+    assert blend.estimators is None  # fit does not write the defaults back
+    assert [m.kind for m in blend.estimators_] == ["user", "item"]
+    assert [m.hidden_layers for m in blend.estimators_] == [(200, 100, 200), (500,)]
+
+
+# ------------------------------------------------------------------------ predict
+def test_predict_is_the_weighted_average_of_the_sub_models(blend, ratings) -> None:
+    pairs = ratings.head(50)
+    user, item = (m.predict(pairs, clip=False) for m in blend.estimators_)
+    raw = blend.predict(pairs, clip=False)
+    assert raw.dtype == np.float32 and raw.shape == (50,)
+    assert np.allclose(raw, 0.75 * user + 0.25 * item, atol=1e-6)
+    assert np.allclose(blend.predict(pairs), np.clip(raw, 1.0, 5.0))
+
+
+def test_predict_clips_unless_asked_not_to(ratings) -> None:
+    # A linear network trained hard on data piled at the top of the scale overshoots it.
+    top = ratings.assign(rating=np.where(ratings["rating"] >= 4, 5.0, 1.0))
+    blend = BlendRecommender(
+        [_user(activation="identity", epochs=20, validation_fraction=0.0)], random_state=0
+    ).fit(top)
+    raw = blend.predict(top, clip=False)
+    assert raw.max() > 5.0 or raw.min() < 1.0
+    clipped = blend.predict(top)
+    assert clipped.min() >= 1.0 and clipped.max() <= 5.0
+    assert np.allclose(clipped, np.clip(raw, 1.0, 5.0))
+
+
+def test_rating_scale_is_the_widest_of_the_sub_models(ratings) -> None:
+    blend = BlendRecommender([_user(), _item(rating_scale=(0.5, 5.5))], random_state=0)
+    assert blend.fit(ratings).rating_scale_ == (0.5, 5.5)
+
+
+# ------------------------------------------------------------------------ weights
+@pytest.mark.parametrize(
+    ("weights", "error", "shown"),
+    [
+        ([1.0], ValueError, "[1.0]"),
+        ([1.0, 2.0, 3.0], ValueError, "[1.0, 2.0, 3.0]"),
+        ([1.0, -0.5], ValueError, "-0.5"),
+        ([0, 0], ValueError, "[0, 0]"),
+        ([1.0, float("nan")], ValueError, "nan"),
+        (["heavy", "light"], TypeError, "heavy"),
+        ([1.0, None], TypeError, "None"),
+    ],
+)
+def test_bad_weights_are_rejected_at_fit(ratings, weights, error, shown) -> None:
+    blend = BlendRecommender([_user(), _item()], weights=weights)
+    with pytest.raises(error, match="weights") as info:
+        blend.fit(ratings)
+    assert shown in str(info.value)
+    assert not hasattr(blend, "estimators_")
+
+
+def test_one_zero_weight_is_allowed(ratings) -> None:
+    blend = BlendRecommender([_user(), _item()], weights=[0, 2], random_state=0).fit(ratings)
+    assert np.array_equal(blend.weights_, [0.0, 1.0])
+    pairs = ratings.head(20)
+    expected = blend.estimators_[1].predict(pairs, clip=False)
+    assert np.allclose(blend.predict(pairs, clip=False), expected, atol=1e-6)
+
+
+# -------------------------------------------------------------------- estimators
+def test_empty_estimators_is_an_error(ratings) -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        BlendRecommender([]).fit(ratings)
+
+
+def test_a_foreign_estimator_is_a_type_error(ratings) -> None:
+    from autorec.baselines import BiasBaseline
+
+    with pytest.raises(TypeError, match="BiasBaseline"):
+        BlendRecommender([_user(), BiasBaseline()]).fit(ratings)
+
+
+def test_bad_sub_model_parameter_is_reported(ratings) -> None:
+    with pytest.raises(ValueError, match="kind='diagonal'"):
+        BlendRecommender([_user(kind="diagonal")]).fit(ratings)
+
+
+# ------------------------------------------------------------------ random_state
+def test_random_state_overrides_sub_model_seeds_and_is_reproducible(ratings) -> None:
+    templates = [_user(random_state=11), _item(random_state=12)]
+    first = BlendRecommender(templates, random_state=7).fit(ratings)
+    second = BlendRecommender(templates, random_state=7).fit(ratings)
+    assert [m.random_state for m in first.estimators_] == [7, 7]
+    assert [t.random_state for t in templates] == [11, 12]  # templates untouched
+    assert np.array_equal(first.predict(ratings), second.predict(ratings))
+    other = BlendRecommender(templates, random_state=8).fit(ratings)
+    assert not np.array_equal(first.predict(ratings), other.predict(ratings))
+
+
+def test_without_random_state_the_sub_model_seeds_are_kept(ratings) -> None:
+    blend = BlendRecommender([_user(random_state=11), _item(random_state=12)]).fit(ratings)
+    assert [m.random_state for m in blend.estimators_] == [11, 12]
+
+
+def test_bad_random_state_is_rejected(ratings) -> None:
+    with pytest.raises(ValueError, match="random_state"):
+        BlendRecommender([_user()], random_state=-1).fit(ratings)
+
+
+# ---------------------------------------------------------------------- recommend
+def test_recommend_k_unique_sorted_unseen(blend, ratings) -> None:
+    for user in ratings["user_id"].unique()[:5]:
+        recs = blend.recommend(user, k=5)
+        assert list(recs.columns) == ["item_id", "score"]
+        assert list(recs.index) == [1, 2, 3, 4, 5]
+        items = recs["item_id"].tolist()
+        assert len(set(items)) == 5
+        assert np.all(np.diff(recs["score"].to_numpy()) <= 0)
+        assert not set(items) & _rated_items(ratings, user)
+
+
+def test_recommend_can_include_seen_items(blend, ratings) -> None:
+    user = ratings["user_id"].iloc[0]
+    recs = blend.recommend(user, k=40, exclude_seen=False)
+    assert len(recs) == 40
+    assert _rated_items(ratings, user) <= set(recs["item_id"])
+
+
+def test_recommend_scores_are_the_weighted_sub_model_scores(blend, ratings) -> None:
+    user = ratings["user_id"].iloc[3]
+    recs = blend.recommend(user, k=6)
+    matrices = [m.predict_matrix([user], clip=False)[0] for m in blend.estimators_]
+    item_map = blend.estimators_[0].item_map_
+    columns = item_map.transform(recs["item_id"].to_numpy())
+    expected = 0.75 * matrices[0][columns] + 0.25 * matrices[1][columns]
+    assert np.allclose(recs["score"].to_numpy(), expected, atol=1e-6)
+    # and they are the best unseen columns of the blended row
+    row = 0.75 * matrices[0].astype(np.float64) + 0.25 * matrices[1]
+    row[item_map.transform(np.array(sorted(_rated_items(ratings, user))))] = -np.inf
+    assert np.isclose(recs["score"].iloc[0], row.max())
+
+
+def test_batch_recommend_equals_single_calls(blend, ratings) -> None:
+    users = ratings["user_id"].unique()[:4]
+    batch = blend.recommend(users, k=4)
+    assert list(batch.columns) == ["user_id", "item_id", "score"]
+    for user in users:
+        single = blend.recommend(user, k=4)
+        part = batch[batch["user_id"] == user].drop(columns="user_id")
+        pd.testing.assert_frame_equal(part, single)
+
+
+def test_recommend_unknown_user_and_bad_k(blend) -> None:
+    with pytest.raises(KeyError, match="99999"):
+        blend.recommend(99999, k=3)
+    with pytest.raises(ValueError, match="k"):
+        blend.recommend(1, k=0)
+
+
+def test_fold_in_with_user_models(user_blend, ratings) -> None:
+    user = ratings["user_id"].iloc[0]
+    mine = ratings[ratings["user_id"] == user][["item_id", "rating"]]
+    recs = user_blend.recommend(None, k=5, user_ratings=mine)
+    assert len(recs) == 5
+    assert not set(recs["item_id"]) & set(mine["item_id"])
+    # folding in a training user's own ratings ranks like recommend(user)
+    assert recs["item_id"].tolist() == user_blend.recommend(user, k=5)["item_id"].tolist()
+    new = user_blend.recommend("newcomer", k=3, user_ratings={1: 5.0, 2: 1.0})
+    assert len(recs) == 5 and not {1, 2} & set(new["item_id"])
+
+
+def test_fold_in_with_an_item_model_is_an_error(blend) -> None:
+    with pytest.raises(ValueError, match="kind='user'"):
+        blend.recommend(None, k=3, user_ratings={1: 5.0})
