@@ -135,7 +135,9 @@ class BlendRecommender(ParamsMixin):
         weights = self._normalized_weights(len(templates))
         if self.random_state is not None:
             AutoEncoderRecommender(random_state=self.random_state)._validate_params()
-        check_ratings(ratings)
+        # Fail before any training on a bad frame; duplicates are left to each estimator's
+        # own ``duplicates`` policy.
+        check_ratings(ratings, duplicates="last")
         fitted = []
         for template in templates:
             model = type(template)(**template.get_params(deep=False))

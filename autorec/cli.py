@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from ._blend import BlendRecommender
 from ._estimator import AutoEncoderRecommender
 from .baselines import BiasBaseline
 from .datasets import (
@@ -53,6 +54,14 @@ TOP_K = (5, 10)
 PLOT_HINT = "pip install torch-autorec[plot]"
 #: --split -> (test_size, by) for :func:`autorec.datasets.train_test_split`.
 SPLITS = {"standard": (0.25, "user"), "random90": (0.1, None)}
+#: --kind -> preset(s) it trains (see :func:`estimator_for`).
+KIND_PRESETS = {"user": ("reference",), "item": ("i-autorec",), "blend": ("reference", "i-autorec")}
+#: --kind -> what the status lines call the model.
+KIND_NAMES = {
+    "user": "user-based autoencoder",
+    "item": "item-based autoencoder",
+    "blend": "user + item autoencoder blend",
+}
 #: What the reference notebook reported on the standard split (its top-k fed the test
 #: ratings to the model, so it is not comparable; shown for context only).
 REFERENCE = {"rmse_train": 0.88847, "rmse_test": 0.94895, "top_k": {5: 77.55, 10: 69.87}}
@@ -68,22 +77,38 @@ def estimator_for(
     epochs: int | None = None,
     random_state: int | None = 0,
     verbose: int = 0,
-) -> AutoEncoderRecommender:
+) -> AutoEncoderRecommender | BlendRecommender:
     """The estimator ``--kind`` stands for: the single place where CLI presets live.
 
     ``"user"`` is the ``"reference"`` preset (the library defaults: the reference
     200-100-200 user autoencoder); ``"item"`` is the ``"i-autorec"`` preset, the
     recommended item-based configuration (see
-    :meth:`autorec.AutoEncoderRecommender.from_preset`). ``epochs`` (``--epochs``)
-    overrides the maximum number of epochs.
+    :meth:`autorec.AutoEncoderRecommender.from_preset`); ``"blend"`` is a
+    :class:`autorec.BlendRecommender` of those two presets with equal weights, the most
+    accurate configuration (it trains both). ``epochs`` (``--epochs``) overrides the
+    maximum number of epochs (of each sub-model of a blend).
     """
-    presets = {"user": "reference", "item": "i-autorec"}
-    if kind not in presets:
-        raise ValueError(f"kind={kind!r} is not supported; use one of {sorted(presets)}")
+    if kind not in KIND_PRESETS:
+        raise ValueError(f"kind={kind!r} is not supported; use one of {sorted(KIND_PRESETS)}")
     params: dict[str, Any] = {"random_state": random_state, "verbose": verbose}
     if epochs is not None:
         params["epochs"] = epochs
-    return AutoEncoderRecommender.from_preset(presets[kind], **params)
+    models = [AutoEncoderRecommender.from_preset(name, **params) for name in KIND_PRESETS[kind]]
+    if kind == "blend":
+        return BlendRecommender(models, random_state=random_state)
+    return models[0]
+
+
+def _parts(model: AutoEncoderRecommender | BlendRecommender) -> list[AutoEncoderRecommender]:
+    """The autoencoders a model is made of: a blend's fitted sub-models, else itself."""
+    return list(model.estimators_) if isinstance(model, BlendRecommender) else [model]
+
+
+def _blend_paths(path: Path) -> dict[str, Path]:
+    """Where ``--save PATH`` puts each sub-model of ``--kind blend``: ``.safetensors``
+    (if present) replaced by ``.user.safetensors`` and ``.item.safetensors``."""
+    stem = path.name.removesuffix(".safetensors")
+    return {kind: path.with_name(f"{stem}.{kind}.safetensors") for kind in ("user", "item")}
 
 
 # ----------------------------------------------------------------------- helpers
@@ -128,6 +153,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = ""
     return "\n".join(lines)
 
 
+def _plus(value: int | list[int]) -> str:
+    """An epoch count for the table: ``18`` for one model, ``18+7`` for a blend's two."""
+    return "+".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _finite(value: Any) -> Any:
     """JSON-safe number: NaN and infinities become null."""
     value = float(value)
@@ -163,22 +193,47 @@ def _require_matplotlib() -> None:
         raise CLIError(f"--plot needs matplotlib, which is not installed: {PLOT_HINT}") from None
 
 
-def _write_plot(path: Path, model: AutoEncoderRecommender, baseline_rmse: float) -> None:
+def _write_plot(
+    path: Path, models: Sequence[AutoEncoderRecommender], baseline_rmse: float, title: str
+) -> None:
+    """Learning curves of each model (one for --kind user|item, two for a blend)."""
     from matplotlib.figure import Figure  # pyplot-free: no GUI backend involved
     from matplotlib.ticker import MaxNLocator
 
-    history = model.history_
-    epochs = list(range(1, len(history["train_rmse"]) + 1))
     fig = Figure(figsize=(7, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(epochs, history["train_rmse"], marker="o", ms=3, label="training RMSE (running)")
-    ax.plot(epochs, history["val_rmse"], marker="o", ms=3, label="validation RMSE")
-    ax.axvline(model.best_epoch_, color="grey", ls=":", label=f"epoch kept ({model.best_epoch_})")
+    for i, model in enumerate(models):
+        history = model.history_
+        epochs = list(range(1, len(history["train_rmse"]) + 1))
+        who = f"{model.kind} model, " if len(models) > 1 else ""
+        train_color, val_color = f"C{2 * i}", f"C{2 * i + 1}"
+        ax.plot(
+            epochs,
+            history["train_rmse"],
+            marker="o",
+            ms=3,
+            color=train_color,
+            label=f"{who}training RMSE (running)",
+        )
+        ax.plot(
+            epochs,
+            history["val_rmse"],
+            marker="o",
+            ms=3,
+            color=val_color,
+            label=f"{who}validation RMSE",
+        )
+        ax.axvline(
+            model.best_epoch_,
+            color=val_color,
+            ls=":",
+            label=f"{who}epoch kept ({model.best_epoch_})",
+        )
     ax.axhline(baseline_rmse, color="black", ls="--", lw=1, label="BiasBaseline test RMSE")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("RMSE")
-    ax.set_title(f"AutoEncoderRecommender (kind={model.kind!r}) on MovieLens-1M")
+    ax.set_title(f"{title} on MovieLens-1M")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.savefig(path, dpi=120)
@@ -190,7 +245,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         _require_matplotlib()
         _check_writable_target(args.plot, "--plot")
     if args.save is not None:
-        _check_writable_target(args.save, "--save")
+        targets = _blend_paths(args.save).values() if args.kind == "blend" else [args.save]
+        for target in targets:
+            _check_writable_target(target, "--save")
     data = _load(args)
     test_size, by = SPLITS[args.split]
     train, test = train_test_split(data.ratings, test_size, by=by, random_state=args.random_state)
@@ -201,12 +258,17 @@ def _evaluate(args: argparse.Namespace) -> int:
         random_state=args.random_state,
         verbose=1 if show_progress else 0,
     )
+    templates = model.estimators if isinstance(model, BlendRecommender) else [model]
+    max_epochs = [int(t.epochs) for t in templates]
     _status(
         args,
         f"split {args.split!r}: {len(train):,} training / {len(test):,} test ratings; "
-        f"training the {args.kind}-based autoencoder (at most {model.epochs} epochs)",
+        f"training the {KIND_NAMES[args.kind]} (at most {max_epochs[0]} epochs"
+        f"{' each' if len(templates) > 1 else ''})",
     )
     model.fit(train)
+    parts = _parts(model)
+    blend = isinstance(model, BlendRecommender)
     users, y_true = test["user_id"].to_numpy(), test["rating"].to_numpy()
     # Raw outputs rank the test items (clipping would tie the top of the scale); the
     # RMSE uses the clipped predictions, as model.predict(test) returns them.
@@ -228,21 +290,37 @@ def _evaluate(args: argparse.Namespace) -> int:
         baseline_top_k_accuracy={str(k): top_k_accuracy(users, y_true, b_test, k=k) for k in TOP_K},
         baseline_fit_seconds=baseline_seconds,
         fit_seconds=model.fit_seconds_,
-        epochs_run=len(model.history_["val_rmse"]),
-        best_epoch=int(model.best_epoch_),
-        max_epochs=int(model.epochs),
+    )
+    # A blend reports one number per sub-model (user, item): lists, "18+7" in the table.
+    per_model = {
+        "epochs_run": [len(m.history_["val_rmse"]) for m in parts],
+        "best_epoch": [int(m.best_epoch_) for m in parts],
+        "max_epochs": max_epochs,
+    }
+    result.update({key: v if blend else v[0] for key, v in per_model.items()})
+    result.update(
         kind=args.kind,
         split=args.split,
         random_state=args.random_state,
-        device=str(model.device_),
+        device=str(parts[0].device_),
         data_path=str(data.path),
         autorec_version=__version__,
     )
     if args.save is not None:
-        result["model_path"] = str(model.save(args.save))
-        _status(args, f"model saved to {result['model_path']}")
+        if blend:
+            paths = _blend_paths(args.save)
+            result["model_path"] = [str(m.save(paths[m.kind])) for m in parts]
+            _status(args, f"sub-models saved to {' and '.join(result['model_path'])}")
+        else:
+            result["model_path"] = str(model.save(args.save))
+            _status(args, f"model saved to {result['model_path']}")
     if args.plot is not None:
-        _write_plot(args.plot, model, result["baseline_rmse_test"])
+        title = (
+            "BlendRecommender (user + item)"
+            if blend
+            else f"AutoEncoderRecommender (kind={model.kind!r})"
+        )
+        _write_plot(args.plot, parts, result["baseline_rmse_test"], title)
         result["plot_path"] = str(args.plot)
         _status(args, f"learning curves written to {args.plot}")
 
@@ -272,7 +350,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         ],
         ["RMSE, test ratings", f"{result['rmse_test']:.4f}", f"{result['baseline_rmse_test']:.4f}"],
         *[[f"top-{k} accuracy (%)", pct(topk[str(k)]), pct(b_topk[str(k)])] for k in TOP_K],
-        ["epochs run (kept)", f"{result['epochs_run']} ({result['best_epoch']})", "-"],
+        [
+            "epochs run (kept)",
+            f"{_plus(result['epochs_run'])} ({_plus(result['best_epoch'])})",
+            "-",
+        ],
         ["fit time (s)", f"{result['fit_seconds']:.1f}", f"{baseline_seconds:.1f}"],
     ]
     print(
@@ -322,7 +404,7 @@ def _recommend(args: argparse.Namespace) -> int:
         )
         _status(
             args,
-            f"no --model given: training the default {args.kind}-based autoencoder on all "
+            f"no --model given: training the default {KIND_NAMES[args.kind]} on all "
             f"{len(data.ratings):,} ratings first (save one with `autorec evaluate --save PATH`)",
         )
         model.fit(data.ratings)
@@ -435,10 +517,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = argparse.ArgumentParser(add_help=False)
     train.add_argument(
         "--kind",
-        choices=("user", "item"),
+        choices=tuple(KIND_PRESETS),
         default="user",
-        help="user-based autoencoder (library default) or the recommended item-based "
-        "configuration (default: %(default)s)",
+        help="user-based autoencoder (library default), the recommended item-based "
+        "configuration, or blend: the average of both (the most accurate; trains both) "
+        "(default: %(default)s)",
     )
     train.add_argument(
         "--epochs",
@@ -474,7 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="split MovieLens-1M, train, report RMSE and top-k accuracy beside the baseline",
         description="Split MovieLens-1M, train the autoencoder on the training ratings only, "
         "and report training and test RMSE and top-k accuracy (k=5, 10) beside the "
-        "user+item bias baseline on the same split.",
+        "user+item bias baseline on the same split. With --kind blend, the epochs run "
+        "and kept are given per sub-model (user, item): as 18+7 in the table, as lists "
+        "in --json.",
     )
     p.add_argument(
         "--split",
@@ -484,7 +569,14 @@ def build_parser() -> argparse.ArgumentParser:
         "a random 90/10 split as in the AutoRec paper (default: %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object (stdout only)")
-    p.add_argument("--save", type=Path, metavar="PATH", help="save the trained model here")
+    p.add_argument(
+        "--save",
+        type=Path,
+        metavar="PATH",
+        help="save the trained model here; with --kind blend, each sub-model is saved on "
+        "its own, as PATH with .safetensors replaced by .user.safetensors and "
+        ".item.safetensors",
+    )
     p.add_argument(
         "--plot",
         type=Path,

@@ -162,6 +162,9 @@ def test_rating_scale_is_the_widest_of_the_sub_models(ratings) -> None:
         ([1.0, float("nan")], ValueError, "nan"),
         (["heavy", "light"], TypeError, "heavy"),
         ([1.0, None], TypeError, "None"),
+        ([True, True], TypeError, "True"),
+        (2.0, TypeError, "2.0"),
+        ("ab", TypeError, "'ab'"),
     ],
 )
 def test_bad_weights_are_rejected_at_fit(ratings, weights, error, shown) -> None:
@@ -180,6 +183,11 @@ def test_one_zero_weight_is_allowed(ratings) -> None:
     assert np.allclose(blend.predict(pairs, clip=False), expected, atol=1e-6)
 
 
+def test_weights_may_be_an_array(ratings) -> None:
+    blend = BlendRecommender([_user(), _item()], weights=np.array([1, 3]), random_state=0)
+    assert np.allclose(blend.fit(ratings).weights_, [0.25, 0.75])
+
+
 # -------------------------------------------------------------------- estimators
 def test_empty_estimators_is_an_error(ratings) -> None:
     with pytest.raises(ValueError, match="at least one"):
@@ -196,6 +204,19 @@ def test_a_foreign_estimator_is_a_type_error(ratings) -> None:
 def test_bad_sub_model_parameter_is_reported(ratings) -> None:
     with pytest.raises(ValueError, match="kind='diagonal'"):
         BlendRecommender([_user(kind="diagonal")]).fit(ratings)
+
+
+def test_duplicates_follow_the_sub_models_policy(ratings) -> None:
+    doubled = pd.concat([ratings, ratings.head(1).assign(rating=1.0)], ignore_index=True)
+    with pytest.raises(ValueError, match="duplicate"):
+        BlendRecommender([_user()]).fit(doubled)
+    blend = BlendRecommender([_user(duplicates="last"), _item(duplicates="last")])
+    assert len(blend.fit(doubled).estimators_) == 2
+
+
+def test_bad_ratings_fail_before_any_training(ratings) -> None:
+    with pytest.raises(ValueError, match="rating"):
+        BlendRecommender([_user()]).fit(ratings.drop(columns="rating"))
 
 
 # ------------------------------------------------------------------ random_state

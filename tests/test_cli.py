@@ -129,6 +129,82 @@ def test_evaluate_item_kind_uses_the_item_preset(tiny, capsys) -> None:
     assert cli.estimator_for("user").kind == "user"
 
 
+def test_estimator_for_blend_uses_both_presets() -> None:
+    model = cli.estimator_for("blend", epochs=7, random_state=1, verbose=1)
+    assert isinstance(model, autorec.BlendRecommender)
+    assert model.random_state == 1 and model.weights is None
+    assert [m.kind for m in model.estimators] == ["user", "item"]
+    for sub, preset in zip(model.estimators, ("reference", "i-autorec"), strict=True):
+        expected = autorec.AutoEncoderRecommender.from_preset(
+            preset, epochs=7, random_state=1, verbose=1
+        )
+        assert sub.get_params() == expected.get_params()
+    with pytest.raises(ValueError, match="blend"):
+        cli.estimator_for("both")
+
+
+def test_evaluate_blend_json_reports_each_sub_model(tiny, capsys) -> None:
+    home, ratings = tiny
+    argv = ("evaluate", "--data-home", home, "--epochs", 2, "--kind", "blend", "--json")
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["kind"] == "blend"
+    assert result["n_train"] + result["n_test"] == len(ratings)
+    assert result["max_epochs"] == [2, 2]
+    for key in ("epochs_run", "best_epoch"):
+        assert isinstance(result[key], list) and len(result[key]) == 2, key
+        assert all(isinstance(v, int) for v in result[key]), key
+    assert all(1 <= e <= 2 for e in result["epochs_run"])
+    assert all(1 <= b <= e for b, e in zip(result["best_epoch"], result["epochs_run"], strict=True))
+    for key in ("rmse_train", "rmse_test", "fit_seconds"):
+        assert isinstance(result[key], float) and result[key] > 0, key
+
+
+def test_evaluate_blend_table(tiny, capsys) -> None:
+    home, _ = tiny
+    argv = ("evaluate", "--data-home", home, "--epochs", 2, "--kind", "blend", "-q")
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert "AutoEncoder (blend)" in out
+    (line,) = [line for line in out.splitlines() if line.startswith("epochs run (kept)")]
+    assert re.search(r"\s[12]\+[12] \([12]\+[12]\)\s", line), line
+
+
+def test_evaluate_blend_save_writes_each_sub_model(tiny, capsys, tmp_path) -> None:
+    home, _ = tiny
+    path = tmp_path / "blend.safetensors"
+    argv = ["evaluate", "--data-home", home, "--epochs", 1, "--kind", "blend", "--json"]
+    argv += ["--save", path]
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    paths = [tmp_path / "blend.user.safetensors", tmp_path / "blend.item.safetensors"]
+    assert json.loads(out)["model_path"] == [str(p) for p in paths]
+    assert not path.exists()
+    kinds = [autorec.AutoEncoderRecommender.load(p).kind for p in paths]
+    assert kinds == ["user", "item"]
+
+
+def test_evaluate_blend_plot_writes_png(tiny, capsys, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    home, _ = tiny
+    path = tmp_path / "blend.png"
+    argv = ("evaluate", "--data-home", home, "--epochs", 2, "--kind", "blend", "--plot", path)
+    code, _, err = _run(capsys, *argv, "-q")
+    assert code == 0, err
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_blend_save_into_missing_folder_fails_before_training(tiny, capsys, tmp_path) -> None:
+    home, _ = tiny
+    target = tmp_path / "no" / "model.safetensors"
+    argv = ("evaluate", "--data-home", home, "--kind", "blend", "--save", target)
+    code, out, err = _run(capsys, *argv)
+    assert code == 1 and out == ""
+    (line,) = _error_lines(err)
+    assert "does not exist" in line and "model.user.safetensors" in line
+
+
 def test_data_home_from_environment(tiny, capsys, monkeypatch) -> None:
     home, ratings = tiny
     monkeypatch.setenv("AUTOREC_DATA_HOME", str(home))
@@ -213,6 +289,22 @@ def test_recommend_prints_k_unrated_movies(tiny, capsys) -> None:
         rated = set(ratings.loc[ratings.user_id == user, "item_id"].tolist())
         assert not rated & set(items)
         assert all(title == f"Fake Movie {item} (2000)" for _, item, title in rows)
+
+
+def test_recommend_blend_without_model(tiny, capsys) -> None:
+    home, ratings = tiny
+    counts = ratings.groupby("user_id").size()
+    user = int(counts[counts.between(3, N_ITEMS - 10)].index[0])
+    argv = ("recommend", "--data-home", home, "--kind", "blend", "--epochs", 2, "-k", 4)
+    code, out, err = _run(capsys, *argv, "--user", user)
+    assert code == 0, err
+    assert "training the default user + item autoencoder blend on all" in err
+    rows = _rows(out)
+    assert [r[0] for r in rows] == [1, 2, 3, 4]
+    assert not {r[1] for r in rows} & set(ratings.loc[ratings.user_id == user, "item_id"])
+    # the same seed in-process gives the same blend, hence the same movies
+    blend = cli.estimator_for("blend", epochs=2, random_state=0).fit(ratings)
+    assert [r[1] for r in rows] == blend.recommend(user, k=4)["item_id"].tolist()
 
 
 def test_recommend_unknown_user(tiny, capsys) -> None:
