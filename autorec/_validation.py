@@ -50,9 +50,7 @@ def _check_ids(frame: pd.DataFrame, column: str, name: str) -> pd.Series:
         )
     dtype = col.dtype
     if pd.api.types.is_bool_dtype(dtype):
-        raise ValueError(
-            f"{name}[{column!r}] has boolean values; ids must be integers or strings"
-        )
+        raise ValueError(f"{name}[{column!r}] has boolean values; ids must be integers or strings")
     if pd.api.types.is_float_dtype(dtype):
         values = col.to_numpy()
         bad = ~np.isfinite(values) | (values != np.round(values))
@@ -88,9 +86,7 @@ def _check_rating_values(
 ) -> pd.Series:
     col = frame["rating"]
     if pd.api.types.is_bool_dtype(col.dtype):
-        raise ValueError(
-            f"{name}['rating'] has boolean values; ratings must be finite numbers"
-        )
+        raise ValueError(f"{name}['rating'] has boolean values; ratings must be finite numbers")
     if not pd.api.types.is_numeric_dtype(col.dtype):
         converted = pd.to_numeric(col, errors="coerce")
         bad = (converted.isna() & col.notna()).to_numpy()

@@ -206,8 +206,14 @@ def test_transient_error_is_retried_with_backoff(server, tmp_path, monkeypatch):
     assert sleeps == [0.5]
     sleeps.clear()
     with pytest.raises(DownloadError):
-        fetch_remote(spec(server.url("/500.zip")), tmp_path / "x", timeout=2, retries=3,
-                     backoff=0.5, verbose=False)
+        fetch_remote(
+            spec(server.url("/500.zip")),
+            tmp_path / "x",
+            timeout=2,
+            retries=3,
+            backoff=0.5,
+            verbose=False,
+        )
     assert sleeps == [0.5, 1.0, 2.0]  # exponential backoff
 
 
@@ -283,16 +289,20 @@ def test_read_only_cache_folder_gives_clear_error(server, tmp_path, monkeypatch)
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(tempfile, "mkstemp", denied)
-    with pytest.raises(CacheNotWritableError, match=rf"cannot write to the data folder "
-                       rf"{tmp_path}.*data_home") as info:
+    with pytest.raises(
+        CacheNotWritableError,
+        match=rf"cannot write to the data folder "
+        rf"{tmp_path}.*data_home",
+    ) as info:
         fetch_remote(spec(server.url("/good.zip")), tmp_path, **FAST)
     assert isinstance(info.value, PermissionError)
     assert server.hits["/good.zip"] == 0
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="file permissions do not stop root")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="file permissions do not stop root"
+)
 def test_read_only_cache_folder_for_real(server, tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -386,12 +396,22 @@ print(mod.fetch_remote(remote, a["dir"], timeout=5, retries=0, verbose=False))
 
 def test_concurrent_downloads_in_processes_download_once(server, tmp_path):
     args = json.dumps(
-        {"name": "ml-1m.zip", "sha": hashlib.sha256(PAYLOAD).hexdigest(), "size": len(PAYLOAD),
-         "urls": [server.url("/slow.zip")], "dir": str(tmp_path), "module": _fetch.__file__}
+        {
+            "name": "ml-1m.zip",
+            "sha": hashlib.sha256(PAYLOAD).hexdigest(),
+            "size": len(PAYLOAD),
+            "urls": [server.url("/slow.zip")],
+            "dir": str(tmp_path),
+            "module": _fetch.__file__,
+        }
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", CHILD, args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=60) for p in procs]
@@ -426,12 +446,18 @@ def test_urls_argument_and_environment(monkeypatch):
     remote = spec("https://a.example/x.zip")
     assert resolve_urls(remote) == ("https://a.example/x.zip",)
     assert resolve_urls(remote, " https://b/x.zip,  http://c/x.zip\nhttps://b/x.zip ") == (
-        "https://b/x.zip", "http://c/x.zip")
+        "https://b/x.zip",
+        "http://c/x.zip",
+    )
     monkeypatch.setenv("MIRRORS", "https://m1/x.zip, https://m2/x.zip")
     assert resolve_urls(remote, env_var="MIRRORS") == (
-        "https://m1/x.zip", "https://m2/x.zip", "https://a.example/x.zip")
+        "https://m1/x.zip",
+        "https://m2/x.zip",
+        "https://a.example/x.zip",
+    )
     assert resolve_urls(remote, ["https://only/x.zip"], env_var="MIRRORS") == (
-        "https://only/x.zip",)
+        "https://only/x.zip",
+    )
     with pytest.raises(ValueError, match=r"unsupported URL 'ftp:/\?' |scheme must be one of"):
         resolve_urls(remote, ["javascript:alert(1)"])
     with pytest.raises(ValueError, match="at least one URL"):

@@ -49,9 +49,12 @@ def test_matrix_round_trip_keeps_every_rating(df):
     assert um.shape == (df["user_id"].nunique(), df["item_id"].nunique())
     assert um.nnz == len(df)  # zero ratings are stored explicitly
     back = um.to_frame()
-    expected = df.assign(
-        _u=um.user_map.transform(df["user_id"]), _i=um.item_map.transform(df["item_id"])
-    ).sort_values(["_u", "_i"]).drop(columns=["_u", "_i"]).reset_index(drop=True)
+    expected = (
+        df.assign(_u=um.user_map.transform(df["user_id"]), _i=um.item_map.transform(df["item_id"]))
+        .sort_values(["_u", "_i"])
+        .drop(columns=["_u", "_i"])
+        .reset_index(drop=True)
+    )
     assert back["user_id"].tolist() == expected["user_id"].tolist()
     assert back["item_id"].tolist() == expected["item_id"].tolist()
     np.testing.assert_array_equal(back["rating"].to_numpy(), expected["rating"].to_numpy())
@@ -81,8 +84,11 @@ def test_unknown_ids_raise_by_default_naming_them():
         {"user_id": [1, 3, 4, 2], "item_id": [10, 10, 30, 99], "rating": [1.0, 2.0, 3.0, 4.0]}
     )
     tr = utility_matrix(train)
-    with pytest.raises(ValueError, match=r"3 rating\(s\) .*2 user id\(s\) not in user_map "
-                       r"\[3, 4\] and 2 item id\(s\) not in item_map \[30, 99\].*unknown='drop'"):
+    with pytest.raises(
+        ValueError,
+        match=r"3 rating\(s\) .*2 user id\(s\) not in user_map "
+        r"\[3, 4\] and 2 item id\(s\) not in item_map \[30, 99\].*unknown='drop'",
+    ):
         utility_matrix(test, user_map=tr.user_map, item_map=tr.item_map)
 
 
@@ -102,8 +108,11 @@ def test_unknown_ids_dropped_with_warning_and_counted():
 def test_many_unknown_ids_are_abbreviated_with_count():
     tr = utility_matrix(pd.DataFrame({"user_id": [0], "item_id": [0], "rating": [1.0]}))
     test = pd.DataFrame({"user_id": range(1, 101), "item_id": 0, "rating": 1.0})
-    with pytest.raises(ValueError, match=r"100 user id\(s\) not in user_map \[1, 2, 3, 4, 5, "
-                       r"\.\.\.\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"100 user id\(s\) not in user_map \[1, 2, 3, 4, 5, "
+        r"\.\.\.\]",
+    ):
         utility_matrix(test, user_map=tr.user_map, item_map=tr.item_map)
 
 
@@ -135,6 +144,7 @@ def test_repr():
 
 # ---------------------------------------------------------------------------
 # IdMap
+
 
 def test_idmap_basics():
     m = IdMap.from_ids(np.array([30, 10, 20, 10, 30]))

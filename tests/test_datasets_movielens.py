@@ -52,8 +52,12 @@ ZIP = make_zip()
 @pytest.fixture(autouse=True)
 def tiny_remote(monkeypatch):
     """Point the loader at the tiny zip's checksum; never touch the network."""
-    remote = RemoteFile("ml-1m.zip", hashlib.sha256(ZIP).hexdigest(), len(ZIP),
-                        ("http://127.0.0.1:9/unreachable/ml-1m.zip",))
+    remote = RemoteFile(
+        "ml-1m.zip",
+        hashlib.sha256(ZIP).hexdigest(),
+        len(ZIP),
+        ("http://127.0.0.1:9/unreachable/ml-1m.zip",),
+    )
     monkeypatch.setattr(_movielens, "ML_1M", remote)
     monkeypatch.setattr(_fetch, "_sleep", lambda s: None)
     monkeypatch.delenv("AUTOREC_MOVIELENS_URLS", raising=False)
@@ -223,8 +227,10 @@ def test_get_data_home(monkeypatch, tmp_path):
 def test_default_urls_are_grouplens_first():
     assert MOVIELENS_1M_URLS[0] == "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
     real = _movielens.RemoteFile(
-        "ml-1m.zip", "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
-        5_917_549, MOVIELENS_1M_URLS,
+        "ml-1m.zip",
+        "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+        5_917_549,
+        MOVIELENS_1M_URLS,
     )
     assert real.urls == MOVIELENS_1M_URLS
 
@@ -255,8 +261,11 @@ def test_zip_missing_member(tmp_path, monkeypatch, tiny_remote):
         zf.writestr("ml-1m/movies.dat", MOVIES)
     data = buf.getvalue()
     (tmp_path / "ml-1m.zip").write_bytes(data)
-    monkeypatch.setattr(_movielens, "ML_1M", RemoteFile(
-        "ml-1m.zip", hashlib.sha256(data).hexdigest(), len(data), tiny_remote.urls))
+    monkeypatch.setattr(
+        _movielens,
+        "ML_1M",
+        RemoteFile("ml-1m.zip", hashlib.sha256(data).hexdigest(), len(data), tiny_remote.urls),
+    )
     with pytest.raises(MovieLensFormatError, match=r"no member ml-1m/ratings\.dat"):
         load_movielens_1m(tmp_path)
 
@@ -264,21 +273,33 @@ def test_zip_missing_member(tmp_path, monkeypatch, tiny_remote):
 def test_info_on_folder_zip_and_nothing(tmp_path):
     info = movielens_1m_info(tmp_path / "none")
     assert info["found"] is False and info["form"] is None and info["n_ratings"] is None
-    assert info["searched"] == [str(tmp_path / "none" / "ml-1m"), str(tmp_path / "none" /
-                                                                       "ml-1m.zip")]
+    assert info["searched"] == [
+        str(tmp_path / "none" / "ml-1m"),
+        str(tmp_path / "none" / "ml-1m.zip"),
+    ]
     assert info["error"] and info["urls"] == ["http://127.0.0.1:9/unreachable/ml-1m.zip"]
 
     (tmp_path / "z").mkdir()
     (tmp_path / "z" / "ml-1m.zip").write_bytes(ZIP)
     info = movielens_1m_info(tmp_path / "z")
-    assert (info["form"], info["zip_checksum_ok"], info["n_ratings"], info["n_users"],
-            info["n_items"], info["has_timestamps"]) == ("zip", True, 3, 2, 2, True)
+    assert (
+        info["form"],
+        info["zip_checksum_ok"],
+        info["n_ratings"],
+        info["n_users"],
+        info["n_items"],
+        info["has_timestamps"],
+    ) == ("zip", True, 3, 2, 2, True)
 
     extracted(tmp_path / "f", gz=True)
     (tmp_path / "f" / "ml-1m.zip").write_bytes(b"corrupt")
     info = movielens_1m_info(tmp_path / "f")
     assert (info["form"], info["zip_present"], info["zip_checksum_ok"], info["n_ratings"]) == (
-        "folder", True, False, 3)
+        "folder",
+        True,
+        False,
+        3,
+    )
     assert info["path"] == str(tmp_path / "f" / "ml-1m")
 
 
@@ -289,8 +310,9 @@ def test_info_reports_unparsable_data(tmp_path):
     assert "line 1" in info["error"]
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="file permissions do not stop root")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="file permissions do not stop root"
+)
 def test_read_only_folder_for_real(tmp_path):
     extracted(tmp_path)
     for p in [tmp_path / "ml-1m", *(tmp_path / "ml-1m").iterdir()]:

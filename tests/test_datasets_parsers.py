@@ -246,6 +246,7 @@ def test_fuzz_fast_path_agrees_with_slow_path(rows, blank):
 # ---------------------------------------------------------------------------
 # movies.dat
 
+
 def test_movies_latin1_titles_with_commas_and_parentheses():
     data = (
         "1::Toy Story (1995)::Animation|Children's|Comedy\n"
@@ -328,6 +329,7 @@ def test_fuzz_movies_arbitrary_bytes(lines):
 
 # ---------------------------------------------------------------------------
 # users.dat
+
 
 def test_users():
     users = parse_users(b"1::F::1::10::48067\n2::M::56::16::70072\n\n3::M::25::15::55117-1234\n")

@@ -72,5 +72,9 @@ def test_load_from_read_only_folder_writes_nothing(movielens_home, monkeypatch):
     assert snapshot(movielens_home) == before
     info = movielens_1m_info(movielens_home)
     assert (info["form"], info["n_ratings"], info["n_users"], info["n_items"]) == (
-        "folder", 1_000_209, 6_040, 3_706)
+        "folder",
+        1_000_209,
+        6_040,
+        3_706,
+    )
     assert snapshot(movielens_home) == before

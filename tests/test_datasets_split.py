@@ -26,9 +26,7 @@ def ratings_frames(draw):
         {
             "user_id": users,
             "item_id": [i for _, i in cells],
-            "rating": draw(
-                st.lists(st.integers(1, 5), min_size=len(cells), max_size=len(cells))
-            ),
+            "rating": draw(st.lists(st.integers(1, 5), min_size=len(cells), max_size=len(cells))),
         }
     )
     if draw(st.booleans()):  # a non-default index must survive too
@@ -72,7 +70,11 @@ def test_rounding_is_half_to_even_per_user():
     )
     _, test = train_test_split(df, random_state=1)
     assert test.groupby("user_id").size().reindex(list(sizes), fill_value=0).tolist() == [
-        0, 2, 2, 4, 0
+        0,
+        2,
+        2,
+        4,
+        0,
     ]
 
 
@@ -86,8 +88,11 @@ def test_single_rating_users_keep_it_in_train_even_for_large_test_size():
 def test_different_seeds_give_different_splits_and_generator_is_accepted():
     rng = np.random.default_rng(0)
     df = pd.DataFrame(
-        {"user_id": np.repeat(np.arange(50), 20), "item_id": np.tile(np.arange(20), 50),
-         "rating": rng.integers(1, 6, 1000)}
+        {
+            "user_id": np.repeat(np.arange(50), 20),
+            "item_id": np.tile(np.arange(20), 50),
+            "rating": rng.integers(1, 6, 1000),
+        }
     )
     _, a = train_test_split(df, random_state=0)
     _, b = train_test_split(df, random_state=1)
@@ -107,8 +112,11 @@ def test_input_is_not_modified():
 @pytest.mark.parametrize("test_size", [0, 0.0, 1, 1.0, 1.5, -0.1, float("nan"), 10])
 def test_bad_test_size_value(test_size):
     df = pd.DataFrame({"user_id": [1], "item_id": [1], "rating": [1.0]})
-    with pytest.raises(ValueError, match=rf"test_size must be a fraction strictly between 0 and "
-                       rf"1, got {test_size!r}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"test_size must be a fraction strictly between 0 and "
+        rf"1, got {test_size!r}",
+    ):
         train_test_split(df, test_size)
 
 

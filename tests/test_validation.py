@@ -69,8 +69,11 @@ def test_numeric_strings_are_converted():
 
 def test_rating_outside_scale_named():
     df = frame(rating=[4.0, 3.0, 6.0, 0.5])
-    with pytest.raises(ValueError, match=r"2 value\(s\) outside the rating scale \[1.0, 5.0\], "
-                       r"first 6.0 at row 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 value\(s\) outside the rating scale \[1.0, 5.0\], "
+        r"first 6.0 at row 2",
+    ):
         check_ratings(df, rating_scale=(1, 5))
 
 
@@ -124,8 +127,11 @@ def test_duplicates_last_keeps_last():
 
 
 def test_bad_duplicates_policy():
-    with pytest.raises(ValueError, match=r"duplicates must be one of \['error', 'last'\], "
-                       r"got 'first'"):
+    with pytest.raises(
+        ValueError,
+        match=r"duplicates must be one of \['error', 'last'\], "
+        r"got 'first'",
+    ):
         check_ratings(frame(), duplicates="first")
 
 

@@ -41,7 +41,5 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
     if data_home is None:
         return Path(platformdirs.user_cache_dir("autorec", appauthor=False))
     if not isinstance(data_home, (str, os.PathLike)):
-        raise TypeError(
-            f"data_home must be a str, a path-like object or None, got {data_home!r}"
-        )
+        raise TypeError(f"data_home must be a str, a path-like object or None, got {data_home!r}")
     return Path(data_home).expanduser()

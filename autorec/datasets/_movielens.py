@@ -291,9 +291,7 @@ def load_movielens_1m(
     form, path, notes = _search(home)
     if form is None and download_if_missing:
         try:
-            path = fetch_remote(
-                ML_1M, home, urls=urls, verbose=verbose, env_var=MOVIELENS_URLS_ENV
-            )
+            path = fetch_remote(ML_1M, home, urls=urls, verbose=verbose, env_var=MOVIELENS_URLS_ENV)
         except (DownloadError, CacheNotWritableError) as exc:
             if isinstance(exc, DownloadError) and exc.attempts:
                 tried = "\n".join(f"  - {url}: {why}" for url, why in exc.attempts)

@@ -199,10 +199,20 @@ def _parse_ratings_slow(text: str, source: str) -> list[np.ndarray]:
                 continue  # blank line
             if n_fields:
                 layout = "::".join(names[:n_fields])
-                _split(line.removesuffix("\r"), (n_fields,), f"{layout}, like the first line",
-                       source, number)
-            _split(line.removesuffix("\r"), (3, 4), "UserID::MovieID::Rating[::Timestamp]",
-                   source, number)
+                _split(
+                    line.removesuffix("\r"),
+                    (n_fields,),
+                    f"{layout}, like the first line",
+                    source,
+                    number,
+                )
+            _split(
+                line.removesuffix("\r"),
+                (3, 4),
+                "UserID::MovieID::Rating[::Timestamp]",
+                source,
+                number,
+            )
             n_fields = len(fields)
         fields = [field.strip(ws) for field in fields]
         for j in (0, 1, 3) if n_fields == 4 else (0, 1):
