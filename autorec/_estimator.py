@@ -145,9 +145,9 @@ class AutoEncoderRecommender(ParamsMixin):
     epochs : int, default=200
         Maximum number of passes over the training rows (early stopping usually ends
         training well before).
-    batch_size : int, default=128
+    batch_size : int, default=256
         Rows (users or items) per optimizer step.
-    learning_rate : float, default=7e-4
+    learning_rate : float, default=1e-3
         Step size of the optimizer.
     weight_decay : float, default=0.0
         L2 penalty on the weight matrices (biases are never decayed). With
@@ -229,8 +229,8 @@ class AutoEncoderRecommender(ParamsMixin):
         dropout: float = 0.0,
         input_dropout: float = 0.25,
         epochs: int = 200,
-        batch_size: int = 128,
-        learning_rate: float = 7e-4,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         optimizer: str = "adam",
         validation_fraction: float = 0.05,
