@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The real MovieLens-1M lives at ``<repo>/../shared/data/ml-1m`` (never inside the repo);
@@ -39,3 +40,16 @@ def movielens_home() -> Path:
     if not HAVE_ML1M:
         pytest.skip(ML1M_SKIP_REASON)
     return MOVIELENS_HOME
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's torch code on one thread, then restore the setting.
+
+    The test machines share two cores: one thread is faster there and keeps results
+    stable for the small models the tests train.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

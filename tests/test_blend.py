@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.base import clone
 
 from autorec import AutoEncoderRecommender, BlendRecommender, NotFittedError
@@ -19,12 +18,7 @@ from autorec.datasets import make_ratings
 TINY = {"hidden_layers": (8,), "epochs": 3, "learning_rate": 1e-2}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _user(**params) -> AutoEncoderRecommender:

@@ -26,12 +26,7 @@ from autorec.datasets import make_ratings
 SMALL = {"hidden_layers": (16,), "epochs": 4, "learning_rate": 1e-2, "random_state": 0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
