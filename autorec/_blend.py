@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import ParamsMixin, check_is_fitted
-from ._estimator import AutoEncoderRecommender, _as_pairs, _top_k
+from ._estimator import AutoEncoderRecommender, _as_pairs, _check_random_state, _top_k
 from ._validation import check_k, check_ratings
 
 __all__ = ["BlendRecommender"]
@@ -133,8 +133,7 @@ class BlendRecommender(ParamsMixin):
         started = time.perf_counter()
         templates = self._templates()
         weights = self._normalized_weights(len(templates))
-        if self.random_state is not None:
-            AutoEncoderRecommender(random_state=self.random_state)._validate_params()
+        _check_random_state(self.random_state)
         # Fail before any training on a bad frame; duplicates are left to each estimator's
         # own ``duplicates`` policy.
         check_ratings(ratings, duplicates="last")

@@ -55,22 +55,32 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-def _seed_from(random_state: Any) -> int:
-    """An integer seed from None, an int, or a numpy Generator/RandomState."""
-    if random_state is None:
-        return int(np.random.default_rng().integers(2**31 - 1))
+def _check_random_state(random_state: Any) -> None:
+    """Raise unless ``random_state`` is None, an int >= 0, or a numpy Generator/RandomState."""
+    if random_state is None or isinstance(
+        random_state, np.random.Generator | np.random.RandomState
+    ):
+        return
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if random_state < 0:
             raise ValueError(f"random_state must be >= 0, got {random_state!r}")
-        return int(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**31 - 1))
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31 - 1))
+        return
     raise TypeError(
         "random_state must be None, a non-negative int, or a numpy Generator / RandomState, "
         f"got {random_state!r}"
     )
+
+
+def _seed_from(random_state: Any) -> int:
+    """An integer seed from None, an int, or a numpy Generator/RandomState."""
+    _check_random_state(random_state)
+    if random_state is None:
+        return int(np.random.default_rng().integers(2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31 - 1))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31 - 1))
+    return int(random_state)
 
 
 def _as_pairs(pairs: Any) -> pd.DataFrame:
@@ -355,9 +365,7 @@ class AutoEncoderRecommender(ParamsMixin):
                     f"got {scale!r}"
                 )
         _resolve_device(self.device)
-        _seed_from(
-            self.random_state if not isinstance(self.random_state, np.random.Generator) else 0
-        )
+        _check_random_state(self.random_state)
 
     # --------------------------------------------------------------------- fit
     def fit(self, ratings: pd.DataFrame, y: None = None) -> AutoEncoderRecommender:
