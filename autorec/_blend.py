@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,10 +13,20 @@ import numpy as np
 import pandas as pd
 
 from ._base import ParamsMixin, check_is_fitted
-from ._estimator import AutoEncoderRecommender, _as_pairs, _check_random_state, _top_k
+from ._estimator import (
+    AutoEncoderRecommender,
+    _as_pairs,
+    _check_random_state,
+    _seed_from,
+    _top_k,
+)
 from ._validation import check_k, check_ratings
+from .datasets import train_test_split
 
 __all__ = ["BlendRecommender"]
+
+#: weights="auto" tries every subset of the estimators (2**n - 1 small systems).
+_MAX_AUTO = 12
 
 
 def _default_estimators() -> list[AutoEncoderRecommender]:
@@ -25,14 +37,22 @@ def _default_estimators() -> list[AutoEncoderRecommender]:
 
 
 class BlendRecommender(ParamsMixin):
-    """Average of the predicted ratings of several autoencoders (by default U + I-AutoRec).
+    """Weighted average of the predicted ratings of several autoencoders (by default U +
+    I-AutoRec).
 
     A user-based and an item-based autoencoder make different errors: the user model
     sees a user's whole history, the item model an item's whole audience. Averaging
     their raw predictions is the most accurate configuration autorec ships (see the
     benchmarks page). Each estimator is cloned and fitted on the same ratings; the
-    blend's prediction is ``sum(w_j * prediction_j)`` with the weights normalized to sum
+    blend's prediction is ``sum(w_j * prediction_j)`` with non-negative weights that sum
     to 1.
+
+    With ``weights="auto"`` (the default) the weights are learned without touching any
+    test data: the blend holds out ``validation_fraction`` of each user's ratings, every
+    estimator trains on the rest and early-stops on that shared slice (instead of
+    carving its own), and the weights are those that minimize the squared error of the
+    blended predictions on it. The held-out ratings still serve as inputs when
+    predicting, as every estimator's own validation slice does.
 
     Parameters
     ----------
@@ -40,19 +60,27 @@ class BlendRecommender(ParamsMixin):
         Unfitted templates; each is cloned (``get_params``) before fitting. By default
         ``[AutoEncoderRecommender.from_preset("reference"),
         AutoEncoderRecommender.from_preset("i-autorec")]``.
-    weights : sequence of float, optional
-        One non-negative weight per estimator (normalized to sum to 1); equal weights by
-        default. They are fixed, not learned: equal weights need no data to choose.
+    weights : "auto", None or sequence of float, default="auto"
+        ``"auto"``: learned on the shared validation slice (see above). ``None``: equal
+        weights. A sequence: one non-negative weight per estimator, normalized to sum to
+        1; each estimator then early-stops on its own validation slice.
+    validation_fraction : float, default=0.05
+        With ``weights="auto"``, the fraction of each user's ratings held out (rounded
+        per user, as in :func:`autorec.datasets.train_test_split`); it replaces the
+        estimators' own ``validation_fraction``. Ignored otherwise.
     random_state : int or None, default=None
-        When given, overrides each estimator's ``random_state`` (so one seed makes the
-        whole blend reproducible).
+        When given, overrides each estimator's ``random_state`` and fixes the held-out
+        slice (so one seed makes the whole blend reproducible).
 
     Attributes
     ----------
     estimators_ : list of AutoEncoderRecommender
         The fitted clones.
     weights_ : numpy.ndarray
-        The normalized weights.
+        The weights used, summing to 1 (learned with ``weights="auto"``).
+    validation_rmse_ : numpy.ndarray or None
+        With ``weights="auto"``: RMSE on the shared validation slice of each estimator
+        followed by that of the blend; ``None`` otherwise.
     rating_scale_ : tuple of float
         The range predictions are clipped to (the widest of the estimators').
     fit_seconds_ : float
@@ -83,11 +111,13 @@ class BlendRecommender(ParamsMixin):
     def __init__(
         self,
         estimators: Sequence[AutoEncoderRecommender] | None = None,
-        weights: Sequence[float] | None = None,
+        weights: str | Sequence[float] | None = "auto",
+        validation_fraction: float = 0.05,
         random_state: int | None = None,
     ) -> None:
         self.estimators = estimators
         self.weights = weights
+        self.validation_fraction = validation_fraction
         self.random_state = random_state
 
     def _templates(self) -> list[AutoEncoderRecommender]:
@@ -102,13 +132,25 @@ class BlendRecommender(ParamsMixin):
                 )
         return templates
 
-    def _normalized_weights(self, n: int) -> np.ndarray:
+    def _normalized_weights(self, n: int) -> np.ndarray | None:
+        """The fixed weights, normalized; None for ``"auto"`` (learned in ``fit``)."""
+        if isinstance(self.weights, str):
+            if self.weights == "auto":
+                if n > _MAX_AUTO:
+                    raise ValueError(
+                        f"weights='auto' learns weights for at most {_MAX_AUTO} estimators, "
+                        f"got {n}; pass one weight per estimator instead"
+                    )
+                return None
+            raise ValueError(
+                f"weights must be 'auto', None or one number per estimator, got {self.weights!r}"
+            )
         if self.weights is None:
             return np.full(n, 1.0 / n)
         # np.asarray(..., dtype=float) would turn None into NaN and True into 1.0: check
         # each entry is a real number first.
         try:
-            values = list(self.weights) if not isinstance(self.weights, str | bytes) else None
+            values = list(self.weights) if not isinstance(self.weights, bytes) else None
         except TypeError:
             values = None
         if values is None or not all(
@@ -134,16 +176,33 @@ class BlendRecommender(ParamsMixin):
         templates = self._templates()
         weights = self._normalized_weights(len(templates))
         _check_random_state(self.random_state)
+        fraction = self.validation_fraction
+        if weights is None and not (
+            isinstance(fraction, numbers.Real)
+            and not isinstance(fraction, bool | np.bool_)
+            and 0 < fraction < 1
+        ):
+            raise ValueError(
+                f"validation_fraction must be a number in (0, 1) when weights='auto', "
+                f"got {fraction!r}"
+            )
         # Fail before any training on a bad frame; duplicates are left to each estimator's
         # own ``duplicates`` policy.
-        check_ratings(ratings, duplicates="last")
+        frame = check_ratings(ratings, duplicates="last")
+        held = None
+        if weights is None:
+            seed = _seed_from(self.random_state)
+            held = train_test_split(frame, float(fraction), by="user", random_state=seed)[1]
         fitted = []
         for template in templates:
             model = type(template)(**template.get_params(deep=False))
             if self.random_state is not None:
                 model.set_params(random_state=self.random_state)
-            fitted.append(model.fit(ratings))
+            fitted.append(model._fit(ratings, validation=held))
         self.estimators_ = fitted
+        self.validation_rmse_ = None
+        if weights is None:
+            weights, self.validation_rmse_ = _learn_weights(fitted)
         self.weights_ = weights
         scales = np.array([m.rating_scale_ for m in fitted])
         self.rating_scale_ = (float(scales[:, 0].min()), float(scales[:, 1].max()))
@@ -182,3 +241,60 @@ class BlendRecommender(ParamsMixin):
             total = weight * scores if total is None else total + weight * scores
         first = self.estimators_[0]
         return _top_k(first.item_map_, total, seen, ids, single, k, exclude_seen, movies)
+
+
+def _learn_weights(fitted: list[AutoEncoderRecommender]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convex weights minimizing the squared error on the shared validation slice.
+
+    Returns the weights and the validation RMSE of each estimator then of the blend;
+    equal weights and None, with a warning, when the slice is empty (every user has too
+    few ratings to hold one out).
+    """
+    n = len(fitted)
+    target = fitted[0]._validation_target
+    if target is None or len(target) == 0:
+        warnings.warn(
+            "no rating could be held out to learn the blend weights (too few ratings per "
+            "user for the validation_fraction); using equal weights",
+            UserWarning,
+            stacklevel=3,
+        )
+        return np.full(n, 1.0 / n), None
+    preds = np.column_stack([m._validation_prediction for m in fitted]).astype(np.float64)
+    y = np.asarray(target, dtype=np.float64)
+    weights = _convex_least_squares(preds, y)
+    low, high = fitted[0].rating_scale_
+    clipped = np.clip(np.column_stack([preds, preds @ weights]), low, high)
+    scores = np.sqrt(np.mean((clipped - y[:, None]) ** 2, axis=0))
+    return weights, scores
+
+
+def _convex_least_squares(preds: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """argmin ||preds @ w - y||^2 over w >= 0, sum(w) = 1 (an exact active-set search).
+
+    With few estimators, every subset of them is tried: on a subset the equality-
+    constrained least-squares solution comes from one small linear (KKT) system; the
+    best feasible one over all subsets is the constrained optimum.
+    """
+    n = preds.shape[1]
+    gram = preds.T @ preds
+    corr = preds.T @ y
+    best, best_loss = np.full(n, 1.0 / n), np.inf
+    for size in range(1, n + 1):
+        for subset in itertools.combinations(range(n), size):
+            idx = list(subset)
+            kkt = np.zeros((size + 1, size + 1))
+            kkt[:size, :size] = 2 * gram[np.ix_(idx, idx)]
+            kkt[:size, size] = 1.0
+            kkt[size, :size] = 1.0
+            rhs = np.append(2 * corr[idx], 1.0)
+            solution = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:size]
+            if (solution < -1e-12).any():
+                continue
+            w = np.zeros(n)
+            w[idx] = np.clip(solution, 0.0, None)
+            w /= w.sum()
+            loss = float(np.sum((preds @ w - y) ** 2))
+            if loss < best_loss - 1e-12:
+                best, best_loss = w, loss
+    return best

@@ -393,6 +393,20 @@ class AutoEncoderRecommender(ParamsMixin):
             first good epoch, divergence instead stops training with a warning and keeps
             the best weights.
         """
+        return self._fit(ratings)
+
+    def _fit(
+        self, ratings: pd.DataFrame, validation: pd.DataFrame | None = None
+    ) -> AutoEncoderRecommender:
+        """``fit``, optionally early-stopping on given ratings instead of a carved slice.
+
+        ``validation`` (used by :class:`autorec.BlendRecommender`) holds ``user_id`` and
+        ``item_id`` pairs of ``ratings``; those cells are left out of training and
+        early stopping watches them. The best model's predictions on them (made, like
+        the validation RMSE, from the remaining ratings only) are kept in
+        ``_validation_prediction`` and the cells' ratings in ``_validation_target``,
+        both in the order of ``validation``.
+        """
         started = time.perf_counter()
         self._validate_params()
         frame = check_ratings(ratings, rating_scale=self.rating_scale, duplicates=self.duplicates)
@@ -412,7 +426,10 @@ class AutoEncoderRecommender(ParamsMixin):
         self.item_mean_ = _row_means(matrix.T.tocsr(), self.global_mean_)
 
         rows_matrix = matrix if self.kind == "user" else matrix.T.tocsr()
-        fit_rows, val = self._carve_validation(rows_matrix, seed)
+        if validation is None:
+            fit_rows, val = self._carve_validation(rows_matrix, seed)
+        else:
+            fit_rows, val = _hold_out(rows_matrix, utility, validation, self.kind)
         n_cols = rows_matrix.shape[1]
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
@@ -425,7 +442,17 @@ class AutoEncoderRecommender(ParamsMixin):
                 output_bias=self.global_mean_,
                 generator=generator,
             ).to(device)
-            history = self._train(module, SparseRows(fit_rows, device), val, device, generator)
+            fit_sparse = SparseRows(fit_rows, device)
+            history = self._train(module, fit_sparse, val, device, generator)
+        # Set on every fit, so a plain refit leaves no stale held-out predictions.
+        self._validation_target: np.ndarray | None = None
+        self._validation_prediction: np.ndarray | None = None
+        if validation is not None:
+            empty = np.empty(0, dtype=np.float32)
+            self._validation_target = empty if val is None else val[2]
+            self._validation_prediction = (
+                empty if val is None else _predict_at(module.eval(), fit_sparse, val[0], val[1])
+            )
 
         self.module_ = module.eval()
         self.user_map_ = utility.user_map
@@ -880,6 +907,28 @@ class AutoEncoderRecommender(ParamsMixin):
         from ._serialization import load_model
 
         return load_model(cls, path, device=device)
+
+
+def _hold_out(
+    rows_matrix: sp.csr_matrix, utility: Any, validation: pd.DataFrame, kind: str
+) -> tuple[sp.csr_matrix, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Remove the given (user_id, item_id) cells from ``rows_matrix``; return the rest
+    and the removed cells as (row codes, column codes, ratings), in ``validation`` order."""
+    users = utility.user_map.transform(validation["user_id"].to_numpy())
+    items = utility.item_map.transform(validation["item_id"].to_numpy())
+    if (users < 0).any() or (items < 0).any():
+        raise ValueError("validation pairs must be pairs of the ratings being fitted")
+    if len(users) == 0:
+        return rows_matrix, None
+    rows, cols = (users, items) if kind == "user" else (items, users)
+    held = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=rows_matrix.shape
+    )
+    held.data[:] = 1.0  # a cell named twice is still removed once
+    target = np.asarray(rows_matrix[rows, cols], dtype=np.float32).ravel()
+    fit_rows = (rows_matrix - rows_matrix.multiply(held)).tocsr()
+    fit_rows.eliminate_zeros()
+    return fit_rows, (rows.astype(np.int64), cols.astype(np.int64), target)
 
 
 def _row_means(matrix: sp.csr_matrix, default: float) -> np.ndarray:

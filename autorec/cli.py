@@ -84,7 +84,7 @@ def estimator_for(
     200-100-200 user autoencoder); ``"item"`` is the ``"i-autorec"`` preset, the
     recommended item-based configuration (see
     :meth:`autorec.AutoEncoderRecommender.from_preset`); ``"blend"`` is a
-    :class:`autorec.BlendRecommender` of those two presets with equal weights, the most
+    :class:`autorec.BlendRecommender` of those two presets with learned weights, the most
     accurate configuration (it trains both). ``epochs`` (``--epochs``) overrides the
     maximum number of epochs (of each sub-model of a blend).
     """
@@ -298,6 +298,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         "max_epochs": max_epochs,
     }
     result.update({key: v if blend else v[0] for key, v in per_model.items()})
+    if blend:
+        result["blend_weights"] = [float(w) for w in model.weights_]
     result.update(
         kind=args.kind,
         split=args.split,
@@ -357,6 +359,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         ],
         ["fit time (s)", f"{result['fit_seconds']:.1f}", f"{baseline_seconds:.1f}"],
     ]
+    if "blend_weights" in result:
+        weights = "+".join(f"{w:.2f}" for w in result["blend_weights"])
+        rows.insert(-1, ["weights, user+item (learned)", weights, "-"])
     print(
         f"MovieLens-1M, {args.split} split (random_state={args.random_state}): "
         f"{result['n_train']:,} training / {result['n_test']:,} test ratings"

@@ -11,9 +11,9 @@ import pytest
 from sklearn.base import clone
 
 from autorec import AutoEncoderRecommender, BlendRecommender, NotFittedError
-from autorec._blend import _default_estimators
-from autorec._estimator import PRESETS
-from autorec.datasets import make_ratings
+from autorec._blend import _MAX_AUTO, _convex_least_squares, _default_estimators
+from autorec._estimator import PRESETS, _hold_out
+from autorec.datasets import make_ratings, utility_matrix
 
 TINY = {"hidden_layers": (8,), "epochs": 3, "learning_rate": 1e-2}
 
@@ -54,7 +54,12 @@ def test_init_stores_parameters_unchanged() -> None:
     blend = BlendRecommender(estimators, weights=weights, random_state=5)
     assert blend.estimators is estimators and blend.weights is weights
     assert blend.random_state == 5
-    assert blend.get_params() == {"estimators": estimators, "weights": weights, "random_state": 5}
+    assert blend.get_params() == {
+        "estimators": estimators,
+        "weights": weights,
+        "validation_fraction": 0.05,
+        "random_state": 5,
+    }
 
 
 def test_init_does_not_validate() -> None:
@@ -87,7 +92,9 @@ def test_fit_returns_self_and_learned_attributes(ratings) -> None:
     assert len(blend.estimators_) == 2
     assert all(m is not t for m, t in zip(blend.estimators_, templates, strict=True))
     assert not any(hasattr(t, "module_") for t in templates)  # templates stay unfitted
-    assert np.allclose(blend.weights_, [0.5, 0.5])
+    assert blend.weights_.shape == (2,) and (blend.weights_ >= 0).all()
+    assert blend.weights_.sum() == pytest.approx(1.0)
+    assert blend.validation_rmse_.shape == (3,)
     assert blend.rating_scale_ == (1.0, 5.0)
     assert blend.fit_seconds_ > 0
 
@@ -158,7 +165,9 @@ def test_rating_scale_is_the_widest_of_the_sub_models(ratings) -> None:
         ([1.0, None], TypeError, "None"),
         ([True, True], TypeError, "True"),
         (2.0, TypeError, "2.0"),
-        ("ab", TypeError, "'ab'"),
+        ("ab", ValueError, "'ab'"),
+        ("AUTO", ValueError, "'AUTO'"),
+        (b"auto", TypeError, "b'auto'"),
     ],
 )
 def test_bad_weights_are_rejected_at_fit(ratings, weights, error, shown) -> None:
@@ -300,3 +309,117 @@ def test_fold_in_with_user_models(user_blend, ratings) -> None:
 def test_fold_in_with_an_item_model_is_an_error(blend) -> None:
     with pytest.raises(ValueError, match="kind='user'"):
         blend.recommend(None, k=3, user_ratings={1: 5.0})
+
+
+# ---------------------------------------------------------------- learned weights
+def test_equal_weights_with_none(ratings) -> None:
+    blend = BlendRecommender([_user(), _item()], weights=None, random_state=0).fit(ratings)
+    assert np.allclose(blend.weights_, [0.5, 0.5])
+    assert blend.validation_rmse_ is None
+
+
+def test_auto_weights_are_the_best_convex_mix_on_the_shared_slice(ratings) -> None:
+    blend = BlendRecommender([_user(), _item(), _user(hidden_layers=(4,))], random_state=0)
+    blend.fit(ratings)
+    parts = blend.estimators_
+    target = parts[0]._validation_target
+    assert len(target) > 0
+    # Every estimator early-stopped on the same held-out cells, in the same order.
+    for model in parts[1:]:
+        assert np.array_equal(model._validation_target, target)
+    preds = np.column_stack([m._validation_prediction for m in parts]).astype(np.float64)
+
+    def loss(w) -> float:
+        return float(np.sum((preds @ w - target) ** 2))
+
+    w = blend.weights_
+    assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
+    # No other convex mix does better: the corners and a grid of the simplex.
+    steps = np.linspace(0, 1, 21)
+    grid = [np.array([a, b, 1 - a - b]) for a in steps for b in steps]
+    assert all(loss(w) <= loss(g) + 1e-6 for g in grid if g[2] >= -1e-12)
+    # The reported validation RMSEs are those of the early-stopping history's best epoch.
+    for j, model in enumerate(parts):
+        kept = model.history_["val_rmse"][model.best_epoch_ - 1]
+        assert blend.validation_rmse_[j] == pytest.approx(kept, abs=1e-5)
+    blended = np.clip(preds @ w, 1, 5)
+    assert blend.validation_rmse_[-1] == pytest.approx(np.sqrt(np.mean((blended - target) ** 2)))
+
+
+def test_auto_weights_are_reproducible(ratings) -> None:
+    first = BlendRecommender([_user(), _item()], random_state=3).fit(ratings)
+    second = BlendRecommender([_user(), _item()], random_state=3).fit(ratings)
+    assert np.array_equal(first.weights_, second.weights_)
+    pairs = ratings.head(30)
+    assert np.array_equal(first.predict(pairs), second.predict(pairs))
+
+
+def test_auto_weights_ignore_an_uninformative_model(ratings) -> None:
+    # A model trained for one epoch at a tiny learning rate predicts ~the global mean;
+    # the learned weights must prefer the trained one by far.
+    useless = _user(epochs=1, learning_rate=1e-7)
+    blend = BlendRecommender([_user(epochs=30), useless], random_state=0).fit(ratings)
+    assert blend.weights_[0] > 0.8
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5, float("nan"), "0.1", None, True])
+def test_bad_validation_fraction_is_rejected_before_training(ratings, fraction) -> None:
+    blend = BlendRecommender([_user()], validation_fraction=fraction)
+    with pytest.raises(ValueError, match="validation_fraction") as info:
+        blend.fit(ratings)
+    assert repr(fraction) in str(info.value)
+    assert not hasattr(blend, "estimators_")
+
+
+def test_validation_fraction_is_ignored_with_fixed_weights(ratings) -> None:
+    blend = BlendRecommender([_user()], weights=[1], validation_fraction=7, random_state=0)
+    assert np.array_equal(blend.fit(ratings).weights_, [1.0])
+
+
+def test_nothing_to_hold_out_gives_equal_weights_and_a_warning() -> None:
+    few = make_ratings(n_users=40, n_items=30, n_ratings=200, random_state=0)
+    assert few.groupby("user_id").size().max() < 50  # 1% of each user rounds to 0
+    blend = BlendRecommender([_user(), _item()], validation_fraction=0.01, random_state=0)
+    with pytest.warns(UserWarning, match="equal weights"):
+        blend.fit(few)
+    assert np.allclose(blend.weights_, [0.5, 0.5]) and blend.validation_rmse_ is None
+
+
+def test_too_many_estimators_for_auto(ratings) -> None:
+    blend = BlendRecommender([_user() for _ in range(_MAX_AUTO + 1)])
+    with pytest.raises(ValueError, match=f"at most {_MAX_AUTO} estimators, got {_MAX_AUTO + 1}"):
+        blend.fit(ratings)
+
+
+def test_convex_least_squares_recovers_a_planted_mix() -> None:
+    rng = np.random.default_rng(0)
+    preds = rng.normal(size=(200, 4))
+    planted = np.array([0.5, 0.0, 0.2, 0.3])
+    assert np.allclose(_convex_least_squares(preds, preds @ planted), planted, atol=1e-9)
+    # An optimum outside the simplex lands on its boundary.
+    assert np.allclose(_convex_least_squares(preds, 2 * preds[:, 1]), [0, 1, 0, 0])
+
+
+def test_hold_out_removes_exactly_the_named_cells() -> None:
+    frame = pd.DataFrame(
+        {"user_id": [1, 1, 2, 2, 3], "item_id": [10, 20, 10, 30, 20], "rating": [5, 4, 3, 2, 1.0]}
+    )
+    utility = utility_matrix(frame)
+    matrix = utility.matrix.tocsr()
+    held = pd.DataFrame({"user_id": [2, 1], "item_id": [30, 10]})
+    for kind, rows_matrix in [("user", matrix), ("item", matrix.T.tocsr())]:
+        fit_rows, (rows, cols, target) = _hold_out(rows_matrix, utility, held, kind)
+        assert fit_rows.nnz == 3 and np.array_equal(target, [2.0, 5.0])
+        assert np.all(fit_rows[rows, cols] == 0)
+        assert np.array_equal(rows_matrix[rows, cols].A1, target)
+    with pytest.raises(ValueError, match="pairs of the ratings"):
+        _hold_out(matrix, utility, pd.DataFrame({"user_id": [9], "item_id": [10]}), "user")
+
+
+def test_a_plain_refit_drops_held_out_predictions(ratings) -> None:
+    model = _user(random_state=0)
+    held = ratings.head(10)
+    model._fit(ratings, validation=held)
+    assert len(model._validation_prediction) == 10
+    model.fit(ratings)
+    assert model._validation_prediction is None and model._validation_target is None

@@ -132,7 +132,7 @@ def test_evaluate_item_kind_uses_the_item_preset(tiny, capsys) -> None:
 def test_estimator_for_blend_uses_both_presets() -> None:
     model = cli.estimator_for("blend", epochs=7, random_state=1, verbose=1)
     assert isinstance(model, autorec.BlendRecommender)
-    assert model.random_state == 1 and model.weights is None
+    assert model.random_state == 1 and model.weights == "auto"
     assert [m.kind for m in model.estimators] == ["user", "item"]
     for sub, preset in zip(model.estimators, ("reference", "i-autorec"), strict=True):
         expected = autorec.AutoEncoderRecommender.from_preset(
@@ -159,6 +159,9 @@ def test_evaluate_blend_json_reports_each_sub_model(tiny, capsys) -> None:
     assert all(1 <= b <= e for b, e in zip(result["best_epoch"], result["epochs_run"], strict=True))
     for key in ("rmse_train", "rmse_test", "fit_seconds"):
         assert isinstance(result[key], float) and result[key] > 0, key
+    weights = result["blend_weights"]
+    assert len(weights) == 2 and all(w >= 0 for w in weights)
+    assert sum(weights) == pytest.approx(1.0)
 
 
 def test_evaluate_blend_table(tiny, capsys) -> None:
@@ -169,6 +172,9 @@ def test_evaluate_blend_table(tiny, capsys) -> None:
     assert "AutoEncoder (blend)" in out
     (line,) = [line for line in out.splitlines() if line.startswith("epochs run (kept)")]
     assert re.search(r"\s[12]\+[12] \([12]\+[12]\)\s", line), line
+    (line,) = [line for line in out.splitlines() if line.startswith("weights, user+item")]
+    user, item = map(float, re.search(r"(\d\.\d\d)\+(\d\.\d\d)", line).groups())
+    assert user + item == pytest.approx(1.0, abs=0.011)
 
 
 def test_evaluate_blend_save_writes_each_sub_model(tiny, capsys, tmp_path) -> None:
