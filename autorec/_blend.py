@@ -7,10 +7,12 @@ import numbers
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ._base import ParamsMixin, check_is_fitted
 from ._estimator import (
@@ -90,7 +92,7 @@ class BlendRecommender(ParamsMixin):
     -----
     ``recommend`` with ``user_ratings`` (fold-in) works only when every estimator is a
     user model; the default blend contains an item model, so a new user needs a refit.
-    A blend is saved by saving each of ``estimators_``.
+    :meth:`save` writes the whole blend to one file and :meth:`load` reads it back.
 
     Examples
     --------
@@ -221,6 +223,39 @@ class BlendRecommender(ParamsMixin):
         )
         out = np.asarray(out, dtype=np.float32)
         return np.clip(out, *self.rating_scale_) if clip else out
+
+    def save(self, path: str | Path) -> Path:
+        """Save the whole fitted blend (every sub-model and the weights) in one file.
+
+        The same safetensors format as :meth:`AutoEncoderRecommender.save`: loading
+        never executes code, and the file is written to a temporary name then renamed,
+        so an interrupted save never leaves a half-written blend.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
+        from ._serialization import save_blend
+
+        check_is_fitted(self, "estimators_")
+        return save_blend(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> BlendRecommender:
+        """Load a blend written by :meth:`save` (onto the CPU by default).
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        autorec.exceptions.ModelFormatError
+            If the file is not an autorec blend (a single model's file names the class
+            that loads it), comes from a newer format version, or was tampered with.
+        """
+        from ._serialization import load_blend
+
+        return load_blend(cls, path, device=device)
 
     def recommend(
         self,

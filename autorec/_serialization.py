@@ -1,7 +1,10 @@
-"""Saving and loading :class:`~autorec.AutoEncoderRecommender` models.
+"""Saving and loading :class:`~autorec.AutoEncoderRecommender` and
+:class:`~autorec.BlendRecommender` models.
 
 One safetensors file holds the network weights, the training ratings (the model's
-input at prediction time), the id maps and, in the text header, the configuration.
+input at prediction time), the id maps and, in the text header, the configuration; a
+blend's file holds those of every sub-model (names prefixed ``estimator0.``, ...) and
+its weights.
 safetensors stores raw tensors and a JSON header only: loading cannot execute code.
 """
 
@@ -25,10 +28,17 @@ from .datasets import IdMap
 from .exceptions import ModelFormatError
 
 if TYPE_CHECKING:
+    from ._blend import BlendRecommender
     from ._estimator import AutoEncoderRecommender
 
 FORMAT_NAME = "autorec.AutoEncoderRecommender"
+BLEND_FORMAT_NAME = "autorec.BlendRecommender"
 FORMAT_VERSION = 1
+#: What loads each format (named in the error when the wrong class is used).
+_LOADERS = {
+    FORMAT_NAME: "AutoEncoderRecommender.load",
+    BLEND_FORMAT_NAME: "BlendRecommender.load",
+}
 _PARAMS_NOT_SAVED = ("device",)  # a model saved on a GPU must load on a CPU
 
 
@@ -38,8 +48,10 @@ def _ids_to_tensor_or_json(ids: np.ndarray) -> tuple[torch.Tensor | None, list |
     return None, [str(v) if not isinstance(v, str) else v for v in ids.tolist()]
 
 
-def save_model(model: AutoEncoderRecommender, path: str | Path) -> Path:
-    path = Path(path)
+def _payload(
+    model: AutoEncoderRecommender, prefix: str = ""
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and header entries of one fitted model, their names prefixed."""
     tensors: dict[str, torch.Tensor] = {
         f"module.{name}": t.detach().to("cpu").contiguous()
         for name, t in model.module_.state_dict().items()
@@ -74,13 +86,27 @@ def save_model(model: AutoEncoderRecommender, path: str | Path) -> Path:
         "fit_seconds": float(model.fit_seconds_),
     }
     metadata = {
-        "format": FORMAT_NAME,
-        "format_version": str(FORMAT_VERSION),
-        "autorec_version": __version__,
         "params": json.dumps(params),
         "state": json.dumps(state),
         "json_ids": json.dumps(json_ids),
     }
+    return (
+        {prefix + k: v for k, v in tensors.items()},
+        {prefix + k: v for k, v in metadata.items()},
+    )
+
+
+def _header(format_name: str) -> dict[str, str]:
+    return {
+        "format": format_name,
+        "format_version": str(FORMAT_VERSION),
+        "autorec_version": __version__,
+    }
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    """Write atomically: a temporary file in the same folder, then a rename, so an
+    interrupted save never leaves a half-written file at ``path``."""
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -94,16 +120,44 @@ def save_model(model: AutoEncoderRecommender, path: str | Path) -> Path:
     return path
 
 
+def save_model(model: AutoEncoderRecommender, path: str | Path) -> Path:
+    tensors, metadata = _payload(model)
+    return _write(Path(path), tensors, {**_header(FORMAT_NAME), **metadata})
+
+
+def save_blend(blend: BlendRecommender, path: str | Path) -> Path:
+    tensors: dict[str, torch.Tensor] = {}
+    metadata = _header(BLEND_FORMAT_NAME)
+    for j, model in enumerate(blend.estimators_):
+        part_tensors, part_metadata = _payload(model, prefix=f"estimator{j}.")
+        tensors.update(part_tensors)
+        metadata.update(part_metadata)
+    weights = blend.weights
+    if weights is not None and not isinstance(weights, str):
+        weights = [float(w) for w in weights]
+    random_state = blend.random_state if isinstance(blend.random_state, int) else None
+    scores = blend.validation_rmse_
+    metadata["blend"] = json.dumps(
+        {
+            "n_estimators": len(blend.estimators_),
+            "params": {
+                "weights": weights,
+                "validation_fraction": float(blend.validation_fraction),
+                "random_state": random_state,
+            },
+            "weights": [float(w) for w in blend.weights_],
+            "validation_rmse": None if scores is None else [float(v) for v in scores],
+            "fit_seconds": float(blend.fit_seconds_),
+        }
+    )
+    return _write(Path(path), tensors, metadata)
+
+
 def _bad(path: Path, why: str) -> ModelFormatError:
     return ModelFormatError(f"{path} is not a valid autorec model file: {why}")
 
 
-def load_model(
-    cls: type[AutoEncoderRecommender], path: str | Path, *, device: str | torch.device = "cpu"
-) -> AutoEncoderRecommender:
-    from ._estimator import _resolve_device
-
-    path = Path(path)
+def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     try:
@@ -114,12 +168,18 @@ def load_model(
         raise _bad(
             path,
             f"it cannot be read as a safetensors file ({exc}); was it truncated, "
-            "or written by something other than AutoEncoderRecommender.save?",
+            "or written by something other than autorec's save?",
         ) from exc
-    if metadata.get("format") != FORMAT_NAME:
-        raise _bad(
-            path, f"its header names format {metadata.get('format')!r}, expected {FORMAT_NAME!r}"
-        )
+    return metadata, tensors
+
+
+def _check_header(path: Path, metadata: dict[str, str], expected: str) -> None:
+    found = metadata.get("format")
+    if found != expected:
+        hint = ""
+        if found in _LOADERS:
+            hint = f"; load it with {_LOADERS[found]}"
+        raise _bad(path, f"its header names format {found!r}, expected {expected!r}{hint}")
     try:
         version = int(metadata.get("format_version", ""))
     except ValueError:
@@ -132,10 +192,92 @@ def load_model(
         )
     if version < 1:
         raise _bad(path, f"format_version {version} is not supported")
+
+
+def file_format(path: str | Path) -> str:
+    """The format named in a model file's header (``FORMAT_NAME`` or
+    ``BLEND_FORMAT_NAME``), read without loading the tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
     try:
-        params = json.loads(metadata["params"])
-        state = json.loads(metadata["state"])
-        json_ids = json.loads(metadata.get("json_ids", "{}"))
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise _bad(path, f"it cannot be read as a safetensors file ({exc})") from exc
+    return str(metadata.get("format"))
+
+
+def load_model(
+    cls: type[AutoEncoderRecommender], path: str | Path, *, device: str | torch.device = "cpu"
+) -> AutoEncoderRecommender:
+    path = Path(path)
+    metadata, tensors = _read(path)
+    _check_header(path, metadata, FORMAT_NAME)
+    return _build(cls, path, metadata, tensors, "", device)
+
+
+def load_blend(
+    cls: type[BlendRecommender], path: str | Path, *, device: str | torch.device = "cpu"
+) -> BlendRecommender:
+    from ._estimator import AutoEncoderRecommender
+
+    path = Path(path)
+    metadata, tensors = _read(path)
+    _check_header(path, metadata, BLEND_FORMAT_NAME)
+    try:
+        info = json.loads(metadata["blend"])
+        n = int(info["n_estimators"])
+        if n < 1:
+            raise ValueError(f"n_estimators is {n}")
+        params = dict(info["params"])
+        weights = np.asarray(info["weights"], dtype=np.float64)
+        if weights.shape != (n,) or not np.all(np.isfinite(weights)) or (weights < 0).any():
+            raise ValueError(f"weights {info['weights']!r} do not fit {n} estimators")
+        scores = info.get("validation_rmse")
+        scores = None if scores is None else np.asarray(scores, dtype=np.float64)
+        fit_seconds = float(info.get("fit_seconds", float("nan")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad(path, f"its blend header is invalid ({exc})") from exc
+    fitted = [
+        _build(AutoEncoderRecommender, path, metadata, tensors, f"estimator{j}.", device)
+        for j in range(n)
+    ]
+    try:
+        blend = cls(
+            estimators=[type(m)(**m.get_params()) for m in fitted],
+            weights=params["weights"],
+            validation_fraction=params["validation_fraction"],
+            random_state=params["random_state"],
+        )
+    except (KeyError, TypeError) as exc:
+        raise _bad(path, f"its blend header is invalid ({exc})") from exc
+    blend.estimators_ = fitted
+    blend.weights_ = weights
+    blend.validation_rmse_ = scores
+    scales = np.array([m.rating_scale_ for m in fitted])
+    blend.rating_scale_ = (float(scales[:, 0].min()), float(scales[:, 1].max()))
+    blend.fit_seconds_ = fit_seconds
+    return blend
+
+
+def _build(
+    cls: type[AutoEncoderRecommender],
+    path: Path,
+    metadata: dict[str, str],
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+    device: str | torch.device,
+) -> AutoEncoderRecommender:
+    """One fitted model from the header entries and tensors whose names start with
+    ``prefix``."""
+    from ._estimator import _resolve_device
+
+    tensors = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    try:
+        params = json.loads(metadata[prefix + "params"])
+        state = json.loads(metadata[prefix + "state"])
+        json_ids = json.loads(metadata.get(prefix + "json_ids", "{}"))
         if not isinstance(params, dict) or not isinstance(state, dict):
             raise TypeError("params and state must be JSON objects")
         for key in ("hidden_layers", "rating_scale"):  # JSON has no tuples

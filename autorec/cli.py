@@ -31,6 +31,7 @@ import numpy as np
 from . import __version__
 from ._blend import BlendRecommender
 from ._estimator import AutoEncoderRecommender
+from ._serialization import BLEND_FORMAT_NAME, file_format
 from .baselines import BiasBaseline
 from .datasets import (
     DATA_HOME_ENV,
@@ -104,11 +105,11 @@ def _parts(model: AutoEncoderRecommender | BlendRecommender) -> list[AutoEncoder
     return list(model.estimators_) if isinstance(model, BlendRecommender) else [model]
 
 
-def _blend_paths(path: Path) -> dict[str, Path]:
-    """Where ``--save PATH`` puts each sub-model of ``--kind blend``: ``.safetensors``
-    (if present) replaced by ``.user.safetensors`` and ``.item.safetensors``."""
-    stem = path.name.removesuffix(".safetensors")
-    return {kind: path.with_name(f"{stem}.{kind}.safetensors") for kind in ("user", "item")}
+def _load_model(path: Path) -> AutoEncoderRecommender | BlendRecommender:
+    """A model file of either kind (``--model``): the header says which."""
+    if file_format(path) == BLEND_FORMAT_NAME:
+        return BlendRecommender.load(path)
+    return AutoEncoderRecommender.load(path)
 
 
 # ----------------------------------------------------------------------- helpers
@@ -245,9 +246,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         _require_matplotlib()
         _check_writable_target(args.plot, "--plot")
     if args.save is not None:
-        targets = _blend_paths(args.save).values() if args.kind == "blend" else [args.save]
-        for target in targets:
-            _check_writable_target(target, "--save")
+        _check_writable_target(args.save, "--save")
     data = _load(args)
     test_size, by = SPLITS[args.split]
     train, test = train_test_split(data.ratings, test_size, by=by, random_state=args.random_state)
@@ -309,13 +308,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         autorec_version=__version__,
     )
     if args.save is not None:
-        if blend:
-            paths = _blend_paths(args.save)
-            result["model_path"] = [str(m.save(paths[m.kind])) for m in parts]
-            _status(args, f"sub-models saved to {' and '.join(result['model_path'])}")
-        else:
-            result["model_path"] = str(model.save(args.save))
-            _status(args, f"model saved to {result['model_path']}")
+        result["model_path"] = str(model.save(args.save))
+        _status(args, f"model saved to {result['model_path']}")
     if args.plot is not None:
         title = (
             "BlendRecommender (user + item)"
@@ -384,9 +378,10 @@ def _recommend(args: argparse.Namespace) -> int:
     users = list(dict.fromkeys(args.user))  # unique, in the order given
     data = _load(args)
     if args.model is not None:
-        model = AutoEncoderRecommender.load(args.model)
-        _status(args, f"loaded model {args.model} ({model.n_users_:,} users)")
-        unknown = [u for u in users if u not in model.user_map_]
+        model = _load_model(args.model)
+        user_map = _parts(model)[0].user_map_
+        _status(args, f"loaded model {args.model} ({len(user_map):,} users)")
+        unknown = [u for u in users if u not in user_map]
         if unknown:
             raise CLIError(
                 f"user {unknown[0]} is not in the model's training data "
@@ -578,9 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--save",
         type=Path,
         metavar="PATH",
-        help="save the trained model here; with --kind blend, each sub-model is saved on "
-        "its own, as PATH with .safetensors replaced by .user.safetensors and "
-        ".item.safetensors",
+        help="save the trained model (a blend too) here, in one safetensors file",
     )
     p.add_argument(
         "--plot",
@@ -617,7 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         type=Path,
         metavar="PATH",
-        help="a model saved by `autorec evaluate --save PATH` (else train one first)",
+        help="a model saved by `autorec evaluate --save PATH`, of any --kind (else train "
+        "one first)",
     )
     p.set_defaults(func=_recommend)
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -177,18 +178,24 @@ def test_evaluate_blend_table(tiny, capsys) -> None:
     assert user + item == pytest.approx(1.0, abs=0.011)
 
 
-def test_evaluate_blend_save_writes_each_sub_model(tiny, capsys, tmp_path) -> None:
+def test_evaluate_blend_save_then_recommend_with_it(tiny, capsys, tmp_path) -> None:
     home, _ = tiny
     path = tmp_path / "blend.safetensors"
     argv = ["evaluate", "--data-home", home, "--epochs", 1, "--kind", "blend", "--json"]
     argv += ["--save", path]
     code, out, err = _run(capsys, *argv)
     assert code == 0, err
-    paths = [tmp_path / "blend.user.safetensors", tmp_path / "blend.item.safetensors"]
-    assert json.loads(out)["model_path"] == [str(p) for p in paths]
-    assert not path.exists()
-    kinds = [autorec.AutoEncoderRecommender.load(p).kind for p in paths]
-    assert kinds == ["user", "item"]
+    result = json.loads(out)
+    assert result["model_path"] == str(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blend.safetensors"]
+    blend = autorec.BlendRecommender.load(path)
+    assert [m.kind for m in blend.estimators_] == ["user", "item"]
+    assert np.allclose(blend.weights_, result["blend_weights"])
+    user = int(blend.estimators_[0].user_map_.ids[0])
+    argv = ("recommend", "--data-home", home, "--model", path, "--user", user, "-k", 3)
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert [r[1] for r in _rows(out)] == blend.recommend(user, k=3)["item_id"].tolist()
 
 
 def test_evaluate_blend_plot_writes_png(tiny, capsys, tmp_path) -> None:
@@ -208,7 +215,7 @@ def test_blend_save_into_missing_folder_fails_before_training(tiny, capsys, tmp_
     code, out, err = _run(capsys, *argv)
     assert code == 1 and out == ""
     (line,) = _error_lines(err)
-    assert "does not exist" in line and "model.user.safetensors" in line
+    assert "does not exist" in line and "model.safetensors" in line
 
 
 def test_data_home_from_environment(tiny, capsys, monkeypatch) -> None:

@@ -20,7 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import autorec._serialization as serialization
-from autorec import AutoEncoderRecommender, ModelFormatError
+from autorec import AutoEncoderRecommender, BlendRecommender, ModelFormatError, NotFittedError
 from autorec.datasets import make_ratings
 
 SMALL = {"hidden_layers": (16,), "epochs": 4, "learning_rate": 1e-2, "random_state": 0}
@@ -422,3 +422,100 @@ def test_pickle_in_the_header_is_never_run(saved, tmp_path):
     with pytest.raises(ModelFormatError):
         AutoEncoderRecommender.load(path)
     assert not marker.exists()
+
+
+# ------------------------------------------------------------------------- blends
+@pytest.fixture(scope="module")
+def blend(ratings) -> BlendRecommender:
+    small = {k: v for k, v in SMALL.items() if k != "random_state"}
+    parts = [AutoEncoderRecommender(**small), AutoEncoderRecommender(kind="item", **small)]
+    return BlendRecommender(parts, random_state=0).fit(ratings)
+
+
+@pytest.fixture(scope="module")
+def saved_blend(blend, tmp_path_factory) -> Path:
+    return blend.save(tmp_path_factory.mktemp("blend") / "blend.safetensors")
+
+
+def test_blend_round_trip_gives_an_identical_blend(blend, saved_blend, ratings):
+    loaded = BlendRecommender.load(saved_blend)
+    pairs = ratings.sample(100, random_state=0)
+    assert np.array_equal(blend.predict(pairs), loaded.predict(pairs))
+    users = blend.estimators_[0].user_map_.ids[:5]
+    pd.testing.assert_frame_equal(blend.recommend(users, k=6), loaded.recommend(users, k=6))
+    assert np.array_equal(blend.weights_, loaded.weights_)
+    assert np.array_equal(blend.validation_rmse_, loaded.validation_rmse_)
+    assert blend.rating_scale_ == loaded.rating_scale_
+    assert blend.fit_seconds_ == loaded.fit_seconds_
+    for a, b in zip(blend.estimators_, loaded.estimators_, strict=True):
+        _assert_same_model(a, b, pairs)
+    assert loaded.weights == "auto" and loaded.random_state == 0
+    assert loaded.validation_fraction == blend.validation_fraction
+    # the loaded blend's templates are unfitted copies of the sub-models' parameters
+    assert [t.kind for t in loaded.estimators] == ["user", "item"]
+    assert not any(hasattr(t, "module_") for t in loaded.estimators)
+
+
+def test_blend_with_fixed_weights_and_no_validation_scores(ratings, tmp_path):
+    parts = [AutoEncoderRecommender(**SMALL), AutoEncoderRecommender(**{**SMALL, "epochs": 2})]
+    blend = BlendRecommender(parts, weights=[1, 3]).fit(ratings)
+    loaded = BlendRecommender.load(blend.save(tmp_path / "b.safetensors"))
+    assert loaded.weights == [1.0, 3.0] and loaded.validation_rmse_ is None
+    assert np.allclose(loaded.weights_, [0.25, 0.75])
+    assert np.array_equal(loaded.predict(ratings), blend.predict(ratings))
+
+
+def test_each_class_refuses_the_other_s_file(saved, saved_blend):
+    with pytest.raises(ModelFormatError, match=r"load it with BlendRecommender\.load"):
+        AutoEncoderRecommender.load(saved_blend)
+    with pytest.raises(ModelFormatError, match=r"load it with AutoEncoderRecommender\.load"):
+        BlendRecommender.load(saved)
+    assert serialization.file_format(saved) == serialization.FORMAT_NAME
+    assert serialization.file_format(saved_blend) == serialization.BLEND_FORMAT_NAME
+
+
+def test_saving_an_unfitted_blend_is_a_not_fitted_error(tmp_path):
+    with pytest.raises(NotFittedError):
+        BlendRecommender().save(tmp_path / "b.safetensors")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_blend_from_a_newer_format_version(saved_blend, tmp_path):
+    version = str(serialization.FORMAT_VERSION + 1)
+    path = _rewrite(saved_blend, tmp_path / "new.safetensors", metadata={"format_version": version})
+    with pytest.raises(ModelFormatError, match=r"newer.*upgrade"):
+        BlendRecommender.load(path)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"weights": [1.0]}, "do not fit 2 estimators"),
+        ({"weights": [0.5, float("nan")]}, "do not fit"),
+        ({"weights": [-0.5, 1.5]}, "do not fit"),
+        ({"n_estimators": 0}, "n_estimators is 0"),
+        ({"n_estimators": 3}, "do not fit 3 estimators"),
+        ({"params": {"weights": "auto"}}, "blend header is invalid"),
+    ],
+)
+def test_a_tampered_blend_header(saved_blend, tmp_path, changes, message):
+    path = _edit_json(saved_blend, tmp_path / "bad.safetensors", "blend", **changes)
+    with pytest.raises(ModelFormatError, match=message):
+        BlendRecommender.load(path)
+
+
+def test_a_blend_missing_a_sub_model(saved_blend, tmp_path):
+    tensors, metadata = _read(saved_blend)
+    kept = {k: v for k, v in tensors.items() if not k.startswith("estimator1.")}
+    path = tmp_path / "cut.safetensors"
+    save_file(kept, str(path), metadata=metadata)
+    with pytest.raises(ModelFormatError, match="do not fit together"):
+        BlendRecommender.load(path)
+
+
+def test_file_format_of_a_missing_or_foreign_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        serialization.file_format(tmp_path / "none.safetensors")
+    (tmp_path / "junk").write_bytes(b"junk")
+    with pytest.raises(ModelFormatError, match="safetensors"):
+        serialization.file_format(tmp_path / "junk")
