@@ -202,12 +202,12 @@ class BlendRecommender(ParamsMixin):
                 model.set_params(random_state=self.random_state)
             fitted.append(model._fit(ratings, validation=held))
         self.estimators_ = fitted
-        self.validation_rmse_ = None
-        if weights is None:
-            weights, self.validation_rmse_ = _learn_weights(fitted)
-        self.weights_ = weights
         scales = np.array([m.rating_scale_ for m in fitted])
         self.rating_scale_ = (float(scales[:, 0].min()), float(scales[:, 1].max()))
+        self.validation_rmse_ = None
+        if weights is None:
+            weights, self.validation_rmse_ = _learn_weights(fitted, self.rating_scale_)
+        self.weights_ = weights
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
@@ -278,7 +278,9 @@ class BlendRecommender(ParamsMixin):
         return _top_k(first.item_map_, total, seen, ids, single, k, exclude_seen, movies)
 
 
-def _learn_weights(fitted: list[AutoEncoderRecommender]) -> tuple[np.ndarray, np.ndarray | None]:
+def _learn_weights(
+    fitted: list[AutoEncoderRecommender], scale: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Convex weights minimizing the squared error on the shared validation slice.
 
     Returns the weights and the validation RMSE of each estimator then of the blend;
@@ -298,8 +300,7 @@ def _learn_weights(fitted: list[AutoEncoderRecommender]) -> tuple[np.ndarray, np
     preds = np.column_stack([m._validation_prediction for m in fitted]).astype(np.float64)
     y = np.asarray(target, dtype=np.float64)
     weights = _convex_least_squares(preds, y)
-    low, high = fitted[0].rating_scale_
-    clipped = np.clip(np.column_stack([preds, preds @ weights]), low, high)
+    clipped = np.clip(np.column_stack([preds, preds @ weights]), *scale)
     scores = np.sqrt(np.mean((clipped - y[:, None]) ** 2, axis=0))
     return weights, scores
 

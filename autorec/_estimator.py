@@ -921,14 +921,16 @@ def _hold_out(
     if len(users) == 0:
         return rows_matrix, None
     rows, cols = (users, items) if kind == "user" else (items, users)
-    held = sp.csr_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=rows_matrix.shape
-    )
-    held.data[:] = 1.0  # a cell named twice is still removed once
+    rows, cols = rows.astype(np.int64), cols.astype(np.int64)
     target = np.asarray(rows_matrix[rows, cols], dtype=np.float32).ravel()
-    fit_rows = (rows_matrix - rows_matrix.multiply(held)).tocsr()
-    fit_rows.eliminate_zeros()
-    return fit_rows, (rows.astype(np.int64), cols.astype(np.int64), target)
+    # Keep every stored cell not named (explicit zero ratings included).
+    coo = rows_matrix.tocoo()
+    n_cols = np.int64(rows_matrix.shape[1])
+    keep = ~np.isin(coo.row.astype(np.int64) * n_cols + coo.col, rows * n_cols + cols)
+    fit_rows = sp.csr_matrix(
+        (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=rows_matrix.shape
+    )
+    return fit_rows, (rows, cols, target)
 
 
 def _row_means(matrix: sp.csr_matrix, default: float) -> np.ndarray:

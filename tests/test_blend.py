@@ -416,6 +416,14 @@ def test_hold_out_removes_exactly_the_named_cells() -> None:
         _hold_out(matrix, utility, pd.DataFrame({"user_id": [9], "item_id": [10]}), "user")
 
 
+def test_hold_out_keeps_explicit_zero_ratings() -> None:
+    # On a 0-5 scale a stored 0 is a rating; holding out another cell must not drop it.
+    frame = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 1], "rating": [0.0, 3, 4]})
+    utility = utility_matrix(frame)
+    fit_rows, _ = _hold_out(utility.matrix.tocsr(), utility, frame.iloc[[1]], "user")
+    assert fit_rows.nnz == 2 and sorted(fit_rows.data.tolist()) == [0.0, 4.0]
+
+
 def test_a_plain_refit_drops_held_out_predictions(ratings) -> None:
     model = _user(random_state=0)
     held = ratings.head(10)
