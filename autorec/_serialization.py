@@ -25,6 +25,7 @@ from safetensors.torch import save_file
 from . import __version__
 from ._network import AutoEncoderNet
 from .datasets import IdMap
+from .datasets._fetch import default_file_mode
 from .exceptions import ModelFormatError
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def _write(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str
     os.close(fd)
     try:
         save_file(tensors, tmp_name, metadata=metadata)
+        os.chmod(tmp_name, default_file_mode())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

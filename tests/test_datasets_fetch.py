@@ -150,6 +150,17 @@ def test_good_download_is_verified_and_atomic(server, tmp_path):
     assert server.hits["/good.zip"] == 1
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_downloaded_file_gets_the_usual_permissions(server, tmp_path, umask):
+    # Not mkstemp's owner-only 0o600: a shared cache must be readable as the umask allows.
+    old = os.umask(umask)
+    try:
+        target = fetch_remote(spec(server.url("/good.zip")), tmp_path, **FAST)
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_progress_bar_when_verbose(server, tmp_path, capsys):
     fetch_remote(spec(server.url("/good.zip")), tmp_path, **{**FAST, "verbose": True})
     assert "ml-1m.zip" in capsys.readouterr().err

@@ -223,6 +223,17 @@ def test_interrupted_save_cleans_up(model, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_saved_files_get_the_usual_permissions(model, blend, tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        paths = [model.save(tmp_path / "m.safetensors"), blend.save(tmp_path / "b.safetensors")]
+    finally:
+        os.umask(old)
+    for path in paths:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_save_overwrites_an_existing_model(model, ratings, tmp_path):
     path = tmp_path / "model.safetensors"
     AutoEncoderRecommender(**{**SMALL, "random_state": 9}).fit(ratings).save(path)

@@ -486,6 +486,20 @@ def _download_with_retries(
     )
 
 
+def default_file_mode() -> int:
+    """The permission bits ``open(path, "w")`` would give a new file: 0o666 less the
+    process umask.
+
+    Files are written to a ``tempfile.mkstemp`` file (mode 0o600) and then renamed into
+    place; without a ``chmod`` to this mode, a downloaded archive or a saved model would
+    be readable by its owner only, unlike any other file the user writes. (Kept in this
+    module, which imports nothing from the package, so it can also load on its own.)
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _download_once(
     remote: RemoteFile, folder: Path, target: Path, url: str, verbose: bool, timeout: float
 ) -> None:
@@ -511,6 +525,7 @@ def _download_once(
             except _LocalWriteError as exc:
                 raise _local_error(folder, exc.error, f"write {remote.filename}") from exc.error
         try:
+            os.chmod(tmp, default_file_mode())
             os.replace(tmp, target)
         except OSError as exc:
             raise _local_error(folder, exc, f"move the verified file to {target}") from exc
