@@ -202,8 +202,7 @@ class BlendRecommender(ParamsMixin):
                 model.set_params(random_state=self.random_state)
             fitted.append(model._fit(ratings, validation=held))
         self.estimators_ = fitted
-        scales = np.array([m.rating_scale_ for m in fitted])
-        self.rating_scale_ = (float(scales[:, 0].min()), float(scales[:, 1].max()))
+        self.rating_scale_ = _widest_scale(fitted)
         self.validation_rmse_ = None
         if weights is None:
             weights, self.validation_rmse_ = _learn_weights(fitted, self.rating_scale_)
@@ -276,6 +275,12 @@ class BlendRecommender(ParamsMixin):
             total = weight * scores if total is None else total + weight * scores
         first = self.estimators_[0]
         return _top_k(first.item_map_, total, seen, ids, single, k, exclude_seen, movies)
+
+
+def _widest_scale(fitted: list[AutoEncoderRecommender]) -> tuple[float, float]:
+    """The rating range covering every fitted estimator's."""
+    scales = np.array([m.rating_scale_ for m in fitted])
+    return float(scales[:, 0].min()), float(scales[:, 1].max())
 
 
 def _learn_weights(

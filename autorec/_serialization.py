@@ -159,13 +159,17 @@ def _bad(path: Path, why: str) -> ModelFormatError:
     return ModelFormatError(f"{path} is not a valid autorec model file: {why}")
 
 
-def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+def _read(
+    path: Path, *, with_tensors: bool = True
+) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """The header metadata and (unless ``with_tensors=False``) the tensors of a file."""
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+            names = handle.keys() if with_tensors else []
+            tensors = {name: handle.get_tensor(name) for name in names}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise _bad(
             path,
@@ -199,14 +203,7 @@ def _check_header(path: Path, metadata: dict[str, str], expected: str) -> None:
 def file_format(path: str | Path) -> str:
     """The format named in a model file's header (``FORMAT_NAME`` or
     ``BLEND_FORMAT_NAME``), read without loading the tensors."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise _bad(path, f"it cannot be read as a safetensors file ({exc})") from exc
+    metadata, _ = _read(Path(path), with_tensors=False)
     return str(metadata.get("format"))
 
 
@@ -222,6 +219,7 @@ def load_model(
 def load_blend(
     cls: type[BlendRecommender], path: str | Path, *, device: str | torch.device = "cpu"
 ) -> BlendRecommender:
+    from ._blend import _widest_scale
     from ._estimator import AutoEncoderRecommender
 
     path = Path(path)
@@ -257,8 +255,7 @@ def load_blend(
     blend.estimators_ = fitted
     blend.weights_ = weights
     blend.validation_rmse_ = scores
-    scales = np.array([m.rating_scale_ for m in fitted])
-    blend.rating_scale_ = (float(scales[:, 0].min()), float(scales[:, 1].max()))
+    blend.rating_scale_ = _widest_scale(fitted)
     blend.fit_seconds_ = fit_seconds
     return blend
 
