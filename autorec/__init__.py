@@ -8,10 +8,9 @@ quality, :mod:`autorec.baselines` gives the baselines to compare against.
 
 import logging
 
-__version__ = "0.1.0"
-
 from ._blend import BlendRecommender
 from ._estimator import AutoEncoderRecommender
+from ._version import __version__
 from .exceptions import (
     ModelFormatError,
     NotFittedError,

@@ -8,25 +8,22 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ._base import ParamsMixin, check_is_fitted
-from ._estimator import (
-    AutoEncoderRecommender,
-    _as_pairs,
-    _check_random_state,
-    _seed_from,
-    _top_k,
-)
-from ._validation import check_k, check_ratings
-from .datasets import train_test_split
+from ._base import ParamsMixin
+from ._estimator import READERS, AutoEncoderRecommender
+from ._prepare import held_out_cells, prepare
+from ._recommender import CompletionMixin, RecommenderMixin
+from ._serialization import bad_file, dump_state, json_safe, read_model, tensors_under, write_model
+from ._validation import check_bool, check_pairs, check_random_state, check_scalar, seed_from
 
 __all__ = ["BlendRecommender"]
 
+FORMAT = "autorec.BlendRecommender"
 #: weights="auto" tries every subset of the estimators (2**n - 1 small systems).
 _MAX_AUTO = 12
 
@@ -38,7 +35,7 @@ def _default_estimators() -> list[AutoEncoderRecommender]:
     ]
 
 
-class BlendRecommender(ParamsMixin):
+class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
     """Weighted average of the predicted ratings of several autoencoders (by default U +
     I-AutoRec).
 
@@ -110,6 +107,14 @@ class BlendRecommender(ParamsMixin):
     3
     """
 
+    _fitted_attribute = "estimators_"
+    #: The blend's own fitted state (each sub-model stores its own ``_STATE``).
+    _STATE: ClassVar[dict[str, str]] = {
+        "weights_": "json",
+        "validation_rmse_": "json",
+        "fit_seconds_": "json",
+    }
+
     def __init__(
         self,
         estimators: Sequence[AutoEncoderRecommender] | None = None,
@@ -173,49 +178,70 @@ class BlendRecommender(ParamsMixin):
         return weights / weights.sum()
 
     def fit(self, ratings: pd.DataFrame, y: None = None) -> BlendRecommender:
-        """Fit a clone of every estimator on ``ratings`` and return ``self``."""
+        """Fit a clone of every estimator on ``ratings`` and return ``self``.
+
+        The ratings are validated and turned into a matrix once, for all estimators. A
+        ``fit`` that raises leaves the blend as it was before the call.
+        """
         started = time.perf_counter()
         templates = self._templates()
         weights = self._normalized_weights(len(templates))
-        _check_random_state(self.random_state)
-        fraction = self.validation_fraction
-        if weights is None and not (
-            isinstance(fraction, numbers.Real)
-            and not isinstance(fraction, bool | np.bool_)
-            and 0 < fraction < 1
-        ):
-            raise ValueError(
-                f"validation_fraction must be a number in (0, 1) when weights='auto', "
-                f"got {fraction!r}"
-            )
-        # Fail before any training on a bad frame; duplicates are left to each estimator's
-        # own ``duplicates`` policy.
-        frame = check_ratings(ratings, duplicates="last")
-        held = None
+        check_random_state(self.random_state)
         if weights is None:
-            seed = _seed_from(self.random_state)
-            held = train_test_split(frame, float(fraction), by="user", random_state=seed)[1]
+            fraction = check_scalar(
+                self.validation_fraction,
+                "validation_fraction (with weights='auto')",
+                low=0.0,
+                high=1.0,
+                include_low=False,
+                include_high=False,
+            )
+        # One validation of the frame for every estimator; a repeated pair is an error
+        # unless every estimator keeps the last rating.
+        policy = "last" if all(t.duplicates == "last" for t in templates) else "error"
+        data = prepare(ratings, None, policy)
+        utility = data.utility
+        validation = None
+        if weights is None:
+            users, items = held_out_cells(data, fraction, seed_from(self.random_state))
+            validation = pd.DataFrame(
+                {
+                    "user_id": utility.user_map.inverse_transform(users),
+                    "item_id": utility.item_map.inverse_transform(items),
+                }
+            )
         fitted = []
         for template in templates:
             model = type(template)(**template.get_params(deep=False))
             if self.random_state is not None:
                 model.set_params(random_state=self.random_state)
-            fitted.append(model._fit(ratings, validation=held))
-        self.estimators_ = fitted
-        self.rating_scale_ = _widest_scale(fitted)
-        self.validation_rmse_ = None
+            fitted.append(model.fit(utility, validation=validation))
+        scale = _widest_scale(fitted)
+        scores = None
         if weights is None:
-            weights, self.validation_rmse_ = _learn_weights(fitted, self.rating_scale_)
-        self.weights_ = weights
-        self.fit_seconds_ = time.perf_counter() - started
+            target = (
+                np.asarray(utility.matrix[users, items], dtype=np.float64).ravel()
+                if len(users)
+                else np.empty(0)
+            )
+            weights, scores = _learn_weights(fitted, target, scale)
+        self.__dict__.update(
+            estimators_=fitted,
+            rating_scale_=scale,
+            validation_rmse_=scores,
+            weights_=weights,
+            **_shared_maps(fitted),
+            fit_seconds_=time.perf_counter() - started,
+        )
         return self
 
     def predict(self, pairs: pd.DataFrame, *, clip: bool = True) -> np.ndarray:
         """Weighted average of the estimators' raw predictions (see
         :meth:`AutoEncoderRecommender.predict`), clipped to ``rating_scale_`` unless
         ``clip=False``."""
-        check_is_fitted(self, "estimators_")
-        pairs = _as_pairs(pairs)
+        self._check_fitted()
+        clip = check_bool(clip, "clip")
+        check_pairs(pairs)
         out = sum(
             w * m.predict(pairs, clip=False)
             for w, m in zip(self.weights_, self.estimators_, strict=True)
@@ -223,6 +249,33 @@ class BlendRecommender(ParamsMixin):
         out = np.asarray(out, dtype=np.float32)
         return np.clip(out, *self.rating_scale_) if clip else out
 
+    def predict_matrix(self, users: Any = None, *, clip: bool = True) -> np.ndarray:
+        """Blended predicted ratings of every item for the given users (default: all)."""
+        self._check_fitted()
+        clip = check_bool(clip, "clip")
+        ids = self.user_map_.inverse_transform(self._user_index(users))
+        out = np.asarray(self._blend_rows(ids), dtype=np.float32)
+        return np.clip(out, *self.rating_scale_) if clip else out
+
+    def _blend_rows(self, ids: np.ndarray) -> np.ndarray:
+        total = None
+        for weight, model in zip(self.weights_, self.estimators_, strict=True):
+            part = weight * model.predict_matrix(ids, clip=False)
+            total = part if total is None else total + part
+        return total
+
+    # ------------------------------------------------------- recommend hooks
+    def _user_scores(self, index: np.ndarray) -> np.ndarray:
+        return self._blend_rows(self.user_map_.inverse_transform(index))
+
+    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        total = None
+        for weight, model in zip(self.weights_, self.estimators_, strict=True):
+            part = weight * model._fold_in_scores(items, ratings)
+            total = part if total is None else total + part
+        return total
+
+    # --------------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:
         """Save the whole fitted blend (every sub-model and the weights) in one file.
 
@@ -235,10 +288,17 @@ class BlendRecommender(ParamsMixin):
         pathlib.Path
             The path written.
         """
-        from ._serialization import save_blend
-
-        check_is_fitted(self, "estimators_")
-        return save_blend(self, path)
+        self._check_fitted()
+        tensors, header = dump_state(self, self._STATE)
+        header["params"] = _blend_params(self)
+        header["estimators"] = []
+        for j, model in enumerate(self.estimators_):
+            part_tensors, part_header = dump_state(model, model._STATE, f"estimator{j}.")
+            # Sub-model ids and arrays are stored under their prefix; the header keeps
+            # the entries by attribute name.
+            tensors.update(part_tensors)
+            header["estimators"].append(part_header)
+        return write_model(path, FORMAT, header, tensors)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> BlendRecommender:
@@ -246,35 +306,95 @@ class BlendRecommender(ParamsMixin):
 
         Raises
         ------
-        FileNotFoundError
-            If ``path`` does not exist.
+        FileNotFoundError, PermissionError
+            If ``path`` does not exist or cannot be read.
         autorec.exceptions.ModelFormatError
             If the file is not an autorec blend (a single model's file names the class
             that loads it), comes from a newer format version, or was tampered with.
         """
-        from ._serialization import load_blend
+        path = Path(path)
+        version, header, tensors = read_model(path, FORMAT, READERS)
+        if version == 1:
+            from ._legacy import upgrade_v1_blend
 
-        return load_blend(cls, path, device=device)
+            header, tensors = upgrade_v1_blend(path, header, tensors)
+        try:
+            parts = list(header["estimators"])
+            n = len(parts)
+            if n < 1:
+                raise ValueError("the blend holds no estimator")
+            state = dict(header["state"])
+            params = dict(header["params"])
+            weights = np.asarray(state["weights_"], dtype=np.float64)
+            if (
+                weights.shape != (n,)
+                or not np.all(np.isfinite(weights))
+                or (weights < 0).any()
+                or abs(weights.sum() - 1.0) > 1e-6
+            ):
+                raise ValueError(
+                    f"weights {state['weights_']!r} are not {n} non-negative numbers summing to 1"
+                )
+            scores = state.get("validation_rmse_")
+            scores = None if scores is None else np.asarray(scores, dtype=np.float64)
+            if scores is not None and (scores.shape != (n + 1,) or not np.isfinite(scores).all()):
+                raise ValueError(f"validation_rmse_ {state['validation_rmse_']!r} is invalid")
+            fit_seconds = float(state.get("fit_seconds_", float("nan")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad_file(path, f"its blend header is invalid ({exc})") from exc
+        fitted = []
+        for j, part in enumerate(parts):
+            if not isinstance(part, dict):
+                raise bad_file(
+                    path, f"its blend header is invalid (estimator {j} is not an object)"
+                )
+            mine = tensors_under(tensors, f"estimator{j}.")
+            fitted.append(AutoEncoderRecommender._from_state(path, part, mine, device))
+        try:
+            blend = cls(
+                estimators=[type(m)(**m.get_params()) for m in fitted],
+                weights=params["weights"],
+                validation_fraction=params["validation_fraction"],
+                random_state=params["random_state"],
+            )
+            blend._normalized_weights(n)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad_file(path, f"its blend header is invalid ({exc})") from exc
+        blend.__dict__.update(
+            estimators_=fitted,
+            weights_=weights,
+            validation_rmse_=scores,
+            rating_scale_=_widest_scale(fitted),
+            fit_seconds_=fit_seconds,
+            **_shared_maps(fitted),
+        )
+        return blend
 
-    def recommend(
-        self,
-        user_id: Any,
-        k: int = 10,
-        *,
-        exclude_seen: bool = True,
-        movies: pd.DataFrame | None = None,
-        user_ratings: Any = None,
-    ) -> pd.DataFrame:
-        """Top-``k`` items by blended score; same arguments and result as
-        :meth:`AutoEncoderRecommender.recommend`."""
-        check_is_fitted(self, "estimators_")
-        k = check_k(k)
-        total = None
-        for weight, model in zip(self.weights_, self.estimators_, strict=True):
-            scores, seen, ids, single = model._recommend_scores(user_id, user_ratings)
-            total = weight * scores if total is None else total + weight * scores
-        first = self.estimators_[0]
-        return _top_k(first.item_map_, total, seen, ids, single, k, exclude_seen, movies)
+
+def _blend_params(blend: BlendRecommender) -> dict[str, Any]:
+    weights = blend.weights
+    if weights is not None and not isinstance(weights, str):
+        weights = [float(w) for w in weights]
+    return {
+        "weights": weights,
+        "validation_fraction": json_safe(blend.validation_fraction),
+        "random_state": blend.random_state if isinstance(blend.random_state, int) else None,
+    }
+
+
+def _shared_maps(fitted: list[AutoEncoderRecommender]) -> dict[str, Any]:
+    """The id maps and training matrix every sub-model shares (the recommend hooks')."""
+    first = fitted[0]
+    for model in fitted[1:]:
+        if model.user_map_ != first.user_map_ or model.item_map_ != first.item_map_:
+            raise ValueError("the blend's estimators were fitted on different users or items")
+    return {
+        "user_map_": first.user_map_,
+        "item_map_": first.item_map_,
+        "n_users_": first.n_users_,
+        "n_items_": first.n_items_,
+        "utility_": first.utility_,
+    }
 
 
 def _widest_scale(fitted: list[AutoEncoderRecommender]) -> tuple[float, float]:
@@ -284,7 +404,7 @@ def _widest_scale(fitted: list[AutoEncoderRecommender]) -> tuple[float, float]:
 
 
 def _learn_weights(
-    fitted: list[AutoEncoderRecommender], scale: tuple[float, float]
+    fitted: list[AutoEncoderRecommender], target: np.ndarray, scale: tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Convex weights minimizing the squared error on the shared validation slice.
 
@@ -293,8 +413,7 @@ def _learn_weights(
     few ratings to hold one out).
     """
     n = len(fitted)
-    target = fitted[0]._validation_target
-    if target is None or len(target) == 0:
+    if len(target) == 0:
         warnings.warn(
             "no rating could be held out to learn the blend weights (too few ratings per "
             "user for the validation_fraction); using equal weights",
@@ -302,7 +421,7 @@ def _learn_weights(
             stacklevel=3,
         )
         return np.full(n, 1.0 / n), None
-    preds = np.column_stack([m._validation_prediction for m in fitted]).astype(np.float64)
+    preds = np.column_stack([m.validation_predictions_ for m in fitted]).astype(np.float64)
     y = np.asarray(target, dtype=np.float64)
     weights = _convex_least_squares(preds, y)
     clipped = np.clip(np.column_stack([preds, preds @ weights]), *scale)

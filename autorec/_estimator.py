@@ -2,101 +2,58 @@
 
 from __future__ import annotations
 
-import copy
-import logging
-import math
-import numbers
+import itertools
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from tqdm.auto import tqdm
 
-from ._base import ParamsMixin, check_is_fitted
-from ._network import ACTIVATIONS, AutoEncoderNet
+from ._base import ParamsMixin
+from ._network import ACTIVATIONS, AutoEncoderNet, decode_pairs, encode_rows, predict_at
+from ._prepare import FitData, carve_validation, hold_out, prepare, row_means
+from ._recommender import CompletionMixin, RecommenderMixin
+from ._serialization import (
+    bad_file,
+    decode_array,
+    decode_csr,
+    decode_id_map,
+    dump_state,
+    read_model,
+    tensors_under,
+    write_model,
+)
 from ._sparse import SparseRows
-from ._validation import check_k, check_ratings
-from .datasets import IdMap, train_test_split, utility_matrix
-from .exceptions import TrainingDivergedError
+from ._training import TrainConfig, train
+from ._validation import (
+    check_bool,
+    check_option,
+    check_pairs,
+    check_random_state,
+    check_rating_scale,
+    check_scalar,
+    resolve_device,
+    seed_from,
+)
+from .datasets import UtilityMatrix
 
-__all__ = ["AutoEncoderRecommender"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["PRESETS", "AutoEncoderRecommender"]
 
 KINDS = ("user", "item")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
-_CHUNK_ROWS = 2048
+FORMAT = "autorec.AutoEncoderRecommender"
+#: What reads each model format (named when the wrong class is asked to load a file).
+READERS = {
+    FORMAT: "AutoEncoderRecommender.load",
+    "autorec.BlendRecommender": "BlendRecommender.load",
+}
 _PAD_ROWS = 16  # see predict_matrix
-# Fused Adam/AdamW kernels exist on CPU and CUDA from torch 2.4 on; they are ~10x faster.
-_FUSED_OK = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise TypeError(f"device must be 'auto', 'cpu', 'cuda' or a torch.device, got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"device={device!r} is not a device torch knows; use 'auto', 'cpu', 'cuda' or 'cuda:N'"
-        ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but CUDA is not available; use 'auto'")
-    return resolved
-
-
-def _check_random_state(random_state: Any) -> None:
-    """Raise unless ``random_state`` is None, an int >= 0, or a numpy Generator/RandomState."""
-    if random_state is None or isinstance(
-        random_state, np.random.Generator | np.random.RandomState
-    ):
-        return
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be >= 0, got {random_state!r}")
-        return
-    raise TypeError(
-        "random_state must be None, a non-negative int, or a numpy Generator / RandomState, "
-        f"got {random_state!r}"
-    )
-
-
-def _seed_from(random_state: Any) -> int:
-    """An integer seed from None, an int, or a numpy Generator/RandomState."""
-    _check_random_state(random_state)
-    if random_state is None:
-        return int(np.random.default_rng().integers(2**31 - 1))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**31 - 1))
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31 - 1))
-    return int(random_state)
-
-
-def _as_pairs(pairs: Any) -> pd.DataFrame:
-    if not isinstance(pairs, pd.DataFrame):
-        raise TypeError(
-            "pairs must be a pandas DataFrame with columns 'user_id' and 'item_id', "
-            f"got {type(pairs).__name__}"
-        )
-    missing = [c for c in ("user_id", "item_id") if c not in pairs.columns]
-    if missing:
-        raise ValueError(
-            f"pairs is missing column(s) {missing}; it needs 'user_id' and 'item_id' "
-            f"(it has {list(pairs.columns)})"
-        )
-    return pairs
-
+_CHUNK_USERS = 2048
 
 #: Named configurations for :meth:`AutoEncoderRecommender.from_preset`.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -117,7 +74,29 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class AutoEncoderRecommender(ParamsMixin):
+def _check_hidden_layers(layers: Any) -> tuple[int, ...]:
+    if isinstance(layers, int | np.integer) and not isinstance(layers, bool):
+        raise TypeError(
+            "hidden_layers must be a sequence of widths such as (200, 100, 200), "
+            f"got {layers!r}; for one layer write ({layers},)"
+        )
+    if (
+        isinstance(layers, str | bytes)
+        or not isinstance(layers, Sequence | np.ndarray)
+        or len(layers) == 0
+        or not all(
+            isinstance(w, int | np.integer) and not isinstance(w, bool | np.bool_) and w >= 1
+            for w in layers
+        )
+    ):
+        raise ValueError(
+            "hidden_layers must be a non-empty sequence of positive integers such as "
+            f"(200, 100, 200), got {layers!r}"
+        )
+    return tuple(int(w) for w in layers)
+
+
+class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
     """Autoencoder recommender for explicit ratings (AutoRec).
 
     Each row of the utility matrix (a user's ratings in ``kind="user"``, an item's
@@ -212,6 +191,12 @@ class AutoEncoderRecommender(ParamsMixin):
         Mean training rating of each user and item (fallbacks for unknown ids).
     fit_seconds_ : float
         Wall time of the last ``fit``.
+    fit_params_ : dict
+        The parameters ``fit`` used (validated). ``predict``, ``recommend`` and ``save``
+        follow these, not parameters changed with ``set_params`` after the fit.
+    validation_predictions_ : numpy.ndarray or None
+        With ``fit(..., validation=pairs)``: the kept model's predictions for those pairs,
+        made (like the validation RMSE) from the other training ratings only; else None.
 
     See Also
     --------
@@ -229,6 +214,26 @@ class AutoEncoderRecommender(ParamsMixin):
     >>> model.recommend(ratings.user_id.iloc[0], k=3).columns.tolist()
     ['item_id', 'score']
     """
+
+    _fitted_attribute = "module_"
+    #: The fitted state, listed once: what ``save`` writes and ``load`` restores, and how
+    #: each attribute is stored (see :func:`autorec._serialization.dump_state`).
+    _STATE: ClassVar[dict[str, str]] = {
+        "fit_params_": "json",
+        "n_users_": "json",
+        "n_items_": "json",
+        "rating_scale_": "json",
+        "global_mean_": "json",
+        "history_": "json",
+        "best_epoch_": "json",
+        "fit_seconds_": "json",
+        "user_map_": "ids",
+        "item_map_": "ids",
+        "utility_": "csr",
+        "user_mean_": "array",
+        "item_mean_": "array",
+        "module_": "module",
+    }
 
     def __init__(
         self,
@@ -296,334 +301,192 @@ class AutoEncoderRecommender(ParamsMixin):
         return cls(**{**PRESETS[name], **overrides})
 
     # ------------------------------------------------------------------ checks
-    def _validate_params(self) -> None:
-        def number(name: str, lo: float, hi: float, *, integer: bool = False, lo_open=False):
-            value = getattr(self, name)
-            kinds = numbers.Integral if integer else numbers.Real
-            if isinstance(value, bool) or not isinstance(value, kinds):
-                what = "an integer" if integer else "a number"
-                raise TypeError(f"{name} must be {what}, got {value!r}")
-            if not math.isfinite(value) or value < lo or value > hi or (lo_open and value == lo):
-                left = "(" if lo_open else "["
-                raise ValueError(f"{name} must be in {left}{lo}, {hi}], got {value!r}")
-
-        layers = self.hidden_layers
-        if isinstance(layers, numbers.Integral) and not isinstance(layers, bool):
-            raise TypeError(
-                "hidden_layers must be a sequence of widths such as (200, 100, 200), "
-                f"got {layers!r}"
-                f"; for one layer write ({layers},)"
-            )
-        if (
-            isinstance(layers, str | bytes)
-            or not isinstance(layers, Sequence | np.ndarray)
-            or len(layers) == 0
-            or not all(
-                isinstance(w, numbers.Integral) and not isinstance(w, bool) and w >= 1
-                for w in layers
-            )
-        ):
-            raise ValueError(
-                "hidden_layers must be a non-empty sequence of positive integers such as "
-                f"(200, 100, 200), got {layers!r}"
-            )
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation={self.activation!r} is not supported; use one of "
-                f"{', '.join(sorted(ACTIVATIONS))}"
-            )
-        if self.kind not in KINDS:
-            raise ValueError(f"kind={self.kind!r} is not supported; use 'user' or 'item'")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"optimizer={self.optimizer!r} is not supported; use one of {', '.join(OPTIMIZERS)}"
-            )
-        if self.duplicates not in ("error", "last"):
-            raise ValueError(
-                f"duplicates={self.duplicates!r} is not supported; use 'error' or 'last'"
-            )
-        number("dropout", 0.0, 0.99)
-        number("input_dropout", 0.0, 0.99)
-        number("epochs", 1, 10**6, integer=True)
-        number("batch_size", 1, 10**9, integer=True)
-        number("learning_rate", 0.0, 1e6, lo_open=True)
-        number("weight_decay", 0.0, 1e6)
-        number("validation_fraction", 0.0, 0.9)
-        number("patience", 1, 10**6, integer=True)
-        number("lr_decay", 0.0, 1.0, lo_open=True)
-        number("verbose", 0, 10**3, integer=True)
-        if self.rating_scale is not None:
-            scale = self.rating_scale
-            if (
-                not isinstance(scale, Sequence)
-                or len(scale) != 2
-                or not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in scale)
-                or not scale[0] < scale[1]
-            ):
-                raise ValueError(
-                    "rating_scale must be None or a pair (low, high) with low < high, "
-                    f"got {scale!r}"
-                )
-        _resolve_device(self.device)
-        _check_random_state(self.random_state)
+    def _validate_params(self) -> dict[str, Any]:
+        """The parameters, checked, as JSON-friendly Python values (``fit_params_``)."""
+        scalar = check_scalar
+        p = {
+            "hidden_layers": _check_hidden_layers(self.hidden_layers),
+            "activation": check_option(self.activation, "activation", sorted(ACTIVATIONS)),
+            "kind": check_option(self.kind, "kind", KINDS),
+            "optimizer": check_option(self.optimizer, "optimizer", OPTIMIZERS),
+            "duplicates": check_option(self.duplicates, "duplicates", ("error", "last")),
+            "dropout": scalar(self.dropout, "dropout", low=0.0, high=0.99),
+            "input_dropout": scalar(self.input_dropout, "input_dropout", low=0.0, high=0.99),
+            "epochs": scalar(self.epochs, "epochs", int, low=1, high=10**6),
+            "batch_size": scalar(self.batch_size, "batch_size", int, low=1, high=10**9),
+            "learning_rate": scalar(
+                self.learning_rate, "learning_rate", low=0.0, high=1e6, include_low=False
+            ),
+            "weight_decay": scalar(self.weight_decay, "weight_decay", low=0.0, high=1e6),
+            "validation_fraction": scalar(
+                self.validation_fraction, "validation_fraction", low=0.0, high=0.9
+            ),
+            "patience": scalar(self.patience, "patience", int, low=1, high=10**6),
+            "lr_decay": scalar(self.lr_decay, "lr_decay", low=0.0, high=1.0, include_low=False),
+            "verbose": scalar(self.verbose, "verbose", int, low=0, high=10**3),
+            "rating_scale": check_rating_scale(self.rating_scale),
+        }
+        resolve_device(self.device)
+        check_random_state(self.random_state)
+        p["random_state"] = self.random_state if isinstance(self.random_state, int) else None
+        return p
 
     # --------------------------------------------------------------------- fit
-    def fit(self, ratings: pd.DataFrame, y: None = None) -> AutoEncoderRecommender:
+    def fit(
+        self,
+        ratings: pd.DataFrame | UtilityMatrix,
+        y: None = None,
+        *,
+        validation: pd.DataFrame | None = None,
+    ) -> AutoEncoderRecommender:
         """Train on a ratings DataFrame.
 
         Parameters
         ----------
-        ratings : pandas.DataFrame
+        ratings : pandas.DataFrame or autorec.datasets.UtilityMatrix
             Columns ``user_id``, ``item_id`` and ``rating``; one row per rating. Ids may
-            be integers or strings.
+            be integers or strings. A :class:`~autorec.datasets.UtilityMatrix` (already
+            validated) is accepted too.
         y : None
             Ignored; present for scikit-learn compatibility.
+        validation : pandas.DataFrame, optional
+            (``user_id``, ``item_id``) pairs of ``ratings`` to early-stop on instead of a
+            slice carved out of each row (:class:`autorec.BlendRecommender` passes one
+            slice to all its models). They are left out of training; the kept model's
+            predictions for them land in ``validation_predictions_``.
 
         Returns
         -------
         self : AutoEncoderRecommender
-            The fitted estimator.
+            The fitted estimator. A ``fit`` that raises (bad input, divergence, an
+            interrupt) leaves the estimator exactly as it was before the call.
 
         Raises
         ------
         TypeError, ValueError
             On bad parameters or bad ratings (the message names the bad value).
         autorec.exceptions.TrainingDivergedError
-            If the loss becomes NaN or infinite before any epoch completed; after the
-            first good epoch, divergence instead stops training with a warning and keeps
-            the best weights.
-        """
-        return self._fit(ratings)
-
-    def _fit(
-        self, ratings: pd.DataFrame, validation: pd.DataFrame | None = None
-    ) -> AutoEncoderRecommender:
-        """``fit``, optionally early-stopping on given ratings instead of a carved slice.
-
-        ``validation`` (used by :class:`autorec.BlendRecommender`) holds ``user_id`` and
-        ``item_id`` pairs of ``ratings``; those cells are left out of training and
-        early stopping watches them. The best model's predictions on them (made, like
-        the validation RMSE, from the remaining ratings only) are kept in
-        ``_validation_prediction`` and the cells' ratings in ``_validation_target``,
-        both in the order of ``validation``.
+            If the loss becomes NaN, infinite or explodes before any epoch completed;
+            after the first good epoch, divergence instead stops training with a
+            warning and keeps the best weights.
         """
         started = time.perf_counter()
-        self._validate_params()
-        frame = check_ratings(ratings, rating_scale=self.rating_scale, duplicates=self.duplicates)
-        utility = utility_matrix(frame)
-        matrix = sp.csr_matrix(utility.matrix, dtype=np.float32)
-        device = _resolve_device(self.device)
-        seed = _seed_from(self.random_state)
+        params = self._validate_params()
+        data = prepare(ratings, params["rating_scale"], params["duplicates"])
+        device = resolve_device(self.device)
+        seed = seed_from(self.random_state)
+        state = self._train_state(data, params, device, seed, validation)
+        state["fit_seconds_"] = time.perf_counter() - started
+        # Nothing above touched self: a fit that raised left the old model intact.
+        self.__dict__.update(state)
+        self._reset_caches()
+        return self
 
+    def _train_state(
+        self,
+        data: FitData,
+        params: dict[str, Any],
+        device: torch.device,
+        seed: int,
+        validation: pd.DataFrame | None,
+    ) -> dict[str, Any]:
+        """Everything ``fit`` learns, as a dict of fitted attributes."""
+        matrix = data.matrix
         values = matrix.data
-        if self.rating_scale is None:
-            scale = (float(values.min()), float(values.max()))
-        else:
-            scale = (float(self.rating_scale[0]), float(self.rating_scale[1]))
-        self.rating_scale_ = scale
-        self.global_mean_ = float(values.mean())
-        self.user_mean_ = _row_means(matrix, self.global_mean_)
-        self.item_mean_ = _row_means(matrix.T.tocsr(), self.global_mean_)
-
-        rows_matrix = matrix if self.kind == "user" else matrix.T.tocsr()
+        scale = params["rating_scale"] or (float(values.min()), float(values.max()))
+        global_mean = float(values.mean())
+        kind = params["kind"]
+        rows_matrix = data.rows(kind)
         if validation is None:
-            fit_rows, val = self._carve_validation(rows_matrix, seed)
+            fit_rows, val = carve_validation(rows_matrix, params["validation_fraction"], seed)
         else:
-            fit_rows, val = _hold_out(rows_matrix, utility, validation, self.kind)
-        n_cols = rows_matrix.shape[1]
+            check_pairs(validation, "validation")
+            users = data.utility.user_map.transform(validation["user_id"].to_numpy())
+            items = data.utility.item_map.transform(validation["item_id"].to_numpy())
+            if (users < 0).any() or (items < 0).any():
+                raise ValueError("validation pairs must be pairs of the ratings being fitted")
+            fit_rows, val = hold_out(rows_matrix, users, items, kind)
+        config = TrainConfig(
+            epochs=params["epochs"],
+            batch_size=params["batch_size"],
+            learning_rate=params["learning_rate"],
+            weight_decay=params["weight_decay"],
+            optimizer=params["optimizer"],
+            input_dropout=params["input_dropout"],
+            patience=params["patience"],
+            lr_decay=params["lr_decay"],
+            rating_scale=scale,
+            verbose=params["verbose"],
+            description=f"fit {kind}-autoencoder",
+        )
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             generator = torch.Generator().manual_seed(seed)
-            module = AutoEncoderNet(
-                n_cols,
-                self.hidden_layers,
-                self.activation,
-                self.dropout,
-                output_bias=self.global_mean_,
-                generator=generator,
-            ).to(device)
+            module = self._build_module(params, rows_matrix.shape[1], global_mean, generator)
+            module = module.to(device)
             fit_sparse = SparseRows(fit_rows, device)
-            history = self._train(module, fit_sparse, val, device, generator)
-        # Set on every fit, so a plain refit leaves no stale held-out predictions.
-        self._validation_target: np.ndarray | None = None
-        self._validation_prediction: np.ndarray | None = None
+            history = train(module, fit_sparse, val, config, generator)
+        predictions = None
         if validation is not None:
-            empty = np.empty(0, dtype=np.float32)
-            self._validation_target = empty if val is None else val[2]
-            self._validation_prediction = (
-                empty if val is None else _predict_at(module.eval(), fit_sparse, val[0], val[1])
+            predictions = (
+                np.empty(0, dtype=np.float32)
+                if val is None
+                else predict_at(module.eval(), fit_sparse, val[0], val[1])
             )
+        return {
+            "fit_params_": params,
+            "rating_scale_": scale,
+            "global_mean_": global_mean,
+            "user_mean_": row_means(matrix, global_mean),
+            "item_mean_": row_means(data.rows("item"), global_mean),
+            "module_": module.eval(),
+            "user_map_": data.utility.user_map,
+            "item_map_": data.utility.item_map,
+            "n_users_": matrix.shape[0],
+            "n_items_": matrix.shape[1],
+            "utility_": matrix,
+            "history_": history,
+            "best_epoch_": history["best_epoch"],
+            "device_": device,
+            "validation_predictions_": predictions,
+        }
 
-        self.module_ = module.eval()
-        self.user_map_ = utility.user_map
-        self.item_map_ = utility.item_map
-        self.n_users_, self.n_items_ = matrix.shape
-        self.utility_ = matrix
-        self.history_ = history
-        self.best_epoch_ = history["best_epoch"]
-        self.device_ = device
-        self._reset_caches()
-        self.fit_seconds_ = time.perf_counter() - started
-        return self
-
-    def _carve_validation(
-        self, rows_matrix: sp.csr_matrix, seed: int
-    ) -> tuple[sp.csr_matrix, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
-        """Split each row's ratings into a fitting part and a validation slice."""
-        if self.validation_fraction == 0:
-            return rows_matrix, None
-        coo = rows_matrix.tocoo()
-        frame = pd.DataFrame({"user_id": coo.row, "item_id": coo.col, "rating": coo.data})
-        fit_part, val_part = train_test_split(
-            frame, test_size=self.validation_fraction, by="user", random_state=seed
+    @staticmethod
+    def _build_module(
+        params: dict[str, Any],
+        n_columns: int,
+        output_bias: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> AutoEncoderNet:
+        return AutoEncoderNet(
+            n_columns,
+            params["hidden_layers"],
+            params["activation"],
+            params["dropout"],
+            output_bias=output_bias,
+            generator=generator,
         )
-        fit_rows = sp.csr_matrix(
-            (
-                fit_part["rating"].to_numpy(np.float32),
-                (fit_part["user_id"].to_numpy(), fit_part["item_id"].to_numpy()),
-            ),
-            shape=rows_matrix.shape,
-        )
-        if len(val_part) == 0:
-            return rows_matrix, None
-        val = (
-            val_part["user_id"].to_numpy(np.int64),
-            val_part["item_id"].to_numpy(np.int64),
-            val_part["rating"].to_numpy(np.float32),
-        )
-        return fit_rows, val
-
-    def _make_optimizer(self, module: AutoEncoderNet) -> torch.optim.Optimizer:
-        groups = [
-            {"params": module.weight_parameters(), "weight_decay": float(self.weight_decay)},
-            {"params": module.bias_parameters(), "weight_decay": 0.0},
-        ]
-        lr = float(self.learning_rate)
-        fast = {"fused": True} if _FUSED_OK else {"foreach": True}
-        if self.optimizer == "adam":
-            return torch.optim.Adam(groups, lr=lr, **fast)
-        if self.optimizer == "adamw":
-            return torch.optim.AdamW(groups, lr=lr, **fast)
-        if self.optimizer == "rmsprop":
-            return torch.optim.RMSprop(groups, lr=lr, foreach=True)
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9, foreach=True)
-
-    def _train(
-        self,
-        module: AutoEncoderNet,
-        rows: SparseRows,
-        val: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-        device: torch.device,
-        generator: torch.Generator,
-    ) -> dict[str, Any]:
-        optimizer = self._make_optimizer(module)
-        n_rows = rows.shape[0]
-        batch = int(self.batch_size)
-        keep = 1.0 - float(self.input_dropout)
-        history: dict[str, Any] = {"train_rmse": [], "val_rmse": [], "seconds": []}
-        best_score, best_epoch, best_state = math.inf, 0, None
-        bar = tqdm(
-            range(1, int(self.epochs) + 1),
-            desc=f"fit {self.kind}-autoencoder",
-            unit="epoch",
-            disable=not self.verbose,
-            leave=self.verbose > 1,
-        )
-        for epoch in bar:
-            tick = time.perf_counter()
-            module.train()
-            order = torch.randperm(n_rows, generator=generator).to(device)
-            total, count = 0.0, 0
-            diverged = False
-            for start in range(0, n_rows, batch):
-                b = rows.batch(order[start : start + batch])
-                if b.values.numel() == 0:
-                    continue
-                inputs = b.values
-                if keep < 1.0:
-                    mask = torch.rand(inputs.shape, generator=generator).to(device) < keep
-                    inputs = inputs * mask / keep
-                code = module.encode(b.columns, b.offsets, inputs)
-                pred = module.decode_at(code, b.rows, b.columns)
-                loss = torch.mean((pred - b.values) ** 2)
-                if not torch.isfinite(loss):
-                    diverged = True
-                    break
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * b.values.numel()
-                count += b.values.numel()
-            train_rmse = math.sqrt(total / count) if count and not diverged else math.nan
-            if val is not None and not diverged:
-                module.eval()
-                pred = _predict_at(module, rows, val[0], val[1])
-                val_rmse = float(
-                    np.sqrt(np.mean((np.clip(pred, *self.rating_scale_) - val[2]) ** 2))
-                )
-                diverged = not math.isfinite(val_rmse)
-            else:
-                val_rmse = math.nan
-            seconds = time.perf_counter() - tick
-            history["train_rmse"].append(train_rmse)
-            history["val_rmse"].append(val_rmse)
-            history["seconds"].append(seconds)
-            if diverged:
-                if best_state is None:
-                    raise TrainingDivergedError(
-                        f"training diverged in epoch {epoch}: the loss became NaN or infinite "
-                        f"(learning_rate={self.learning_rate!r}); lower learning_rate"
-                    )
-                warnings.warn(
-                    f"training diverged in epoch {epoch} (loss NaN or infinite, "
-                    f"learning_rate={self.learning_rate!r}); stopped and kept the weights of "
-                    f"epoch {best_epoch}",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                break
-            score = val_rmse if val is not None else -epoch
-            if score >= best_score and epoch - best_epoch >= 2:
-                for group in optimizer.param_groups:
-                    group["lr"] *= float(self.lr_decay)
-            if score < best_score:
-                best_score, best_epoch = score, epoch
-                best_state = copy.deepcopy(module.state_dict())
-            postfix = {"train_rmse": f"{train_rmse:.4f}"}
-            if val is not None:
-                postfix["val_rmse"] = f"{val_rmse:.4f}"
-            bar.set_postfix(postfix)
-            logger.info(
-                "epoch %d: train RMSE %.4f, validation RMSE %.4f (%.2fs)",
-                epoch,
-                train_rmse,
-                val_rmse,
-                seconds,
-            )
-            if val is not None and epoch - best_epoch >= int(self.patience):
-                logger.info("early stopping after epoch %d; best epoch %d", epoch, best_epoch)
-                break
-        bar.close()
-        assert best_state is not None
-        module.load_state_dict(best_state)
-        history["best_epoch"] = best_epoch
-        return history
 
     # --------------------------------------------------------------- internals
     def _reset_caches(self) -> None:
         self._rows_cache: SparseRows | None = None
         self._codes_cache: torch.Tensor | None = None
+        self._warned_unknown = False
+
+    @property
+    def _kind(self) -> str:
+        return self.fit_params_["kind"]
 
     def _rows(self) -> SparseRows:
         if getattr(self, "_rows_cache", None) is None:
-            matrix = self.utility_ if self.kind == "user" else self.utility_.T.tocsr()
+            matrix = self.utility_ if self._kind == "user" else self.utility_.T.tocsr()
             self._rows_cache = SparseRows(matrix, self.device_)
         return self._rows_cache
 
     def _codes(self) -> torch.Tensor:
         """Hidden code of every row of the training matrix (cached)."""
         if getattr(self, "_codes_cache", None) is None:
-            self._codes_cache = _encode_rows(self.module_, self._rows())
+            self._codes_cache = encode_rows(self.module_, self._rows())
         return self._codes_cache
 
     def _clip(self, values: np.ndarray) -> np.ndarray:
@@ -647,33 +510,53 @@ class AutoEncoderRecommender(ParamsMixin):
             One prediction per row, never NaN. Pairs whose user or item was not seen in
             ``fit`` get a fallback: the item's mean rating for an unknown user, the
             user's mean rating for an unknown item, the global mean when both are
-            unknown; a warning counts them.
+            unknown; the first such call of a fitted model warns (later ones log).
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``pairs`` is not a frame with ``user_id`` and ``item_id``, an id cannot be
+            an id (NaN, None, 1.5), or ``clip`` is not a bool.
         """
-        check_is_fitted(self, "module_")
-        pairs = _as_pairs(pairs)
+        self._check_fitted()
+        clip = check_bool(clip, "clip")
+        check_pairs(pairs)
         users = self.user_map_.transform(pairs["user_id"].to_numpy())
         items = self.item_map_.transform(pairs["item_id"].to_numpy())
         out = np.empty(len(pairs), dtype=np.float32)
         known = (users >= 0) & (items >= 0)
-        rows, cols = (users, items) if self.kind == "user" else (items, users)
+        rows, cols = (users, items) if self._kind == "user" else (items, users)
         if known.any():
-            codes = self._codes()
-            out[known] = _decode_pairs(self.module_, codes, rows[known], cols[known])
+            out[known] = decode_pairs(self.module_, self._codes(), rows[known], cols[known])
         if not known.all():
-            u_ok, i_ok = users >= 0, items >= 0
-            fallback = np.full(len(pairs), self.global_mean_, dtype=np.float32)
-            only_item = ~u_ok & i_ok
-            only_user = u_ok & ~i_ok
-            fallback[only_item] = self.item_mean_[items[only_item]]
-            fallback[only_user] = self.user_mean_[users[only_user]]
-            out[~known] = fallback[~known]
-            warnings.warn(
-                f"{int((~u_ok).sum())} pair(s) have a user and {int((~i_ok).sum())} pair(s) an "
-                "item not seen in fit; they get the item mean, user mean or global mean",
-                UserWarning,
-                stacklevel=2,
-            )
+            out[~known] = self._fallback(users, items)[~known]
         return self._clip(out) if clip else out
+
+    def _fallback(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Mean-rating predictions for pairs with an unknown user or item (and the note)."""
+        u_ok, i_ok = users >= 0, items >= 0
+        fallback = np.full(len(users), self.global_mean_, dtype=np.float32)
+        only_item, only_user = ~u_ok & i_ok, u_ok & ~i_ok
+        fallback[only_item] = self.item_mean_[items[only_item]]
+        fallback[only_user] = self.user_mean_[users[only_user]]
+        parts = [
+            f"{n:,} with {what}"
+            for n, what in (
+                (int(only_user.sum()), "an item not seen in fit (predicted: the user's mean)"),
+                (int(only_item.sum()), "a user not seen in fit (predicted: the item's mean)"),
+                (int((~u_ok & ~i_ok).sum()), "neither seen in fit (predicted: the global mean)"),
+            )
+            if n
+        ]
+        message = f"{int((~(u_ok & i_ok)).sum()):,} of {len(users):,} pairs: " + "; ".join(parts)
+        if self._warned_unknown:
+            import logging
+
+            logging.getLogger(__name__).info(message)
+        else:
+            self._warned_unknown = True
+            warnings.warn(message, UserWarning, stacklevel=3)
+        return fallback
 
     def predict_matrix(self, users: Any = None, *, clip: bool = True) -> np.ndarray:
         """Predicted ratings of every item for the given users (default: all users).
@@ -685,192 +568,50 @@ class AutoEncoderRecommender(ParamsMixin):
             ``item_map_.ids``. Observed cells hold the model's reconstruction, not the
             rating; see :meth:`complete`.
         """
-        check_is_fitted(self, "module_")
-        index = self._user_index(users)
+        self._check_fitted()
+        clip = check_bool(clip, "clip")
+        out = self._rating_block(self._user_index(users))
+        return self._clip(out) if clip else out
+
+    def _rating_block(self, index: np.ndarray) -> np.ndarray:
+        """Raw predicted ratings (len(index), n_items) of the users at ``index``."""
         out = np.empty((len(index), self.n_items_), dtype=np.float32)
         codes = self._codes()
         module = self.module_
         with torch.no_grad():
-            for start in range(0, len(index), _CHUNK_ROWS):
-                part = index[start : start + _CHUNK_ROWS]
+            for start in range(0, len(index), _CHUNK_USERS):
+                part = index[start : start + _CHUNK_USERS]
                 # BLAS picks another kernel for a product with few rows, which changes the
                 # last bits: pad to a multiple of _PAD_ROWS (repeating the last user) so a
                 # user's scores do not depend on which other users are asked with it.
                 padded = np.pad(part, (0, -len(part) % _PAD_ROWS), mode="edge")
                 chunk = torch.from_numpy(padded).to(self.device_)
-                if self.kind == "user":
+                if self._kind == "user":
                     block = module.decode(codes[chunk])
                 else:  # users are the output units: one row per user, as in user mode
                     block = torch.addmm(
                         module.output_bias[chunk].unsqueeze(1), module.output_weight[chunk], codes.T
                     )
                 out[start : start + len(part)] = block[: len(part)].cpu().numpy()
-        return self._clip(out) if clip else out
+        return out
 
-    def complete(self, users: Any = None) -> pd.DataFrame:
-        """The completed utility matrix: observed ratings kept, empty cells predicted.
+    # ------------------------------------------------------- recommend hooks
+    def _user_scores(self, index: np.ndarray) -> np.ndarray:
+        return self._rating_block(index)
 
-        Parameters
-        ----------
-        users : array-like of user ids, optional
-            Which users (rows); all users by default.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index: user ids, columns: item ids, values: float32. Computed in chunks of
-            users, so the memory needed is the result itself.
-        """
-        check_is_fitted(self, "module_")
-        index = self._user_index(users)
-        filled = self.predict_matrix(self.user_map_.inverse_transform(index))
-        observed = self.utility_[index]
-        rows, cols = observed.nonzero()
-        filled[rows, cols] = np.asarray(observed[rows, cols]).ravel()
-        return pd.DataFrame(
-            filled,
-            index=pd.Index(self.user_map_.inverse_transform(index), name="user_id"),
-            columns=pd.Index(self.item_map_.ids, name="item_id"),
-        )
-
-    def _user_index(self, users: Any) -> np.ndarray:
-        if users is None:
-            return np.arange(self.n_users_, dtype=np.int64)
-        ids = np.atleast_1d(np.asarray(users))
-        index = self.user_map_.transform(ids)
-        if (index < 0).any():
-            bad = ids[index < 0]
-            raise KeyError(
-                f"user id(s) {bad[:5].tolist()} ({len(bad)} in all) were not in the training "
-                "data; pass their ratings to recommend(..., user_ratings=...) to fold them in"
-            )
-        return index.astype(np.int64)
-
-    # --------------------------------------------------------------- recommend
-    def recommend(
-        self,
-        user_id: Any,
-        k: int = 10,
-        *,
-        exclude_seen: bool = True,
-        movies: pd.DataFrame | None = None,
-        user_ratings: Mapping[Any, float] | pd.Series | pd.DataFrame | None = None,
-    ) -> pd.DataFrame:
-        """Top-``k`` items for a user (or for each of several users).
-
-        Parameters
-        ----------
-        user_id : scalar or array-like
-            A user id seen in ``fit``, or several. With ``user_ratings`` it may be any
-            label (or None) for a new user.
-        k : int, default=10
-            Number of items; fewer are returned only when fewer candidates exist.
-        exclude_seen : bool, default=True
-            Leave out items the user rated in the training data (or in ``user_ratings``).
-            Pass ``False`` to rank every item.
-        movies : pandas.DataFrame, optional
-            Item metadata with an ``item_id`` column (e.g. ``load_movielens_1m().movies``);
-            its ``title`` and ``genres`` columns are joined onto the result.
-        user_ratings : mapping item_id -> rating, pandas.Series or DataFrame, optional
-            Fold-in: ratings of a user who need not be in the training data (a dict, a
-            Series indexed by item id, or a frame with ``item_id`` and ``rating``). The
-            user's row is encoded without retraining. Only with ``kind="user"``; items
-            unknown to the model are ignored with a warning.
-
-        Returns
-        -------
-        pandas.DataFrame
-            For one user: ``k`` rows ranked by ``score`` (highest first), index ``rank``
-            from 1, columns ``item_id``, ``score`` (the model's raw predicted rating) and
-            ``title``, ``genres`` when ``movies`` is given. For an array of users: the same
-            rows for each user stacked, with a leading ``user_id`` column; each user's
-            rows equal the single call.
-
-        Raises
-        ------
-        KeyError
-            If a user id was not in the training data and no ``user_ratings`` was given.
-        ValueError
-            If ``k`` is not a positive integer, or fold-in is asked of an item model.
-        """
-        check_is_fitted(self, "module_")
-        k = check_k(k)
-        scores, seen, ids, single = self._recommend_scores(user_id, user_ratings)
-        return _top_k(self.item_map_, scores, seen, ids, single, k, exclude_seen, movies)
-
-    def _recommend_scores(
-        self, user_id: Any, user_ratings: Any
-    ) -> tuple[np.ndarray, list[np.ndarray], list[Any], bool]:
-        """Raw scores of every item for the users of a ``recommend`` call.
-
-        Returns (scores: users x items, seen item indices per user, user labels, whether a
-        single user was asked for).
-        """
-        if user_ratings is not None:
-            if not np.isscalar(user_id) and user_id is not None:
-                raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
-            scores, seen = self._fold_in_scores(user_ratings)
-            return scores[None, :], [seen], [user_id], True
-        single = np.ndim(user_id) == 0
-        index = self._user_index([user_id] if single else user_id)
-        ids = self.user_map_.inverse_transform(index)
-        scores = self.predict_matrix(ids, clip=False)
-        seen = [
-            self.utility_.indices[self.utility_.indptr[u] : self.utility_.indptr[u + 1]]
-            for u in index
-        ]
-        return scores, seen, list(ids), single
-
-    def _fold_in_scores(self, user_ratings: Any) -> tuple[np.ndarray, np.ndarray]:
-        if self.kind != "user":
+    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        if self._kind != "user":
             raise ValueError(
                 "fold-in (user_ratings=...) needs kind='user': an item model has no input "
                 "weights for a user it has not seen; refit with the new user's ratings"
             )
-        if isinstance(user_ratings, pd.DataFrame):
-            missing = [c for c in ("item_id", "rating") if c not in user_ratings.columns]
-            if missing:
-                raise ValueError(f"user_ratings frame is missing column(s) {missing}")
-            items, values = user_ratings["item_id"].to_numpy(), user_ratings["rating"].to_numpy()
-        elif isinstance(user_ratings, pd.Series):
-            items, values = user_ratings.index.to_numpy(), user_ratings.to_numpy()
-        elif isinstance(user_ratings, Mapping):
-            items = np.asarray(list(user_ratings.keys()))
-            values = np.asarray(list(user_ratings.values()))
-        else:
-            raise TypeError(
-                "user_ratings must be a dict item_id -> rating, a Series indexed by item id, or "
-                f"a DataFrame with item_id and rating, got {type(user_ratings).__name__}"
-            )
-        try:
-            values = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"user_ratings values must be numbers, got {values[:5]!r}") from exc
-        low, high = self.rating_scale_
-        bad = ~np.isfinite(values) | (values < low) | (values > high)
-        if bad.any():
-            raise ValueError(
-                f"user_ratings has rating {values[bad][0]!r} for item {items[bad][0]!r}; "
-                f"ratings must lie in the rating scale [{low}, {high}]"
-            )
-        index = self.item_map_.transform(items)
-        if (index < 0).any():
-            warnings.warn(
-                f"{int((index < 0).sum())} item(s) in user_ratings were not in the training "
-                f"data and are ignored (e.g. {items[index < 0][:5].tolist()})",
-                UserWarning,
-                stacklevel=3,
-            )
-        keep = index >= 0
         row = sp.csr_matrix(
-            (values[keep].astype(np.float32), (np.zeros(keep.sum(), dtype=np.int64), index[keep])),
+            (ratings.astype(np.float32), (np.zeros(len(items), dtype=np.int64), items)),
             shape=(1, self.n_items_),
         )
-        row.sum_duplicates()
         with torch.no_grad():
-            code = _encode_rows(self.module_, SparseRows(row, self.device_))
-            scores = self.module_.decode(code).cpu().numpy()[0]
-        return scores, np.unique(index[keep])
+            code = encode_rows(self.module_, SparseRows(row, self.device_))
+            return self.module_.decode(code).cpu().numpy()[0]
 
     # --------------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:
@@ -878,17 +619,17 @@ class AutoEncoderRecommender(ParamsMixin):
 
         The file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file:
         loading it never executes code. It is written to a temporary file first and
-        renamed into place, so an interrupted save never leaves a half-written model.
+        renamed into place, so an interrupted save never leaves a half-written model; a
+        read-only file at ``path`` is refused, a symbolic link is written through.
 
         Returns
         -------
         pathlib.Path
             The path written.
         """
-        from ._serialization import save_model
-
-        check_is_fitted(self, "module_")
-        return save_model(self, path)
+        self._check_fitted()
+        tensors, header = dump_state(self, self._STATE)
+        return write_model(path, FORMAT, header, tensors)
 
     @classmethod
     def load(
@@ -898,118 +639,109 @@ class AutoEncoderRecommender(ParamsMixin):
 
         Raises
         ------
-        FileNotFoundError
-            If ``path`` does not exist.
+        FileNotFoundError, PermissionError
+            If ``path`` does not exist or cannot be read.
         autorec.exceptions.ModelFormatError
             If the file is not an autorec model (truncated, another format, a pickle),
-            comes from a newer format version, or its configuration was tampered with.
+            comes from a newer format version, or its contents do not fit together
+            (every shape is checked against the header before anything is built).
         """
-        from ._serialization import load_model
+        version, header, tensors = read_model(path, FORMAT, READERS)
+        if version == 1:
+            from ._legacy import upgrade_v1
 
-        return load_model(cls, path, device=device)
+            header, tensors = upgrade_v1(Path(path), header, tensors, "")
+        return cls._from_state(Path(path), header, tensors, device)
 
-
-def _hold_out(
-    rows_matrix: sp.csr_matrix, utility: Any, validation: pd.DataFrame, kind: str
-) -> tuple[sp.csr_matrix, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
-    """Remove the given (user_id, item_id) cells from ``rows_matrix``; return the rest
-    and the removed cells as (row codes, column codes, ratings), in ``validation`` order."""
-    users = utility.user_map.transform(validation["user_id"].to_numpy())
-    items = utility.item_map.transform(validation["item_id"].to_numpy())
-    if (users < 0).any() or (items < 0).any():
-        raise ValueError("validation pairs must be pairs of the ratings being fitted")
-    if len(users) == 0:
-        return rows_matrix, None
-    rows, cols = (users, items) if kind == "user" else (items, users)
-    rows, cols = rows.astype(np.int64), cols.astype(np.int64)
-    target = np.asarray(rows_matrix[rows, cols], dtype=np.float32).ravel()
-    # Keep every stored cell not named (explicit zero ratings included).
-    coo = rows_matrix.tocoo()
-    n_cols = np.int64(rows_matrix.shape[1])
-    keep = ~np.isin(coo.row.astype(np.int64) * n_cols + coo.col, rows * n_cols + cols)
-    fit_rows = sp.csr_matrix(
-        (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=rows_matrix.shape
-    )
-    return fit_rows, (rows, cols, target)
-
-
-def _row_means(matrix: sp.csr_matrix, default: float) -> np.ndarray:
-    counts = np.diff(matrix.indptr)
-    sums = np.asarray(matrix.sum(axis=1)).ravel()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts > 0, sums / np.maximum(counts, 1), default)
-    return means.astype(np.float32)
-
-
-def _encode_rows(module: AutoEncoderNet, rows: SparseRows) -> torch.Tensor:
-    """Hidden codes of every row, computed in chunks."""
-    codes = []
-    with torch.no_grad():
-        for start in range(0, rows.shape[0], _CHUNK_ROWS):
-            index = torch.arange(start, min(start + _CHUNK_ROWS, rows.shape[0]), device=rows.device)
-            b = rows.batch(index)
-            codes.append(module.encode(b.columns, b.offsets, b.values))
-    return torch.cat(codes) if codes else torch.empty(0, device=rows.device)
-
-
-def _decode_pairs(
-    module: AutoEncoderNet, codes: torch.Tensor, rows: np.ndarray, cols: np.ndarray
-) -> np.ndarray:
-    out = np.empty(len(rows), dtype=np.float32)
-    step = 1 << 16
-    device = codes.device
-    with torch.no_grad():
-        for start in range(0, len(rows), step):
-            r = torch.from_numpy(np.ascontiguousarray(rows[start : start + step])).to(device)
-            c = torch.from_numpy(np.ascontiguousarray(cols[start : start + step])).to(device)
-            out[start : start + len(r)] = module.decode_at(codes, r, c).cpu().numpy()
-    return out
-
-
-def _predict_at(
-    module: AutoEncoderNet, rows: SparseRows, row_index: np.ndarray, col_index: np.ndarray
-) -> np.ndarray:
-    return _decode_pairs(module, _encode_rows(module, rows), row_index, col_index)
-
-
-def _top_k(
-    item_map: IdMap,
-    scores: np.ndarray,
-    seen: list[np.ndarray],
-    user_ids: list[Any],
-    single: bool,
-    k: int,
-    exclude_seen: bool,
-    movies: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """Rank each row of ``scores`` and keep the top ``k`` items (see ``recommend``)."""
-    frames = []
-    for row, already, uid in zip(scores, seen, user_ids, strict=True):
-        row = row.astype(np.float64, copy=True)
-        if exclude_seen and len(already):
-            row[already] = -np.inf
-        n_candidates = int(np.isfinite(row).sum())
-        top = min(k, n_candidates)
-        # Highest score first; ties broken by column (item) order, so ranks are stable.
-        order = np.lexsort((np.arange(len(row)), -row))[:top]
-        frame = pd.DataFrame({"item_id": item_map.inverse_transform(order), "score": row[order]})
-        frame.index = pd.RangeIndex(1, top + 1, name="rank")
-        if not single:
-            frame.insert(0, "user_id", uid)
-        frames.append(frame)
-    result = frames[0] if single else pd.concat(frames)
-    if movies is not None:
-        result = _join_movies(result, movies)
-    return result
+    @classmethod
+    def _from_state(
+        cls,
+        path: Path,
+        header: dict[str, Any],
+        tensors: dict[str, torch.Tensor],
+        device: str | torch.device,
+    ) -> AutoEncoderRecommender:
+        """A fitted model from a file's header and tensors (prefix already removed)."""
+        try:
+            state, ids = dict(header["state"]), dict(header["ids"])
+            raw = dict(state["fit_params_"])
+            model = cls(**{k: v for k, v in raw.items() if k in cls._get_param_names()})
+            params = model._validate_params()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad_file(path, f"its configuration is invalid ({exc})") from exc
+        target = resolve_device(device)
+        model.set_params(device=device)
+        try:
+            n_users, n_items = (
+                check_scalar(state[k], k, int, low=1) for k in ("n_users_", "n_items_")
+            )
+            user_map = decode_id_map("user_map_", tensors, ids["user_map_"])
+            item_map = decode_id_map("item_map_", tensors, ids["item_map_"])
+            if len(user_map) != n_users or len(item_map) != n_items:
+                raise ValueError(
+                    f"id maps hold {len(user_map)} users / {len(item_map)} items, the header "
+                    f"says {n_users} / {n_items}"
+                )
+            weights = tensors_under(tensors, "module_.")
+            n_columns = n_items if params["kind"] == "user" else n_users
+            _check_shapes(weights, params["hidden_layers"], n_columns)
+            module = cls._build_module(params, n_columns)
+            module.load_state_dict(weights, strict=True)
+            for name, tensor in weights.items():
+                if not torch.isfinite(tensor).all():
+                    raise ValueError(f"weight {name} holds NaN or infinite values")
+            scale = check_rating_scale(state["rating_scale_"], "rating_scale_")
+            if scale is None:
+                raise ValueError("rating_scale_ is missing")
+            global_mean = check_scalar(state["global_mean_"], "global_mean_")
+            fitted = {
+                "fit_params_": params,
+                "n_users_": n_users,
+                "n_items_": n_items,
+                "user_map_": user_map,
+                "item_map_": item_map,
+                "utility_": decode_csr("utility_", tensors, (n_users, n_items)),
+                "user_mean_": decode_array("user_mean_", tensors, (n_users,)),
+                "item_mean_": decode_array("item_mean_", tensors, (n_items,)),
+                "rating_scale_": scale,
+                "global_mean_": global_mean,
+                "history_": dict(state["history_"]),
+                "best_epoch_": int(state["best_epoch_"]),
+                "fit_seconds_": float(state.get("fit_seconds_", float("nan"))),
+                "module_": module.to(target).eval(),
+                "device_": target,
+                "validation_predictions_": None,
+            }
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            raise bad_file(path, f"its contents do not fit together ({exc})") from exc
+        model.__dict__.update(fitted)
+        model._reset_caches()
+        return model
 
 
-def _join_movies(result: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:
-    if not isinstance(movies, pd.DataFrame) or "item_id" not in movies.columns:
-        raise ValueError("movies must be a DataFrame with an 'item_id' column (and title, genres)")
-    extra = [c for c in ("title", "genres") if c in movies.columns]
-    meta = movies.drop_duplicates("item_id").set_index("item_id")[extra]
-    joined = meta.reindex(result["item_id"].to_numpy())
-    out = result.copy()
-    for column in extra:
-        out[column] = joined[column].to_numpy()
-    return out
+def _check_shapes(
+    weights: dict[str, torch.Tensor], hidden_layers: tuple[int, ...], n_columns: int
+) -> None:
+    """Compare the weight tensors' shapes with the architecture before building it, so a
+    header that asks for huge layers costs nothing."""
+    widths = list(hidden_layers)
+    expected = {
+        "input_weight": (n_columns, widths[0]),
+        "input_bias": (widths[0],),
+        "output_weight": (n_columns, widths[-1]),
+        "output_bias": (n_columns,),
+    }
+    for i, (w_in, w_out) in enumerate(itertools.pairwise(widths)):
+        position = 3 * i + 2  # activation, dropout, linear per hidden layer
+        expected[f"hidden.{position}.weight"] = (w_out, w_in)
+        expected[f"hidden.{position}.bias"] = (w_out,)
+    if set(weights) != set(expected):
+        missing = sorted(set(expected) - set(weights))
+        extra = sorted(set(weights) - set(expected))
+        raise ValueError(f"the weights do not fit the network (missing {missing}, extra {extra})")
+    for name, shape in expected.items():
+        if tuple(weights[name].shape) != shape:
+            raise ValueError(
+                f"weight {name} has shape {tuple(weights[name].shape)}, the configuration "
+                f"needs {shape}"
+            )

@@ -19,8 +19,11 @@ import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
+
+from ._sparse import SparseRows
 
 #: Above this fraction of rated cells in a batch, outputs are computed densely.
 DENSE_DECODE_DENSITY = 0.01
@@ -137,3 +140,40 @@ class AutoEncoderNet(nn.Module):
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Every output of each row of the batch (batch x n_columns)."""
         return torch.addmm(self.output_bias, code, self.output_weight.T)
+
+
+#: Rows encoded at once when coding a whole matrix.
+CHUNK_ROWS = 2048
+
+
+def encode_rows(module: AutoEncoderNet, rows: SparseRows) -> torch.Tensor:
+    """Hidden codes of every row of ``rows``, computed in chunks of ``CHUNK_ROWS``."""
+    codes = []
+    with torch.no_grad():
+        for start in range(0, rows.shape[0], CHUNK_ROWS):
+            index = torch.arange(start, min(start + CHUNK_ROWS, rows.shape[0]), device=rows.device)
+            b = rows.batch(index)
+            codes.append(module.encode(b.columns, b.offsets, b.values))
+    return torch.cat(codes) if codes else torch.empty(0, device=rows.device)
+
+
+def decode_pairs(
+    module: AutoEncoderNet, codes: torch.Tensor, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """Outputs at (row, column) pairs from the rows' codes, as float32, in chunks."""
+    out = np.empty(len(rows), dtype=np.float32)
+    step = 1 << 16
+    device = codes.device
+    with torch.no_grad():
+        for start in range(0, len(rows), step):
+            r = torch.from_numpy(np.ascontiguousarray(rows[start : start + step])).to(device)
+            c = torch.from_numpy(np.ascontiguousarray(cols[start : start + step])).to(device)
+            out[start : start + len(r)] = module.decode_at(codes, r, c).cpu().numpy()
+    return out
+
+
+def predict_at(
+    module: AutoEncoderNet, rows: SparseRows, row_index: np.ndarray, col_index: np.ndarray
+) -> np.ndarray:
+    """Outputs at (row, column) pairs, encoding every row of ``rows`` first."""
+    return decode_pairs(module, encode_rows(module, rows), row_index, col_index)

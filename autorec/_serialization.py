@@ -1,11 +1,14 @@
-"""Saving and loading :class:`~autorec.AutoEncoderRecommender` and
-:class:`~autorec.BlendRecommender` models.
+"""Model files: tensors plus a JSON header in one safetensors file, and back.
 
-One safetensors file holds the network weights, the training ratings (the model's
-input at prediction time), the id maps and, in the text header, the configuration; a
-blend's file holds those of every sub-model (names prefixed ``estimator0.``, ...) and
-its weights.
-safetensors stores raw tensors and a JSON header only: loading cannot execute code.
+This module knows files, tensors and headers, never estimators: each model class says
+what its state is (see ``AutoEncoderRecommender._STATE``) and turns it into tensors and
+header entries with the codecs here (:func:`encode_ids`, :func:`encode_csr`, ...).
+safetensors stores raw tensors and a text header only, so loading cannot execute code.
+
+Layout (format version 2): the safetensors metadata holds ``format`` (which class reads
+the file), ``format_version``, ``autorec_version`` and ``header`` (one JSON object);
+tensors are named by the class. Version 1 files (autorec 0.1.0) are still read: their
+metadata is handed to the class as it is (see :func:`read_model`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,156 +25,218 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from . import __version__
-from ._network import AutoEncoderNet
+from ._version import __version__
 from .datasets import IdMap
 from .datasets._fetch import default_file_mode
 from .exceptions import ModelFormatError
 
-if TYPE_CHECKING:
-    from ._blend import BlendRecommender
-    from ._estimator import AutoEncoderRecommender
+__all__ = [
+    "FORMAT_VERSION",
+    "decode_csr",
+    "decode_ids",
+    "encode_csr",
+    "encode_ids",
+    "json_safe",
+    "read_format",
+    "read_model",
+    "write_model",
+]
 
-FORMAT_NAME = "autorec.AutoEncoderRecommender"
-BLEND_FORMAT_NAME = "autorec.BlendRecommender"
-FORMAT_VERSION = 1
-#: What loads each format (named in the error when the wrong class is used).
-_LOADERS = {
-    FORMAT_NAME: "AutoEncoderRecommender.load",
-    BLEND_FORMAT_NAME: "BlendRecommender.load",
-}
-_PARAMS_NOT_SAVED = ("device",)  # a model saved on a GPU must load on a CPU
+FORMAT_VERSION = 2
+#: Format versions this autorec reads.
+READABLE_VERSIONS = (1, 2)
+#: Deepest JSON nesting a header may have (a deeper one is refused, not recursed into).
+_MAX_DEPTH = 64
 
 
-def _ids_to_tensor_or_json(ids: np.ndarray) -> tuple[torch.Tensor | None, list | None]:
+def bad_file(path: Path, why: str) -> ModelFormatError:
+    """The error for a file that is not a valid autorec model, naming it and why."""
+    return ModelFormatError(f"{path} is not a valid autorec model file: {why}")
+
+
+# ---------------------------------------------------------------------------- codecs
+def json_safe(value: Any) -> Any:
+    """``value`` with NumPy scalars, arrays and tuples turned into JSON types."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def encode_ids(name: str, ids: np.ndarray) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and a header entry that give back ``ids`` with their exact type.
+
+    int64 ids are one int64 tensor; Python ints in an object array, an int64 tensor
+    marked ``object-int``; strings and bytes, their UTF-8 / raw bytes back to back in a
+    uint8 tensor with an int64 tensor of offsets (never the JSON header, which
+    safetensors caps at 100 MB).
+    """
+    ids = np.asarray(ids)
     if ids.dtype.kind in "iu":
-        return torch.from_numpy(np.array(ids, dtype=np.int64)), None
-    return None, [str(v) if not isinstance(v, str) else v for v in ids.tolist()]
+        return {name: torch.from_numpy(ids.astype(np.int64))}, {"dtype": "int64"}
+    values = ids.tolist()
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return {name: torch.tensor(values, dtype=torch.int64)}, {"dtype": "object-int"}
+    for kind, cls in (("str", str), ("bytes", bytes)):
+        if all(isinstance(v, cls) for v in values):
+            raw = [v.encode("utf-8") if kind == "str" else v for v in values]
+            lengths = np.fromiter((len(b) for b in raw), np.int64, len(raw))
+            blob = np.frombuffer(b"".join(raw), dtype=np.uint8).copy()
+            offsets = np.concatenate(([0], np.cumsum(lengths)))
+            tensors = {
+                f"{name}.bytes": torch.from_numpy(blob),
+                f"{name}.offsets": torch.from_numpy(offsets),
+            }
+            return tensors, {"dtype": kind}
+    kinds = sorted({type(v).__name__ for v in values})
+    raise TypeError(f"{name} holds ids of types {kinds}; a model file stores int, str or bytes ids")
 
 
-def _payload(
-    model: AutoEncoderRecommender, prefix: str = ""
-) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The tensors and header entries of one fitted model, their names prefixed."""
-    tensors: dict[str, torch.Tensor] = {
-        f"module.{name}": t.detach().to("cpu").contiguous()
-        for name, t in model.module_.state_dict().items()
-    }
-    matrix = model.utility_
-    tensors["utility.indptr"] = torch.from_numpy(matrix.indptr.astype(np.int64))
-    tensors["utility.indices"] = torch.from_numpy(matrix.indices.astype(np.int64))
-    tensors["utility.data"] = torch.from_numpy(matrix.data.astype(np.float32))
-    tensors["user_mean"] = torch.from_numpy(np.asarray(model.user_mean_, dtype=np.float32))
-    tensors["item_mean"] = torch.from_numpy(np.asarray(model.item_mean_, dtype=np.float32))
-    json_ids: dict[str, list] = {}
-    for name, id_map in (("user_ids", model.user_map_), ("item_ids", model.item_map_)):
-        tensor, as_json = _ids_to_tensor_or_json(id_map.ids)
-        if tensor is not None:
-            tensors[name] = tensor
-        else:
-            json_ids[name] = as_json or []
-    params = {
-        k: (list(v) if isinstance(v, tuple) else v)
-        for k, v in model.get_params().items()
-        if k not in _PARAMS_NOT_SAVED
-    }
-    if not isinstance(params.get("random_state"), int | type(None)):
-        params["random_state"] = None
-    params["hidden_layers"] = [int(w) for w in model.hidden_layers]
-    state = {
-        "n_users": int(model.n_users_),
-        "n_items": int(model.n_items_),
-        "rating_scale": list(model.rating_scale_),
-        "global_mean": float(model.global_mean_),
-        "history": model.history_,
-        "fit_seconds": float(model.fit_seconds_),
-    }
-    metadata = {
-        "params": json.dumps(params),
-        "state": json.dumps(state),
-        "json_ids": json.dumps(json_ids),
-    }
-    return (
-        {prefix + k: v for k, v in tensors.items()},
-        {prefix + k: v for k, v in metadata.items()},
-    )
+def decode_ids(name: str, tensors: dict[str, torch.Tensor], entry: Any) -> np.ndarray:
+    """Inverse of :func:`encode_ids`."""
+    dtype = entry.get("dtype") if isinstance(entry, dict) else None
+    if dtype in ("int64", "object-int"):
+        ids = tensors[name].numpy()
+        if ids.dtype != np.int64 or ids.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D int64 tensor")
+        if dtype == "int64":
+            return ids
+        out = np.empty(len(ids), dtype=object)
+        out[:] = ids.tolist()
+        return out
+    if dtype in ("str", "bytes"):
+        blob = tensors[f"{name}.bytes"].numpy()
+        offsets = tensors[f"{name}.offsets"].numpy()
+        if (
+            blob.dtype != np.uint8
+            or offsets.ndim != 1
+            or len(offsets) == 0
+            or offsets[0] != 0
+            or offsets[-1] != len(blob)
+            or (np.diff(offsets) < 0).any()
+        ):
+            raise ValueError(f"{name} offsets do not fit its bytes")
+        data = blob.tobytes()
+        parts = [
+            data[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+        ]
+        values = [p.decode("utf-8") for p in parts] if dtype == "str" else parts
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+    raise ValueError(f"{name} has an unknown id encoding {entry!r}")
 
 
-def _header(format_name: str) -> dict[str, str]:
+def encode_csr(name: str, matrix: sp.csr_matrix) -> dict[str, torch.Tensor]:
+    """The three arrays of a CSR matrix as tensors ``{name}.indptr/indices/data``."""
     return {
+        f"{name}.indptr": torch.from_numpy(matrix.indptr.astype(np.int64)),
+        f"{name}.indices": torch.from_numpy(matrix.indices.astype(np.int64)),
+        f"{name}.data": torch.from_numpy(matrix.data.astype(np.float32)),
+    }
+
+
+def decode_csr(
+    name: str, tensors: dict[str, torch.Tensor], shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """Inverse of :func:`encode_csr`, checked (indices in range, finite values)."""
+    data = tensors[f"{name}.data"].numpy()
+    indices = tensors[f"{name}.indices"].numpy()
+    indptr = tensors[f"{name}.indptr"].numpy()
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"{name} holds NaN or infinite ratings")
+    if len(indptr) != shape[0] + 1:
+        raise ValueError(f"{name} has {len(indptr) - 1} rows, expected {shape[0]}")
+    matrix = sp.csr_matrix((data, indices, indptr), shape=shape)
+    matrix.check_format(full_check=True)
+    return matrix
+
+
+def decode_array(name: str, tensors: dict[str, torch.Tensor], shape: tuple[int, ...]) -> np.ndarray:
+    """A float tensor of the given shape with finite values, as a NumPy array."""
+    array = tensors[name].numpy()
+    if array.shape != shape:
+        raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return array
+
+
+def decode_id_map(name: str, tensors: dict[str, torch.Tensor], entry: Any) -> IdMap:
+    return IdMap(decode_ids(name, tensors, entry))
+
+
+# ---------------------------------------------------------------------------- files
+def _refuse_read_only(path: Path) -> None:
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(
+            f"{path} exists and is read-only; autorec will not replace it (make it writable "
+            "or save under another name)"
+        )
+
+
+def write_model(
+    path: str | os.PathLike[str],
+    format_name: str,
+    header: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+) -> Path:
+    """Write tensors and a header atomically; return the path written.
+
+    A temporary file in the target's folder is written, given the usual permission bits
+    (0o666 less the umask) and renamed into place, so an interrupted or failed save never
+    leaves a half-written file at ``path`` and an older file there survives a failure. A
+    symbolic link is written through (its target is replaced, the link kept); a
+    read-only existing file is refused, as ``cp`` does.
+    """
+    path = Path(path)
+    target = path.resolve() if path.is_symlink() else path
+    _refuse_read_only(target)
+    metadata = {
         "format": format_name,
         "format_version": str(FORMAT_VERSION),
         "autorec_version": __version__,
+        "header": json.dumps(json_safe(header), allow_nan=False),
     }
-
-
-def _write(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
-    """Write atomically: a temporary file in the same folder, then a rename, so an
-    interrupted save never leaves a half-written file at ``path``."""
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = target.parent if str(target.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
-        save_file(tensors, tmp_name, metadata=metadata)
+        contiguous = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+        try:
+            save_file(contiguous, tmp_name, metadata=metadata)
+        except SafetensorError as exc:  # a full disk or a file-size limit, say
+            raise OSError(f"could not write the model file {path}: {exc}") from exc
         os.chmod(tmp_name, default_file_mode())
-        os.replace(tmp_name, path)
+        os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
 
 
-def save_model(model: AutoEncoderRecommender, path: str | Path) -> Path:
-    tensors, metadata = _payload(model)
-    return _write(Path(path), tensors, {**_header(FORMAT_NAME), **metadata})
-
-
-def save_blend(blend: BlendRecommender, path: str | Path) -> Path:
-    tensors: dict[str, torch.Tensor] = {}
-    metadata = _header(BLEND_FORMAT_NAME)
-    for j, model in enumerate(blend.estimators_):
-        part_tensors, part_metadata = _payload(model, prefix=f"estimator{j}.")
-        tensors.update(part_tensors)
-        metadata.update(part_metadata)
-    weights = blend.weights
-    if weights is not None and not isinstance(weights, str):
-        weights = [float(w) for w in weights]
-    random_state = blend.random_state if isinstance(blend.random_state, int) else None
-    scores = blend.validation_rmse_
-    metadata["blend"] = json.dumps(
-        {
-            "n_estimators": len(blend.estimators_),
-            "params": {
-                "weights": weights,
-                "validation_fraction": float(blend.validation_fraction),
-                "random_state": random_state,
-            },
-            "weights": [float(w) for w in blend.weights_],
-            "validation_rmse": None if scores is None else [float(v) for v in scores],
-            "fit_seconds": float(blend.fit_seconds_),
-        }
-    )
-    return _write(Path(path), tensors, metadata)
-
-
-def _bad(path: Path, why: str) -> ModelFormatError:
-    return ModelFormatError(f"{path} is not a valid autorec model file: {why}")
-
-
-def _read(
-    path: Path, *, with_tensors: bool = True
-) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    """The header metadata and (unless ``with_tensors=False``) the tensors of a file."""
-    if not path.is_file():
+def _open(path: Path, with_tensors: bool) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
+    if not path.is_file():
+        raise bad_file(path, "it is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"cannot read the model file {path}: permission denied")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
             names = handle.keys() if with_tensors else []
             tensors = {name: handle.get_tensor(name) for name in names}
+    except PermissionError as exc:
+        raise PermissionError(f"cannot read the model file {path}: permission denied") from exc
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise _bad(
+        raise bad_file(
             path,
             f"it cannot be read as a safetensors file ({exc}); was it truncated, "
             "or written by something other than autorec's save?",
@@ -179,164 +244,112 @@ def _read(
     return metadata, tensors
 
 
-def _check_header(path: Path, metadata: dict[str, str], expected: str) -> None:
+def _loads(path: Path, text: Any, what: str) -> Any:
+    """JSON from a header entry; deep nesting or bad JSON is a ModelFormatError."""
+    if not isinstance(text, str):
+        raise bad_file(path, f"its {what} is missing")
+    depth = 0
+    in_string = escaped = False
+    for char in text:  # a cheap nesting check before the recursive parser sees it
+        if in_string:
+            escaped = char == "\\" and not escaped
+            if char == '"' and not escaped:
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise bad_file(path, f"its {what} is nested deeper than {_MAX_DEPTH} levels")
+        elif char in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise bad_file(path, f"its {what} is not valid JSON ({exc})") from None
+
+
+def read_format(path: str | os.PathLike[str]) -> str:
+    """The format named in a model file's header, read without loading the tensors."""
+    metadata, _ = _open(Path(path), with_tensors=False)
+    return str(metadata.get("format"))
+
+
+def read_model(
+    path: str | os.PathLike[str], format_name: str, readers: dict[str, str]
+) -> tuple[int, dict[str, Any], dict[str, torch.Tensor]]:
+    """Read a model file of format ``format_name``.
+
+    Returns the format version, the header (version 2: the parsed ``header`` object;
+    version 1: the raw metadata entries, each JSON-decoded where it is JSON) and the
+    tensors. ``readers`` maps other format names to the call that reads them, for the
+    message when the wrong class is used.
+
+    Raises
+    ------
+    FileNotFoundError, PermissionError
+        If the file is missing or cannot be read.
+    autorec.exceptions.ModelFormatError
+        If it is not an autorec file of this format, or of a newer format version.
+    """
+    path = Path(path)
+    metadata, tensors = _open(path, with_tensors=True)
     found = metadata.get("format")
-    if found != expected:
-        hint = ""
-        if found in _LOADERS:
-            hint = f"; load it with {_LOADERS[found]}"
-        raise _bad(path, f"its header names format {found!r}, expected {expected!r}{hint}")
+    if found != format_name:
+        hint = f"; load it with {readers[found]}" if found in readers else ""
+        raise bad_file(path, f"its header names format {found!r}, expected {format_name!r}{hint}")
     try:
         version = int(metadata.get("format_version", ""))
     except ValueError:
         why = f"format_version {metadata.get('format_version')!r} is not an integer"
-        raise _bad(path, why) from None
+        raise bad_file(path, why) from None
     if version > FORMAT_VERSION:
         raise ModelFormatError(
             f"{path} uses model format version {version}, newer than this autorec "
             f"({__version__}) reads (version {FORMAT_VERSION}); upgrade torch-autorec"
         )
-    if version < 1:
-        raise _bad(path, f"format_version {version} is not supported")
+    if version not in READABLE_VERSIONS:
+        raise bad_file(path, f"format_version {version} is not supported")
+    if version == 1:
+        header = {
+            key: _loads(path, value, key) if key not in ("format", "autorec_version") else value
+            for key, value in metadata.items()
+            if key != "format_version"
+        }
+    else:
+        header = _loads(path, metadata.get("header"), "header")
+        if not isinstance(header, dict):
+            raise bad_file(path, "its header is not a JSON object")
+    return version, header, tensors
 
 
-def file_format(path: str | Path) -> str:
-    """The format named in a model file's header (``FORMAT_NAME`` or
-    ``BLEND_FORMAT_NAME``), read without loading the tensors."""
-    metadata, _ = _read(Path(path), with_tensors=False)
-    return str(metadata.get("format"))
+# ---------------------------------------------------------------------------- state
+def dump_state(
+    obj: Any, spec: dict[str, str], prefix: str = ""
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and header of the fitted attributes named in ``spec`` (attribute -> how it
+    is stored: ``"module"``, ``"ids"``, ``"csr"``, ``"array"`` or ``"json"``)."""
+    tensors: dict[str, torch.Tensor] = {}
+    header: dict[str, Any] = {"state": {}, "ids": {}}
+    for attr, how in spec.items():
+        value = getattr(obj, attr)
+        name = prefix + attr
+        if how == "module":
+            tensors.update({f"{name}.{k}": t for k, t in value.state_dict().items()})
+        elif how == "ids":
+            part, entry = encode_ids(name, value.ids)
+            tensors.update(part)
+            header["ids"][attr] = entry
+        elif how == "csr":
+            tensors.update(encode_csr(name, value))
+        elif how == "array":
+            tensors[name] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        else:
+            header["state"][attr] = json_safe(value)
+    return tensors, header
 
 
-def load_model(
-    cls: type[AutoEncoderRecommender], path: str | Path, *, device: str | torch.device = "cpu"
-) -> AutoEncoderRecommender:
-    path = Path(path)
-    metadata, tensors = _read(path)
-    _check_header(path, metadata, FORMAT_NAME)
-    return _build(cls, path, metadata, tensors, "", device)
-
-
-def load_blend(
-    cls: type[BlendRecommender], path: str | Path, *, device: str | torch.device = "cpu"
-) -> BlendRecommender:
-    from ._blend import _widest_scale
-    from ._estimator import AutoEncoderRecommender
-
-    path = Path(path)
-    metadata, tensors = _read(path)
-    _check_header(path, metadata, BLEND_FORMAT_NAME)
-    try:
-        info = json.loads(metadata["blend"])
-        n = int(info["n_estimators"])
-        if n < 1:
-            raise ValueError(f"n_estimators is {n}")
-        params = dict(info["params"])
-        weights = np.asarray(info["weights"], dtype=np.float64)
-        if weights.shape != (n,) or not np.all(np.isfinite(weights)) or (weights < 0).any():
-            raise ValueError(f"weights {info['weights']!r} do not fit {n} estimators")
-        scores = info.get("validation_rmse")
-        scores = None if scores is None else np.asarray(scores, dtype=np.float64)
-        fit_seconds = float(info.get("fit_seconds", float("nan")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _bad(path, f"its blend header is invalid ({exc})") from exc
-    fitted = [
-        _build(AutoEncoderRecommender, path, metadata, tensors, f"estimator{j}.", device)
-        for j in range(n)
-    ]
-    try:
-        blend = cls(
-            estimators=[type(m)(**m.get_params()) for m in fitted],
-            weights=params["weights"],
-            validation_fraction=params["validation_fraction"],
-            random_state=params["random_state"],
-        )
-    except (KeyError, TypeError) as exc:
-        raise _bad(path, f"its blend header is invalid ({exc})") from exc
-    blend.estimators_ = fitted
-    blend.weights_ = weights
-    blend.validation_rmse_ = scores
-    blend.rating_scale_ = _widest_scale(fitted)
-    blend.fit_seconds_ = fit_seconds
-    return blend
-
-
-def _build(
-    cls: type[AutoEncoderRecommender],
-    path: Path,
-    metadata: dict[str, str],
-    tensors: dict[str, torch.Tensor],
-    prefix: str,
-    device: str | torch.device,
-) -> AutoEncoderRecommender:
-    """One fitted model from the header entries and tensors whose names start with
-    ``prefix``."""
-    from ._estimator import _resolve_device
-
-    tensors = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-    try:
-        params = json.loads(metadata[prefix + "params"])
-        state = json.loads(metadata[prefix + "state"])
-        json_ids = json.loads(metadata.get(prefix + "json_ids", "{}"))
-        if not isinstance(params, dict) or not isinstance(state, dict):
-            raise TypeError("params and state must be JSON objects")
-        for key in ("hidden_layers", "rating_scale"):  # JSON has no tuples
-            if isinstance(params.get(key), list):
-                params[key] = tuple(params[key])
-        model = cls(**params)
-        model._validate_params()
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _bad(path, f"its configuration is invalid ({exc})") from exc
-
-    target = _resolve_device(device)
-    model.set_params(device=device)
-    try:
-        n_users, n_items = int(state["n_users"]), int(state["n_items"])
-        user_ids = tensors["user_ids"].numpy() if "user_ids" in tensors else json_ids["user_ids"]
-        item_ids = tensors["item_ids"].numpy() if "item_ids" in tensors else json_ids["item_ids"]
-        user_map, item_map = IdMap(user_ids), IdMap(item_ids)
-        if len(user_map) != n_users or len(item_map) != n_items:
-            raise ValueError(
-                f"id maps hold {len(user_map)} users / {len(item_map)} items, the header says "
-                f"{n_users} / {n_items}"
-            )
-        utility = sp.csr_matrix(
-            (
-                tensors["utility.data"].numpy(),
-                tensors["utility.indices"].numpy(),
-                tensors["utility.indptr"].numpy(),
-            ),
-            shape=(n_users, n_items),
-        )
-        utility.check_format(full_check=True)
-        n_columns = n_items if model.kind == "user" else n_users
-        module = AutoEncoderNet(n_columns, model.hidden_layers, model.activation, model.dropout)
-        weights = {k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")}
-        module.load_state_dict(weights, strict=True)
-        for name, tensor in weights.items():
-            if not torch.isfinite(tensor).all():
-                raise ValueError(f"weight {name} holds NaN or infinite values")
-        scale = tuple(float(v) for v in state["rating_scale"])
-        if len(scale) != 2 or not scale[0] < scale[1]:
-            raise ValueError(f"rating_scale {scale} is not a (low, high) pair")
-        user_mean = tensors["user_mean"].numpy()
-        item_mean = tensors["item_mean"].numpy()
-        if user_mean.shape != (n_users,) or item_mean.shape != (n_items,):
-            raise ValueError("user or item means do not match the number of users or items")
-        history: dict[str, Any] = state["history"]
-        best_epoch = int(history["best_epoch"])
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
-        raise _bad(path, f"its contents do not fit together ({exc})") from exc
-
-    model.module_ = module.to(target).eval()
-    model.user_map_, model.item_map_ = user_map, item_map
-    model.n_users_, model.n_items_ = n_users, n_items
-    model.utility_ = utility
-    model.rating_scale_ = scale
-    model.global_mean_ = float(state["global_mean"])
-    model.user_mean_, model.item_mean_ = user_mean, item_mean
-    model.history_ = history
-    model.best_epoch_ = best_epoch
-    model.fit_seconds_ = float(state.get("fit_seconds", float("nan")))
-    model.device_ = target
-    model._reset_caches()
-    return model
+def tensors_under(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with ``prefix``, the prefix removed."""
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -6,13 +6,27 @@ what is allowed, so a user can fix the input without reading the source.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
-__all__ = ["check_k", "check_ratings"]
+__all__ = [
+    "check_bool",
+    "check_k",
+    "check_option",
+    "check_pairs",
+    "check_random_state",
+    "check_rating_scale",
+    "check_ratings",
+    "check_scalar",
+    "resolve_device",
+    "seed_from",
+]
 
 _ID_COLUMNS = ("user_id", "item_id")
 _DUPLICATE_POLICIES = ("error", "last")
@@ -87,6 +101,20 @@ def _check_rating_values(
     col = frame["rating"]
     if pd.api.types.is_bool_dtype(col.dtype):
         raise ValueError(f"{name}['rating'] has boolean values; ratings must be finite numbers")
+    if getattr(col.dtype, "kind", "") in "mM":
+        raise ValueError(
+            f"{name}['rating'] has dtype {col.dtype} (dates or durations); ratings must be "
+            "finite numbers"
+        )
+    if col.dtype.kind == "O":
+        is_bool = np.fromiter(
+            (isinstance(v, bool | np.bool_) for v in col.to_numpy()), bool, len(col)
+        )
+        if is_bool.any():
+            raise ValueError(
+                f"{name}['rating'] holds a boolean, {_first_bad(frame, is_bool, 'rating')}; "
+                "ratings must be finite numbers"
+            )
     if not pd.api.types.is_numeric_dtype(col.dtype):
         converted = pd.to_numeric(col, errors="coerce")
         bad = (converted.isna() & col.notna()).to_numpy()
@@ -120,24 +148,28 @@ def _check_rating_values(
     return col
 
 
-def _check_scale(rating_scale: Sequence[float] | None) -> tuple[float, float] | None:
+def check_rating_scale(rating_scale: Any, name: str = "rating_scale") -> tuple[float, float] | None:
+    """``None`` or a pair of finite numbers ``(low, high)`` with ``low <= high``.
+
+    The one rule for a rating scale everywhere (parameters, fitted state, saved files):
+    ``low == high`` is allowed, since a model fitted on ratings that are all equal has
+    that scale and must save and load.
+    """
     if rating_scale is None:
         return None
-    if isinstance(rating_scale, (str, bytes)):
-        raise ValueError(
-            f"rating_scale must be None or a pair (low, high) of numbers, got {rating_scale!r}"
-        )
-    try:
-        lo, hi = rating_scale
-        lo, hi = float(lo), float(hi)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"rating_scale must be None or a pair (low, high) of numbers, got {rating_scale!r}"
-        ) from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
-        raise ValueError(
-            f"rating_scale must be a pair of finite numbers with low <= high, got {rating_scale!r}"
-        )
+    bad = ValueError(
+        f"{name} must be None or a pair (low, high) of finite numbers with low <= high, "
+        f"got {_py(rating_scale)!r}"
+    )
+    if isinstance(rating_scale, str | bytes) or not isinstance(rating_scale, Sequence | np.ndarray):
+        raise bad
+    if len(rating_scale) != 2 or not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) for v in rating_scale
+    ):
+        raise bad
+    lo, hi = float(rating_scale[0]), float(rating_scale[1])
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+        raise bad
     return lo, hi
 
 
@@ -207,7 +239,7 @@ def check_ratings(
         raise ValueError(
             f"duplicates must be one of {list(_DUPLICATE_POLICIES)}, got {duplicates!r}"
         )
-    scale = _check_scale(rating_scale)
+    scale = check_rating_scale(rating_scale)
     required = list(_ID_COLUMNS) + (["rating"] if require_rating else [])
     missing = [c for c in required if c not in ratings.columns]
     if missing:
@@ -215,6 +247,11 @@ def check_ratings(
             f"{name} is missing column(s) {missing}; it has columns "
             f"{[str(c) for c in ratings.columns]}. Expected columns {required} "
             "(rename yours with DataFrame.rename(columns={...}))"
+        )
+    if isinstance(ratings.columns, pd.MultiIndex):
+        raise ValueError(
+            f"{name} has MultiIndex columns {list(ratings.columns)[:4]}; it needs flat columns "
+            "named 'user_id', 'item_id' and 'rating'"
         )
     if ratings.columns.duplicated().any():
         dup = sorted({str(c) for c in ratings.columns[ratings.columns.duplicated()]})
@@ -282,3 +319,188 @@ def check_k(k: int, *, name: str = "k") -> int:
     if k < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {_py(k)!r}")
     return int(k)
+
+
+def check_scalar(
+    value: Any,
+    name: str,
+    kind: type = float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    include_low: bool = True,
+    include_high: bool = True,
+) -> Any:
+    """Check a number against bounds and return it as a Python ``int`` or ``float``.
+
+    Like scikit-learn's ``check_scalar``: NumPy scalars are accepted (and converted, so
+    the value stays JSON-friendly), booleans and NaN are not.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The parameter's name, for the message.
+    kind : {int, float}, default=float
+        ``int`` accepts integers only; ``float`` accepts any real number.
+    low, high : float, optional
+        Bounds; ``include_low`` / ``include_high`` say whether they are allowed.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a number of the right kind.
+    ValueError
+        If it is NaN or outside the bounds.
+
+    Examples
+    --------
+    >>> from autorec._validation import check_scalar
+    >>> check_scalar(0.5, "dropout", low=0.0, high=1.0, include_high=False)
+    0.5
+    >>> check_scalar(1.0, "dropout", low=0.0, high=1.0, include_high=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: dropout must be in [0.0, 1.0), got 1.0
+    """
+    wanted = numbers.Integral if kind is int else numbers.Real
+    if isinstance(value, bool | np.bool_) or not isinstance(value, wanted):
+        what = "an integer" if kind is int else "a number"
+        raise TypeError(f"{name} must be {what}, got {_py(value)!r} of type {type(value).__name__}")
+    out = int(value) if kind is int else float(value)
+    left = "[" if include_low else "("
+    right = "]" if include_high else ")"
+    span = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    if kind is not int and not math.isfinite(out):
+        raise ValueError(f"{name} must be a finite number in {span}, got {_py(value)!r}")
+    too_low = low is not None and (out < low or (out == low and not include_low))
+    too_high = high is not None and (out > high or (out == high and not include_high))
+    if too_low or too_high:
+        raise ValueError(f"{name} must be in {span}, got {_py(value)!r}")
+    return out
+
+
+def check_option(value: Any, name: str, options: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``options``, else raise naming them."""
+    try:
+        ok = any(type(value) is type(o) and value == o for o in options)
+    except Exception:
+        ok = False
+    if not ok:
+        allowed = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name}={_py(value)!r} is not supported; use one of {allowed}")
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as a ``bool`` if it is one (``numpy.bool_`` included).
+
+    Strings such as ``"no"`` are truthy in Python: a flag accepts booleans only.
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {_py(value)!r}")
+    return bool(value)
+
+
+#: Largest seed accepted from an int ``random_state`` (numpy and torch both take 64 bits,
+#: but torch's manual_seed takes signed 64-bit values only).
+_MAX_SEED = 2**63 - 1
+
+
+def check_random_state(random_state: Any) -> None:
+    """Raise unless ``random_state`` is None, an int in [0, 2**63), or a NumPy Generator or
+    RandomState."""
+    if random_state is None or isinstance(
+        random_state, np.random.Generator | np.random.RandomState
+    ):
+        return
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool | np.bool_):
+        if not 0 <= int(random_state) <= _MAX_SEED:
+            raise ValueError(
+                f"random_state must be an int in [0, 2**63 - 1], got {_py(random_state)!r}"
+            )
+        return
+    raise TypeError(
+        "random_state must be None, a non-negative int, or a numpy Generator / RandomState, "
+        f"got {_py(random_state)!r}"
+    )
+
+
+def seed_from(random_state: Any) -> int:
+    """An integer seed from None (fresh entropy), an int, or a NumPy Generator/RandomState."""
+    check_random_state(random_state)
+    if random_state is None:
+        return int(np.random.default_rng().integers(2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31 - 1))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31 - 1))
+    return int(random_state)
+
+
+def resolve_device(device: Any) -> torch.device:
+    """The torch device for ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
+    :class:`torch.device`; a clear error for anything this machine cannot use."""
+    if isinstance(device, str):
+        if device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            resolved = torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"device={device!r} is not a device torch knows; use 'auto', 'cpu', 'cuda' "
+                "or 'cuda:N'"
+            ) from exc
+    elif isinstance(device, torch.device):
+        resolved = device
+    else:
+        raise TypeError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r}"
+        )
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was asked for but CUDA is not available on this machine; "
+                "use 'auto' or 'cpu'"
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} does not exist: this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif resolved.type != "cpu":
+        raise ValueError(
+            f"device={device!r} is not supported; use 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        )
+    return resolved
+
+
+def check_pairs(pairs: Any, name: str = "pairs") -> pd.DataFrame:
+    """Validate a frame of (user_id, item_id) pairs to score; return it unchanged.
+
+    The same rule for every model: a DataFrame with ``user_id`` and ``item_id`` columns
+    whose ids are all integers or all strings, with no NaN / None and no fractional
+    floats (an id such as ``1.5`` cannot be an id). An empty frame is allowed (it scores
+    to an empty array).
+    """
+    if not isinstance(pairs, pd.DataFrame):
+        raise TypeError(
+            f"{name} must be a pandas DataFrame with columns 'user_id' and 'item_id', "
+            f"got {type(pairs).__name__}"
+        )
+    if isinstance(pairs.columns, pd.MultiIndex):
+        raise ValueError(
+            f"{name} has MultiIndex columns {list(pairs.columns)[:4]}; it needs flat columns "
+            "named 'user_id' and 'item_id'"
+        )
+    missing = [c for c in _ID_COLUMNS if c not in pairs.columns]
+    if missing:
+        raise ValueError(
+            f"{name} is missing column(s) {missing}; it needs 'user_id' and 'item_id' "
+            f"(it has {[str(c) for c in pairs.columns]})"
+        )
+    if len(pairs):
+        for column in _ID_COLUMNS:
+            _check_ids(pairs, column, name)
+    return pairs

@@ -1,80 +1,99 @@
-"""Non-neural baselines for explicit ratings: the global mean and user + item biases.
+"""Non-neural baselines: the global mean, user + item biases, and two ranking models.
 
-Both follow the scikit-learn estimator conventions: ``__init__`` only stores its
-arguments, ``fit(ratings)`` returns ``self`` and sets attributes ending in ``_``, and
-``predict(pairs)`` returns one float per (user, item) row.
+Every baseline has the estimators' shape: ``__init__`` only stores its arguments,
+``fit(ratings, y=None)`` returns ``self`` and sets attributes ending in ``_`` (the same
+names as :class:`autorec.AutoEncoderRecommender`: ``user_map_``, ``item_map_``,
+``rating_scale_``, ``utility_``), rating models have ``predict(pairs, *, clip=True)`` and
+``predict_matrix``, and all of them ``recommend`` through the shared base.
 """
 
 from __future__ import annotations
 
-import numbers
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._base import ParamsMixin, check_is_fitted
-from ._validation import check_ratings
+from ._base import ParamsMixin
+from ._prepare import FitData, prepare
+from ._recommender import CompletionMixin, RecommenderMixin
+from ._validation import check_bool, check_pairs, check_scalar
 
 __all__ = ["BiasBaseline", "GlobalMean"]
 
 
-# ----------------------------------------------------------------------------- helpers
-def _check_frame(df: Any, columns: tuple[str, ...], name: str) -> pd.DataFrame:
-    """Check that ``df`` is a non-empty DataFrame with ``columns`` and no missing ids."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(
-            f"{name} must be a pandas DataFrame with columns {list(columns)}, "
-            f"got {type(df).__name__}"
-        )
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"{name} is missing column(s) {missing}; it needs {list(columns)} and has "
-            f"{[str(c) for c in df.columns]}"
-        )
-    if len(df) == 0:
-        raise ValueError(f"{name} is empty: need at least one row")
-    for col in ("user_id", "item_id"):
-        isna = df[col].isna().to_numpy()
-        if isna.any():
-            pos = int(np.flatnonzero(isna)[0])
-            raise ValueError(
-                f"{name}[{col!r}] has a missing id at row {df.index[pos]!r} "
-                f"({int(isna.sum())} missing in total)"
-            )
-    return df
+class _RatingBaseline(RecommenderMixin, CompletionMixin, ParamsMixin):
+    """Shared fit bookkeeping and predict for the rating baselines."""
+
+    _fitted_attribute = "global_mean_"
+
+    def _fit_common(self, ratings: Any) -> tuple[FitData, np.ndarray, np.ndarray, np.ndarray]:
+        data = prepare(ratings)
+        users, items, r = data.triples()
+        self._set_common(data, r)
+        return data, users, items, r
+
+    def _set_common(self, data: FitData, r: np.ndarray) -> None:
+        utility = data.utility
+        self.user_map_, self.item_map_ = utility.user_map, utility.item_map
+        self.n_users_, self.n_items_ = utility.matrix.shape
+        self.utility_ = utility.matrix
+        self.rating_scale_ = (float(r.min()), float(r.max()))
+        self.global_mean_ = float(r.mean())
+
+    def _offsets(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """The model's prediction minus the global mean (codes, -1 for unknown)."""
+        return np.zeros(len(users))
+
+    def predict(self, pairs: pd.DataFrame, *, clip: bool = True) -> np.ndarray:
+        """Predicted ratings for (user, item) pairs.
+
+        Parameters
+        ----------
+        pairs : DataFrame
+            Columns ``user_id`` and ``item_id`` (extra columns are ignored).
+        clip : bool, default=True
+            Clip to ``rating_scale_``.
+
+        Returns
+        -------
+        ndarray of float64, shape (len(pairs),)
+
+        Raises
+        ------
+        NotFittedError
+            If called before :meth:`fit`.
+        TypeError, ValueError
+            If ``pairs`` is not a frame with ``user_id`` and ``item_id`` or an id cannot
+            be an id (NaN, None, 1.5).
+        """
+        self._check_fitted()
+        clip = check_bool(clip, "clip")
+        check_pairs(pairs)
+        users = self.user_map_.transform(pairs["user_id"].to_numpy())
+        items = self.item_map_.transform(pairs["item_id"].to_numpy())
+        pred = self.global_mean_ + self._offsets(users, items)
+        return np.clip(pred, *self.rating_scale_) if clip else pred
+
+    def predict_matrix(self, users: Any = None, *, clip: bool = True) -> np.ndarray:
+        """Predicted ratings of every item for the given users (default: all users)."""
+        self._check_fitted()
+        clip = check_bool(clip, "clip")
+        out = self._user_scores(self._user_index(users))
+        return np.clip(out, *self.rating_scale_) if clip else out
+
+    def _user_scores(self, index: np.ndarray) -> np.ndarray:
+        users = np.repeat(index, self.n_items_)
+        items = np.tile(np.arange(self.n_items_), len(index))
+        return (self.global_mean_ + self._offsets(users, items)).reshape(len(index), -1)
+
+    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        unknown = np.full(self.n_items_, -1)
+        return self.global_mean_ + self._offsets(unknown, np.arange(self.n_items_))
 
 
-def _check_ratings(ratings: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validate a ratings frame; return (user ids, item ids, float64 ratings)."""
-    df = check_ratings(ratings)
-    return (
-        df["user_id"].to_numpy(),
-        df["item_id"].to_numpy(),
-        df["rating"].to_numpy(dtype=np.float64),
-    )
-
-
-def _check_param(value: Any, name: str, *, integer: bool = False, minimum: float = 0.0) -> Any:
-    kind = "an int" if integer else "a number"
-    wanted = numbers.Integral if integer else numbers.Real
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, wanted):
-        raise TypeError(f"{name} must be {kind} >= {minimum:g}, got {value!r}")
-    if not np.isfinite(value) or value < minimum:
-        raise ValueError(f"{name} must be {kind} >= {minimum:g}, got {value!r}")
-    return int(value) if integer else float(value)
-
-
-class _Estimator(ParamsMixin):
-    """Shared parameter API (``get_params``/``set_params``/``repr``) and fitted check."""
-
-    def _check_is_fitted(self) -> None:
-        check_is_fitted(self, "global_mean_")
-
-
-# ----------------------------------------------------------------------------- estimators
-class GlobalMean(_Estimator):
+class GlobalMean(_RatingBaseline):
     """Predict the mean training rating for every (user, item) pair.
 
     Attributes
@@ -83,6 +102,10 @@ class GlobalMean(_Estimator):
         Mean of the training ratings.
     n_ratings_ : int
         Number of training ratings.
+    user_map_, item_map_ : autorec.datasets.IdMap
+        Training user and item ids.
+    rating_scale_ : tuple of float
+        Smallest and largest training rating.
 
     Examples
     --------
@@ -97,7 +120,7 @@ class GlobalMean(_Estimator):
     def __init__(self) -> None:
         pass
 
-    def fit(self, ratings: pd.DataFrame) -> GlobalMean:
+    def fit(self, ratings: pd.DataFrame, y: None = None) -> GlobalMean:
         """Learn the mean rating.
 
         Parameters
@@ -105,6 +128,8 @@ class GlobalMean(_Estimator):
         ratings : DataFrame
             Columns ``user_id``, ``item_id``, ``rating`` (extra columns are ignored); finite
             ratings, no missing ids, one rating per (user, item) pair.
+        y : None
+            Ignored; present for scikit-learn compatibility.
 
         Returns
         -------
@@ -113,40 +138,15 @@ class GlobalMean(_Estimator):
 
         Raises
         ------
-        TypeError
-            If ``ratings`` is not a DataFrame or the ratings are not numeric.
-        ValueError
-            If columns are missing, the frame is empty, ratings are not finite, ids are
-            missing or pairs are duplicated.
+        TypeError, ValueError
+            If ``ratings`` is not a valid ratings frame (the message names the problem).
         """
-        _, _, r = _check_ratings(ratings)
-        self.global_mean_ = float(r.mean())
+        _, _, _, r = self._fit_common(ratings)
         self.n_ratings_ = int(r.shape[0])
         return self
 
-    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
-        """Predict the global mean for each row of ``pairs``.
 
-        Parameters
-        ----------
-        pairs : DataFrame
-            Columns ``user_id`` and ``item_id`` (extra columns are ignored).
-
-        Returns
-        -------
-        ndarray of float64, shape (len(pairs),)
-
-        Raises
-        ------
-        NotFittedError
-            If called before :meth:`fit`.
-        """
-        self._check_is_fitted()
-        _check_frame(pairs, ("user_id", "item_id"), "pairs")
-        return np.full(len(pairs), self.global_mean_, dtype=np.float64)
-
-
-class BiasBaseline(_Estimator):
+class BiasBaseline(_RatingBaseline):
     """User and item bias model ``r_ui = mu + b_u + b_i``, fitted by alternating least squares.
 
     ``mu`` is the mean training rating. Each iteration solves the regularized least-squares
@@ -175,18 +175,16 @@ class BiasBaseline(_Estimator):
     ----------
     global_mean_ : float
         Mean training rating ``mu``.
-    user_ids_ : ndarray
-        Sorted unique training user ids; ``user_bias_[j]`` belongs to ``user_ids_[j]``.
-    item_ids_ : ndarray
-        Sorted unique training item ids; ``item_bias_[j]`` belongs to ``item_ids_[j]``.
+    user_map_, item_map_ : autorec.datasets.IdMap
+        Training user and item ids (sorted); ``user_bias_[j]`` belongs to
+        ``user_map_.ids[j]``.
     user_bias_ : ndarray of float64, shape (``n_users_``,)
     item_bias_ : ndarray of float64, shape (``n_items_``,)
-    n_users_ : int
-    n_items_ : int
-    rating_min_ : float
-        Smallest training rating; predictions are clipped to ``[rating_min_, rating_max_]``.
-    rating_max_ : float
-        Largest training rating.
+    n_users_, n_items_ : int
+    rating_scale_ : tuple of float
+        Smallest and largest training rating; predictions are clipped to it.
+    utility_ : scipy.sparse.csr_matrix
+        The training ratings (for ``recommend``'s seen items and ``complete``).
 
     Notes
     -----
@@ -210,7 +208,7 @@ class BiasBaseline(_Estimator):
         self.reg_item = reg_item
         self.n_iter = n_iter
 
-    def fit(self, ratings: pd.DataFrame) -> BiasBaseline:
+    def fit(self, ratings: pd.DataFrame, y: None = None) -> BiasBaseline:
         """Learn the global mean and the user and item biases.
 
         Parameters
@@ -218,6 +216,8 @@ class BiasBaseline(_Estimator):
         ratings : DataFrame
             Columns ``user_id``, ``item_id``, ``rating`` (extra columns are ignored); ids
             may be ints or strings; finite ratings, one rating per (user, item) pair.
+        y : None
+            Ignored; present for scikit-learn compatibility.
 
         Returns
         -------
@@ -226,21 +226,15 @@ class BiasBaseline(_Estimator):
 
         Raises
         ------
-        TypeError
-            If ``ratings`` is not a DataFrame, the ratings are not numeric, or a parameter
-            has the wrong type.
-        ValueError
-            If columns are missing, the frame is empty, ratings are not finite, ids are
-            missing, pairs are duplicated, or a parameter is out of range.
+        TypeError, ValueError
+            If ``ratings`` is not a valid ratings frame or a parameter is out of range.
         """
-        reg_user = _check_param(self.reg_user, "reg_user")
-        reg_item = _check_param(self.reg_item, "reg_item")
-        n_iter = _check_param(self.n_iter, "n_iter", integer=True, minimum=1)
-        users, items, r = _check_ratings(ratings)
-
-        u_codes, user_ids = pd.factorize(users, sort=True)
-        i_codes, item_ids = pd.factorize(items, sort=True)
-        n_users, n_items = len(user_ids), len(item_ids)
+        reg_user = check_scalar(self.reg_user, "reg_user", low=0.0)
+        reg_item = check_scalar(self.reg_item, "reg_item", low=0.0)
+        n_iter = check_scalar(self.n_iter, "n_iter", int, low=1)
+        data = prepare(ratings)
+        u_codes, i_codes, r = data.triples()
+        n_users, n_items = data.matrix.shape
         n_u = np.bincount(u_codes, minlength=n_users).astype(np.float64)
         n_i = np.bincount(i_codes, minlength=n_items).astype(np.float64)
 
@@ -254,42 +248,40 @@ class BiasBaseline(_Estimator):
             b_u = np.bincount(u_codes, weights=resid - b_i[i_codes], minlength=n_users)
             b_u /= reg_user + n_u
 
-        self.global_mean_ = mu
-        self.user_ids_ = np.asarray(user_ids)
-        self.item_ids_ = np.asarray(item_ids)
+        self._set_common(data, r)
         self.user_bias_ = b_u
         self.item_bias_ = b_i
-        self.n_users_ = n_users
-        self.n_items_ = n_items
-        self.rating_min_ = float(r.min())
-        self.rating_max_ = float(r.max())
         return self
 
-    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
-        """Predict ``mu + b_u + b_i`` for each row, clipped to the training rating range.
+    def _offsets(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        out = np.where(users >= 0, self.user_bias_[np.maximum(users, 0)], 0.0)
+        return out + np.where(items >= 0, self.item_bias_[np.maximum(items, 0)], 0.0)
 
-        Parameters
-        ----------
-        pairs : DataFrame
-            Columns ``user_id`` and ``item_id`` (extra columns are ignored). Users or items
-            not seen in training get a zero bias.
+    # Deprecated names of autorec 0.1.0 (kept one release).
+    @property
+    def user_ids_(self) -> np.ndarray:
+        """Deprecated: use ``user_map_.ids``."""
+        warnings.warn("user_ids_ is deprecated; use user_map_.ids", FutureWarning, stacklevel=2)
+        return self.user_map_.ids
 
-        Returns
-        -------
-        ndarray of float64, shape (len(pairs),)
+    @property
+    def item_ids_(self) -> np.ndarray:
+        """Deprecated: use ``item_map_.ids``."""
+        warnings.warn("item_ids_ is deprecated; use item_map_.ids", FutureWarning, stacklevel=2)
+        return self.item_map_.ids
 
-        Raises
-        ------
-        NotFittedError
-            If called before :meth:`fit`.
-        TypeError, ValueError
-            If ``pairs`` is not a DataFrame, lacks a column, is empty or has missing ids.
-        """
-        self._check_is_fitted()
-        _check_frame(pairs, ("user_id", "item_id"), "pairs")
-        u = pd.Index(self.user_ids_).get_indexer(pairs["user_id"].to_numpy())
-        i = pd.Index(self.item_ids_).get_indexer(pairs["item_id"].to_numpy())
-        pred = np.full(len(pairs), self.global_mean_, dtype=np.float64)
-        pred += np.where(u >= 0, self.user_bias_[np.maximum(u, 0)], 0.0)
-        pred += np.where(i >= 0, self.item_bias_[np.maximum(i, 0)], 0.0)
-        return np.clip(pred, self.rating_min_, self.rating_max_)
+    @property
+    def rating_min_(self) -> float:
+        """Deprecated: use ``rating_scale_[0]``."""
+        warnings.warn(
+            "rating_min_ is deprecated; use rating_scale_[0]", FutureWarning, stacklevel=2
+        )
+        return self.rating_scale_[0]
+
+    @property
+    def rating_max_(self) -> float:
+        """Deprecated: use ``rating_scale_[1]``."""
+        warnings.warn(
+            "rating_max_ is deprecated; use rating_scale_[1]", FutureWarning, stacklevel=2
+        )
+        return self.rating_scale_[1]

@@ -12,8 +12,9 @@ from sklearn.base import clone
 
 from autorec import AutoEncoderRecommender, BlendRecommender, NotFittedError
 from autorec._blend import _MAX_AUTO, _convex_least_squares, _default_estimators
-from autorec._estimator import PRESETS, _hold_out
-from autorec.datasets import make_ratings, utility_matrix
+from autorec._estimator import PRESETS
+from autorec._prepare import held_out_cells, hold_out, prepare
+from autorec.datasets import make_ratings, train_test_split, utility_matrix
 
 TINY = {"hidden_layers": (8,), "epochs": 3, "learning_rate": 1e-2}
 
@@ -322,12 +323,14 @@ def test_auto_weights_are_the_best_convex_mix_on_the_shared_slice(ratings) -> No
     blend = BlendRecommender([_user(), _item(), _user(hidden_layers=(4,))], random_state=0)
     blend.fit(ratings)
     parts = blend.estimators_
-    target = parts[0]._validation_target
+    data = prepare(ratings)
+    users, items = held_out_cells(data, 0.05, 0)
+    target = np.asarray(data.matrix[users, items], dtype=np.float64).ravel()
     assert len(target) > 0
     # Every estimator early-stopped on the same held-out cells, in the same order.
-    for model in parts[1:]:
-        assert np.array_equal(model._validation_target, target)
-    preds = np.column_stack([m._validation_prediction for m in parts]).astype(np.float64)
+    for model in parts:
+        assert model.validation_predictions_.shape == target.shape
+    preds = np.column_stack([m.validation_predictions_ for m in parts]).astype(np.float64)
 
     def loss(w) -> float:
         return float(np.sum((preds @ w - target) ** 2))
@@ -365,7 +368,7 @@ def test_auto_weights_ignore_an_uninformative_model(ratings) -> None:
 @pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5, float("nan"), "0.1", None, True])
 def test_bad_validation_fraction_is_rejected_before_training(ratings, fraction) -> None:
     blend = BlendRecommender([_user()], validation_fraction=fraction)
-    with pytest.raises(ValueError, match="validation_fraction") as info:
+    with pytest.raises((TypeError, ValueError), match="validation_fraction") as info:
         blend.fit(ratings)
     assert repr(fraction) in str(info.value)
     assert not hasattr(blend, "estimators_")
@@ -406,28 +409,38 @@ def test_hold_out_removes_exactly_the_named_cells() -> None:
     )
     utility = utility_matrix(frame)
     matrix = utility.matrix.tocsr()
-    held = pd.DataFrame({"user_id": [2, 1], "item_id": [30, 10]})
+    users = utility.user_map.transform([2, 1])
+    items = utility.item_map.transform([30, 10])
     for kind, rows_matrix in [("user", matrix), ("item", matrix.T.tocsr())]:
-        fit_rows, (rows, cols, target) = _hold_out(rows_matrix, utility, held, kind)
+        fit_rows, (rows, cols, target) = hold_out(rows_matrix, users, items, kind)
         assert fit_rows.nnz == 3 and np.array_equal(target, [2.0, 5.0])
         assert np.all(fit_rows[rows, cols] == 0)
         assert np.array_equal(rows_matrix[rows, cols].A1, target)
     with pytest.raises(ValueError, match="pairs of the ratings"):
-        _hold_out(matrix, utility, pd.DataFrame({"user_id": [9], "item_id": [10]}), "user")
+        _user(random_state=0).fit(frame, validation=pd.DataFrame({"user_id": [9], "item_id": [10]}))
 
 
 def test_hold_out_keeps_explicit_zero_ratings() -> None:
     # On a 0-5 scale a stored 0 is a rating; holding out another cell must not drop it.
     frame = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 1], "rating": [0.0, 3, 4]})
     utility = utility_matrix(frame)
-    fit_rows, _ = _hold_out(utility.matrix.tocsr(), utility, frame.iloc[[1]], "user")
+    users, items = utility.user_map.transform([1]), utility.item_map.transform([2])
+    fit_rows, _ = hold_out(utility.matrix.tocsr(), users, items, "user")
     assert fit_rows.nnz == 2 and sorted(fit_rows.data.tolist()) == [0.0, 4.0]
+
+
+def test_held_out_cells_are_those_of_train_test_split(ratings) -> None:
+    data = prepare(ratings)
+    users, items = held_out_cells(data, 0.05, 7)
+    _, test = train_test_split(ratings, 0.05, by="user", random_state=7)
+    assert np.array_equal(data.utility.user_map.inverse_transform(users), test["user_id"])
+    assert np.array_equal(data.utility.item_map.inverse_transform(items), test["item_id"])
 
 
 def test_a_plain_refit_drops_held_out_predictions(ratings) -> None:
     model = _user(random_state=0)
     held = ratings.head(10)
-    model._fit(ratings, validation=held)
-    assert len(model._validation_prediction) == 10
+    model.fit(ratings, validation=held)
+    assert len(model.validation_predictions_) == 10
     model.fit(ratings)
-    assert model._validation_prediction is None and model._validation_target is None
+    assert model.validation_predictions_ is None

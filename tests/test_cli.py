@@ -18,7 +18,9 @@ import pandas as pd
 import pytest
 
 import autorec
+import autorec._cli_commands as cli_commands
 from autorec import cli
+from autorec.evaluation import make_model
 from autorec.datasets import DownloadError, make_ratings
 
 N_USERS, N_ITEMS, N_RATINGS = 40, 30, 600
@@ -125,13 +127,13 @@ def test_evaluate_item_kind_uses_the_item_preset(tiny, capsys) -> None:
     )
     assert code == 0
     assert json.loads(out)["kind"] == "item"
-    model = cli.estimator_for("item", epochs=7, random_state=1)
+    model = make_model("item", epochs=7, random_state=1)
     assert model.kind == "item" and model.epochs == 7 and model.random_state == 1
-    assert cli.estimator_for("user").kind == "user"
+    assert make_model("user").kind == "user"
 
 
 def test_estimator_for_blend_uses_both_presets() -> None:
-    model = cli.estimator_for("blend", epochs=7, random_state=1, verbose=1)
+    model = make_model("blend", epochs=7, random_state=1, verbose=1)
     assert isinstance(model, autorec.BlendRecommender)
     assert model.random_state == 1 and model.weights == "auto"
     assert [m.kind for m in model.estimators] == ["user", "item"]
@@ -141,7 +143,7 @@ def test_estimator_for_blend_uses_both_presets() -> None:
         )
         assert sub.get_params() == expected.get_params()
     with pytest.raises(ValueError, match="blend"):
-        cli.estimator_for("both")
+        make_model("both")
 
 
 def test_evaluate_blend_json_reports_each_sub_model(tiny, capsys) -> None:
@@ -316,7 +318,7 @@ def test_recommend_blend_without_model(tiny, capsys) -> None:
     assert [r[0] for r in rows] == [1, 2, 3, 4]
     assert not {r[1] for r in rows} & set(ratings.loc[ratings.user_id == user, "item_id"])
     # the same seed in-process gives the same blend, hence the same movies
-    blend = cli.estimator_for("blend", epochs=2, random_state=0).fit(ratings)
+    blend = make_model("blend", epochs=2, random_state=0).fit(ratings)
     assert [r[1] for r in rows] == blend.recommend(user, k=4)["item_id"].tolist()
 
 
@@ -424,7 +426,7 @@ def test_download_when_present_does_nothing(tiny, capsys, monkeypatch) -> None:
     def fail(*args, **kwargs):
         raise AssertionError("must not download")
 
-    monkeypatch.setattr(cli, "download_movielens_1m", fail)
+    monkeypatch.setattr(cli_commands, "download_movielens_1m", fail)
     home, _ = tiny
     code, out, _ = _run(capsys, "download", "--data-home", home)
     assert code == 0 and "already" in out
@@ -434,7 +436,7 @@ def test_download_offline(capsys, tmp_path, monkeypatch) -> None:
     def offline(*args, **kwargs):
         raise DownloadError("every mirror failed", attempts=[("https://x/ml-1m.zip", "timeout")])
 
-    monkeypatch.setattr(cli, "download_movielens_1m", offline)
+    monkeypatch.setattr(cli_commands, "download_movielens_1m", offline)
     code, _, err = _run(capsys, "download", "--data-home", tmp_path)
     assert code == 1
     (line,) = _error_lines(err)

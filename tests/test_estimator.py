@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 
 import autorec._estimator as estimator_module
+import autorec._training as training_module
 from autorec import AutoEncoderRecommender, NotFittedError, TrainingDivergedError
 from autorec.baselines import BiasBaseline, GlobalMean
 from autorec.datasets import make_ratings, train_test_split
@@ -358,10 +359,40 @@ def test_early_stopping_stops_and_keeps_best_epoch(ratings):
     assert len(val) - est.best_epoch_ == 1  # stopped one epoch (patience) after the best
 
 
-def test_verbose_progress_bar_does_not_break_fit(ratings, capsys):
-    est = AutoEncoderRecommender(**{**SMALL, "epochs": 2, "verbose": 1}).fit(ratings)
+class _Terminal:
+    """A stderr that says it is a terminal and records what is written."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_bar_on_a_terminal_counts_every_epoch_run(ratings, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    est = AutoEncoderRecommender(**{**SMALL, "epochs": 30, "patience": 1, "verbose": 1})
+    est.fit(ratings)
+    runs = len(est.history_["val_rmse"])
+    assert runs < 30  # stopped early: the bar must still end at the epochs run
+    text = "".join(terminal.parts)
+    assert f"{runs}/30" in text and f"{runs + 1}/30" not in text
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(ratings, capsys, caplog):
+    with caplog.at_level("INFO", logger="autorec"):
+        est = AutoEncoderRecommender(**{**SMALL, "epochs": 2, "verbose": 1}).fit(ratings)
     assert est.best_epoch_ >= 1
-    assert "epoch" in capsys.readouterr().err
+    assert "\r" not in capsys.readouterr().err  # no carriage-return bar piped into a file
+    assert sum("epoch" in r.getMessage() for r in caplog.records) >= 2  # one line per epoch
 
 
 # --------------------------------------------------------------------- ratings input
@@ -523,8 +554,18 @@ def test_unknown_ids_get_fallbacks_and_a_counting_warning(model, ratings):
     user = ratings["user_id"].iloc[0]
     item = ratings["item_id"].iloc[0]
     pairs = pd.DataFrame({"user_id": [user, -1, user, -2, -3], "item_id": [item, item, -5, -5, -6]})
-    with pytest.warns(UserWarning, match=r"3 pair\(s\) have a user and 3 pair\(s\) an item"):
-        pred = model.predict(pairs)
+    fresh = AutoEncoderRecommender(**SMALL).fit(ratings)
+    with pytest.warns(UserWarning) as caught:
+        pred = fresh.predict(pairs)
+    (message,) = [str(w.message) for w in caught]
+    assert message == (
+        "4 of 5 pairs: 1 with an item not seen in fit (predicted: the user's mean); "
+        "1 with a user not seen in fit (predicted: the item's mean); "
+        "2 with neither seen in fit (predicted: the global mean)"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once per fitted model, not on every call
+        fresh.predict(pairs)
     assert not np.isnan(pred).any()
     u = model.user_map_.transform([user])[0]
     i = model.item_map_.transform([item])[0]
@@ -781,7 +822,7 @@ def test_fold_in_needs_a_single_user_and_a_known_container(model):
         model.recommend([1, 2], user_ratings={item: 4.0})
     with pytest.raises(TypeError, match="user_ratings"):
         model.recommend(None, user_ratings=[(item, 4.0)])
-    with pytest.raises(ValueError, match="numbers"):
+    with pytest.raises(ValueError, match=r"'great'.*number"):
         model.recommend(None, user_ratings={item: "great"})
     with pytest.raises(ValueError, match="rating"):
         model.recommend(None, user_ratings=pd.DataFrame({"item_id": [item]}))
@@ -830,7 +871,7 @@ def test_divergence_before_a_good_epoch_raises(ratings, monkeypatch):
 
 def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, monkeypatch):
     calls = {"validations": 0}
-    real_predict_at = estimator_module._predict_at
+    real_predict_at = training_module.predict_at
     real_decode_at = estimator_module.AutoEncoderNet.decode_at
 
     def counting_predict_at(*args, **kwargs):  # called once per epoch, for validation
@@ -841,7 +882,7 @@ def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, 
         out = real_decode_at(self, code, rows, columns)
         return out * float("nan") if self.training and calls["validations"] >= 2 else out
 
-    monkeypatch.setattr(estimator_module, "_predict_at", counting_predict_at)
+    monkeypatch.setattr(training_module, "predict_at", counting_predict_at)
     monkeypatch.setattr(estimator_module.AutoEncoderNet, "decode_at", decode_at)
     params = {**SMALL, "patience": 100}
     with pytest.warns(RuntimeWarning, match="diverged in epoch 3"):
@@ -858,14 +899,14 @@ def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, 
 
 def test_nan_validation_rmse_counts_as_divergence(ratings, monkeypatch):
     calls = {"n": 0}
-    real_predict_at = estimator_module._predict_at
+    real_predict_at = training_module.predict_at
 
     def predict_at(*args, **kwargs):
         calls["n"] += 1
         out = real_predict_at(*args, **kwargs)
         return out * np.float32("nan") if calls["n"] == 4 else out
 
-    monkeypatch.setattr(estimator_module, "_predict_at", predict_at)
+    monkeypatch.setattr(training_module, "predict_at", predict_at)
     with pytest.warns(RuntimeWarning, match="diverged in epoch 4"):
         est = AutoEncoderRecommender(**{**SMALL, "patience": 100}).fit(ratings)
     assert est.best_epoch_ <= 3

@@ -297,7 +297,20 @@ def utility_matrix(
     for name, value in (("user_map", user_map), ("item_map", item_map)):
         if value is not None and not isinstance(value, IdMap):
             raise TypeError(f"{name} must be an IdMap or None, got {type(value).__name__}")
-    frame = check_ratings(ratings)
+    return utility_from_checked(
+        check_ratings(ratings), user_map=user_map, item_map=item_map, unknown=unknown
+    )
+
+
+def utility_from_checked(
+    frame: pd.DataFrame,
+    *,
+    user_map: IdMap | None = None,
+    item_map: IdMap | None = None,
+    unknown: str = "error",
+) -> UtilityMatrix:
+    """:func:`utility_matrix` of a frame that :func:`~autorec._validation.check_ratings`
+    already validated (so a ``fit`` validates its ratings once)."""
     users = _as_id_array(frame["user_id"], "user_id")
     items = _as_id_array(frame["item_id"], "item_id")
     if user_map is None:
@@ -336,7 +349,7 @@ def utility_matrix(
         warnings.warn(
             f"utility_matrix dropped {n_dropped} rating(s) with unknown ids: {what}",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         keep = ~bad
         rows, cols, values = rows[keep], cols[keep], values[keep]

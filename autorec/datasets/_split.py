@@ -9,7 +9,7 @@ import pandas as pd
 
 from autorec._validation import check_ratings
 
-__all__ = ["train_test_split"]
+__all__ = ["split_mask_by_group", "train_test_split"]
 
 _BY_VALUES = ("user", None)
 
@@ -106,17 +106,31 @@ def train_test_split(
         is_test = np.zeros(n, dtype=bool)
         is_test[rng.permutation(n)[:n_test]] = True
     else:
-        codes, uniques = pd.factorize(frame["user_id"], sort=False)
-        counts = np.bincount(codes, minlength=len(uniques))
-        n_test_per_user = np.minimum(np.round(test_size * counts).astype(np.int64), counts - 1)
-        # Random order inside each user: sort by user code + a random fraction in
-        # [0, 0.5), which cannot reach the next code (codes < n < 2**51).
-        order = np.argsort(codes + 0.5 * rng.random(n))
-        sorted_codes = codes[order]
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        rank = np.arange(n) - starts[sorted_codes]
-        is_test = np.empty(n, dtype=bool)
-        is_test[order] = rank < n_test_per_user[sorted_codes]
+        is_test = split_mask_by_group(frame["user_id"].to_numpy(), test_size, rng)
 
     position = np.arange(n)
     return frame.iloc[position[~is_test]], frame.iloc[position[is_test]]
+
+
+def split_mask_by_group(
+    groups: np.ndarray, test_size: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Which entries go to test when each group (user) puts ``np.round(test_size * n_g)``
+    of its ``n_g`` entries, drawn at random, in test (keeping at least one out of it).
+
+    The array-level core of ``train_test_split(..., by="user")``, shared with the
+    estimators' validation slices so both draw exactly the same cells from the same seed.
+    """
+    codes, uniques = pd.factorize(groups, sort=False)
+    n = len(codes)
+    counts = np.bincount(codes, minlength=len(uniques))
+    n_test_per_group = np.minimum(np.round(test_size * counts).astype(np.int64), counts - 1)
+    # Random order inside each group: sort by group code + a random fraction in
+    # [0, 0.5), which cannot reach the next code (codes < n < 2**51).
+    order = np.argsort(codes + 0.5 * rng.random(n))
+    sorted_codes = codes[order]
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.arange(n) - starts[sorted_codes]
+    is_test = np.empty(n, dtype=bool)
+    is_test[order] = rank < n_test_per_group[sorted_codes]
+    return is_test

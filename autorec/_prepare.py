@@ -1,0 +1,150 @@
+"""Data preparation for a fit: the ratings validated once, the CSR matrix built once.
+
+:func:`prepare` turns a ratings frame into a :class:`FitData` (users x items CSR with id
+maps and its transpose, built on demand and cached); :func:`carve_validation` and
+:func:`hold_out` split a row matrix into the part the network trains on and the cells
+early stopping watches, without leaving sparse arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._validation import check_ratings
+from .datasets._matrix import UtilityMatrix, utility_from_checked
+from .datasets._split import split_mask_by_group
+
+__all__ = ["FitData", "carve_validation", "hold_out", "prepare", "row_means"]
+
+#: Validation cells: (row codes, column codes, ratings), all in one order.
+Cells = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(eq=False)
+class FitData:
+    """Validated training ratings: users x items CSR (float32, sorted) and id maps."""
+
+    utility: UtilityMatrix
+    #: User and item codes of each rating, in the order of the ratings frame (None when
+    #: the data came as a matrix: then the matrix's own order).
+    user_codes: np.ndarray | None = None
+    item_codes: np.ndarray | None = None
+    #: The ratings in that same order (float64).
+    ratings: np.ndarray | None = None
+    _transposed: sp.csr_matrix | None = field(default=None, repr=False)
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        return self.utility.matrix
+
+    def triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(user codes, item codes, float64 ratings), in the frame's order when known."""
+        if self.user_codes is None or self.item_codes is None or self.ratings is None:
+            coo = self.matrix.tocoo()
+            return coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(np.float64)
+        return self.user_codes, self.item_codes, self.ratings
+
+    def rows(self, kind: str) -> sp.csr_matrix:
+        """The matrix whose rows the autoencoder encodes: users (``"user"``) or items."""
+        if kind == "user":
+            return self.matrix
+        if self._transposed is None:
+            self._transposed = self.matrix.T.tocsr()
+        return self._transposed
+
+
+def prepare(
+    ratings: pd.DataFrame | UtilityMatrix, rating_scale=None, duplicates: str = "error"
+) -> FitData:
+    """Validate ``ratings`` (see :func:`autorec._validation.check_ratings`) and build the
+    training matrix; a :class:`~autorec.datasets.UtilityMatrix` is only checked against
+    ``rating_scale``."""
+    if isinstance(ratings, UtilityMatrix):
+        matrix = sp.csr_matrix(ratings.matrix, dtype=np.float32)
+        values = matrix.data
+        if values.size == 0:
+            raise ValueError("ratings is an empty matrix; at least one rating is needed")
+        if not np.isfinite(values).all():
+            raise ValueError("ratings matrix holds NaN or infinite ratings")
+        if rating_scale is not None and (
+            values.min() < rating_scale[0] or values.max() > rating_scale[1]
+        ):
+            raise ValueError(
+                f"ratings matrix has values in [{values.min()}, {values.max()}], outside the "
+                f"rating scale [{rating_scale[0]}, {rating_scale[1]}]"
+            )
+        matrix.sort_indices()
+        return FitData(UtilityMatrix(matrix, ratings.user_map, ratings.item_map))
+    frame = check_ratings(ratings, rating_scale=rating_scale, duplicates=duplicates)
+    utility = utility_from_checked(frame)
+    utility.matrix = sp.csr_matrix(utility.matrix, dtype=np.float32)
+    users = utility.user_map.transform(frame["user_id"].to_numpy())
+    items = utility.item_map.transform(frame["item_id"].to_numpy())
+    return FitData(utility, users, items, frame["rating"].to_numpy(dtype=np.float64))
+
+
+def held_out_cells(data: FitData, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(user codes, item codes) of ``fraction`` of each user's ratings, drawn from ``seed``.
+
+    The same cells as ``train_test_split(ratings, fraction, by="user",
+    random_state=seed)`` puts in test, in the ratings' order.
+    """
+    users, items, _ = data.triples()
+    is_test = split_mask_by_group(users, float(fraction), np.random.default_rng(seed))
+    return users[is_test], items[is_test]
+
+
+def carve_validation(
+    rows_matrix: sp.csr_matrix, fraction: float, seed: int
+) -> tuple[sp.csr_matrix, Cells | None]:
+    """Split each row's ratings into a fitting part and a validation slice."""
+    if fraction == 0:
+        return rows_matrix, None
+    coo = rows_matrix.tocoo()
+    is_test = split_mask_by_group(coo.row, float(fraction), np.random.default_rng(seed))
+    if not is_test.any():
+        return rows_matrix, None
+    keep = ~is_test
+    fit_rows = sp.csr_matrix(
+        (coo.data[keep].astype(np.float32), (coo.row[keep], coo.col[keep])),
+        shape=rows_matrix.shape,
+    )
+    val = (
+        coo.row[is_test].astype(np.int64),
+        coo.col[is_test].astype(np.int64),
+        coo.data[is_test].astype(np.float32),
+    )
+    return fit_rows, val
+
+
+def hold_out(
+    rows_matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray, kind: str
+) -> tuple[sp.csr_matrix, Cells | None]:
+    """Remove the given (user code, item code) cells from ``rows_matrix``; return the rest
+    and the removed cells as (row codes, column codes, ratings), in the given order."""
+    if len(users) == 0:
+        return rows_matrix, None
+    rows, cols = (users, items) if kind == "user" else (items, users)
+    rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+    target = np.asarray(rows_matrix[rows, cols], dtype=np.float32).ravel()
+    # Keep every stored cell not named (explicit zero ratings included).
+    coo = rows_matrix.tocoo()
+    n_cols = np.int64(rows_matrix.shape[1])
+    keep = ~np.isin(coo.row.astype(np.int64) * n_cols + coo.col, rows * n_cols + cols)
+    fit_rows = sp.csr_matrix(
+        (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=rows_matrix.shape
+    )
+    return fit_rows, (rows, cols, target)
+
+
+def row_means(matrix: sp.csr_matrix, default: float) -> np.ndarray:
+    """Mean stored value of each row (``default`` for an empty row), float32."""
+    counts = np.diff(matrix.indptr)
+    sums = np.asarray(matrix.sum(axis=1)).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), default)
+    return means.astype(np.float32)

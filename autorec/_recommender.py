@@ -1,0 +1,370 @@
+"""The shape every autorec model shares: ``recommend`` and ``complete`` over two hooks.
+
+A model supplies only
+
+* ``_user_scores(index)``: ranking scores of every item for a block of its users
+  (rows follow ``index``, columns follow ``item_map_``; higher ranks first), and
+* ``_seen_items(index)``: the items each of those users rated in training (by default
+  the stored entries of ``utility_``, the users x items training matrix),
+
+and, to fold in users it has not seen, ``_fold_in_scores(items, ratings)``. Everything
+else (seen-item filtering, top-k with stable tie-breaking, batch = single, the movies
+join, id checks) lives here once, as in implicit's ``RecommenderBase``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._base import check_is_fitted
+from ._validation import _py, check_bool, check_k
+
+__all__ = ["CompletionMixin", "RecommenderMixin", "top_k_items"]
+
+#: Users scored at once by a batch ``recommend`` (bounds its memory).
+_BLOCK_USERS = 1024
+
+
+def top_k_items(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best columns of each row of ``scores``, best first.
+
+    Ties are broken by column order (the lower column first), so the result depends only
+    on the row itself. ``-inf`` marks a column that is not a candidate; a row with fewer
+    than ``k`` candidates gets fewer columns.
+
+    Returns
+    -------
+    columns : list of ndarray of int64
+        The chosen columns of each row, best first.
+    counts : ndarray of int64
+        How many columns each row got.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from autorec._recommender import top_k_items
+    >>> cols, counts = top_k_items(np.array([[1.0, 3.0, 3.0, -np.inf]]), 3)
+    >>> cols[0].tolist(), counts.tolist()
+    ([1, 2, 0], [3])
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n_rows, n_cols = scores.shape
+    k = min(int(k), n_cols)
+    if n_rows == 0 or k == 0:
+        return [np.empty(0, dtype=np.int64) for _ in range(n_rows)], np.zeros(n_rows, np.int64)
+    # The k-th largest value of each row, then every column above it plus the first
+    # (in column order) of those equal to it: exactly k columns, ties by column order.
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+    above = scores > kth
+    equal = scores == kth
+    room = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (equal & (np.cumsum(equal, axis=1) <= room))
+    chosen &= np.isfinite(scores)
+    rows, cols = np.nonzero(chosen)
+    order = np.lexsort((cols, -scores[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    counts = np.bincount(rows, minlength=n_rows).astype(np.int64)
+    return np.split(cols.astype(np.int64), np.cumsum(counts)[:-1]), counts
+
+
+def _as_user_ids(user_id: Any) -> tuple[np.ndarray, bool]:
+    """The requested users as a 1-D array, and whether a single user was asked for."""
+    if isinstance(user_id, set | frozenset | dict | Mapping):
+        raise TypeError(
+            f"user_id must be one id or an ordered array-like of ids (list, array, Series), "
+            f"got a {type(user_id).__name__}"
+        )
+    if np.ndim(user_id) == 0:
+        return np.asarray([user_id], dtype=object if isinstance(user_id, str) else None), True
+    ids = user_id.to_numpy() if isinstance(user_id, pd.Series | pd.Index) else np.asarray(user_id)
+    if ids.ndim != 1:
+        raise ValueError(f"user_id must be one id or a 1-D array of ids, got shape {ids.shape}")
+    if ids.size == 0:
+        raise ValueError("user_id is empty; pass one user id or at least one in a list")
+    return ids, False
+
+
+def _check_id_values(ids: np.ndarray, name: str) -> None:
+    """Ids that cannot be ids (NaN, None, 1.5, booleans) are an error naming the value."""
+    for value in ids.tolist() if ids.dtype.kind in "fObc" else ():
+        if (
+            value is None
+            or isinstance(value, bool)
+            or (isinstance(value, float) and not (np.isfinite(value) and value == int(value)))
+            or isinstance(value, complex)
+        ):
+            raise ValueError(f"{name} {_py(value)!r} cannot be an id; ids are integers or strings")
+
+
+class RecommenderMixin:
+    """``recommend`` for every model, over the ``_user_scores`` / ``_seen_items`` hooks.
+
+    Needs the fitted attributes ``user_map_`` and ``item_map_``
+    (:class:`autorec.datasets.IdMap`) and, for the default ``_seen_items``, ``utility_``.
+    """
+
+    #: A fitted attribute whose presence means "fitted".
+    _fitted_attribute = "user_map_"
+
+    # ------------------------------------------------------------------ hooks
+    def _user_scores(self, index: np.ndarray) -> np.ndarray:
+        """Ranking scores, shape (len(index), n_items), for users at ``index``."""
+        raise NotImplementedError
+
+    def _seen_items(self, index: np.ndarray) -> list[np.ndarray]:
+        """The item indices each user at ``index`` rated in training."""
+        matrix: sp.csr_matrix = self.utility_  # type: ignore[attr-defined]
+        return [matrix.indices[matrix.indptr[u] : matrix.indptr[u + 1]] for u in index]
+
+    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """Ranking scores of every item for a new user with these (item index, rating)s."""
+        raise ValueError(
+            f"{type(self).__name__} cannot fold in a user it was not fitted on; refit with "
+            "that user's ratings"
+        )
+
+    def _fold_in_scale(self) -> tuple[float, float] | None:
+        """The range fold-in ratings must lie in (the model's rating scale, if any)."""
+        return getattr(self, "rating_scale_", None)
+
+    # ------------------------------------------------------------------ helpers
+    def _check_fitted(self) -> None:
+        check_is_fitted(self, self._fitted_attribute)
+
+    def _user_index(self, users: Any) -> np.ndarray:
+        """Row indices of the given user ids (all users for None); unknown ids raise."""
+        user_map = self.user_map_  # type: ignore[attr-defined]
+        if users is None:
+            return np.arange(len(user_map), dtype=np.int64)
+        ids, _ = _as_user_ids(users)
+        _check_id_values(ids, "user id")
+        index = user_map.transform(ids)
+        if (index < 0).any():
+            bad = ids[index < 0]
+            raise KeyError(
+                f"user id(s) {bad[:5].tolist()} ({len(bad)} in all) were not in the training "
+                "data; pass their ratings to recommend(..., user_ratings=...) to fold them in"
+            )
+        return index.astype(np.int64)
+
+    def _parse_user_ratings(self, user_ratings: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(item index, rating) of a fold-in user, unknown items dropped with a warning."""
+        import warnings
+
+        if isinstance(user_ratings, pd.DataFrame):
+            missing = [c for c in ("item_id", "rating") if c not in user_ratings.columns]
+            if missing:
+                raise ValueError(
+                    f"user_ratings frame is missing column(s) {missing}; it needs 'item_id' "
+                    f"and 'rating' (it has {[str(c) for c in user_ratings.columns]})"
+                )
+            items, values = user_ratings["item_id"].to_numpy(), user_ratings["rating"].to_numpy()
+        elif isinstance(user_ratings, pd.Series):
+            items, values = user_ratings.index.to_numpy(), user_ratings.to_numpy()
+        elif isinstance(user_ratings, Mapping):
+            items = np.asarray(list(user_ratings.keys()))
+            values = list(user_ratings.values())
+        else:
+            raise TypeError(
+                "user_ratings must be a dict item_id -> rating, a Series indexed by item id, or "
+                f"a DataFrame with item_id and rating, got {type(user_ratings).__name__}"
+            )
+        for item, value in zip(np.asarray(items).tolist(), list(values), strict=True):
+            if isinstance(value, bool | np.bool_) or not isinstance(
+                value, int | float | np.integer | np.floating
+            ):
+                raise ValueError(
+                    f"user_ratings gives item {item!r} the rating {_py(value)!r}; each rating "
+                    "must be one number"
+                )
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        items = np.asarray(items)
+        _check_id_values(items, "user_ratings item id")
+        scale = self._fold_in_scale()
+        bad = ~np.isfinite(values)
+        if scale is not None:
+            bad |= (values < scale[0]) | (values > scale[1])
+        if bad.any():
+            allowed = f"the rating scale [{scale[0]}, {scale[1]}]" if scale else "finite numbers"
+            raise ValueError(
+                f"user_ratings has rating {_py(values[bad][0])!r} for item "
+                f"{_py(items[bad][0])!r}; ratings must be {allowed}"
+            )
+        index = self.item_map_.transform(items)  # type: ignore[attr-defined]
+        if (index < 0).any():
+            warnings.warn(
+                f"{int((index < 0).sum())} item(s) in user_ratings were not in the training "
+                f"data and are ignored (e.g. {items[index < 0][:5].tolist()})",
+                UserWarning,
+                stacklevel=4,
+            )
+        keep = index >= 0
+        index, values = index[keep], values[keep]
+        unique, counts = np.unique(index, return_counts=True)
+        if (counts > 1).any():
+            repeated = self.item_map_.inverse_transform(unique[counts > 1][:1])[0]  # type: ignore[attr-defined]
+            raise ValueError(
+                f"user_ratings rates item {_py(repeated)!r} more than once; give each item "
+                "one rating"
+            )
+        return index.astype(np.int64), values
+
+    # ------------------------------------------------------------------ public
+    def recommend(
+        self,
+        user_id: Any,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        movies: pd.DataFrame | None = None,
+        user_ratings: Mapping[Any, float] | pd.Series | pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Top-``k`` items for a user (or for each of several users).
+
+        Parameters
+        ----------
+        user_id : scalar or array-like
+            A user id seen in ``fit``, or several (a list, array or Series). With
+            ``user_ratings`` it may be any label (or None) for a new user.
+        k : int, default=10
+            Number of items; fewer are returned only when fewer candidates exist.
+        exclude_seen : bool, default=True
+            Leave out items the user rated in the training data (or in ``user_ratings``).
+            Pass ``False`` to rank every item.
+        movies : pandas.DataFrame, optional
+            Item metadata with an ``item_id`` column (e.g. ``load_movielens_1m().movies``);
+            its ``title`` and ``genres`` columns are joined onto the result.
+        user_ratings : mapping item_id -> rating, pandas.Series or DataFrame, optional
+            Fold-in: ratings of a user who need not be in the training data (a dict, a
+            Series indexed by item id, or a frame with ``item_id`` and ``rating``), each
+            item rated once. The user's recommendations come without retraining (for
+            the models that support it); items unknown to the model are ignored with a
+            warning.
+
+        Returns
+        -------
+        pandas.DataFrame
+            For one user: up to ``k`` rows ranked by ``score`` (highest first), index
+            ``rank`` from 1, columns ``item_id``, ``score`` and ``title``, ``genres``
+            when ``movies`` is given. For an array of users: the same rows for each user
+            stacked, with a leading ``user_id`` column; each user's rows equal the
+            single call. Ties in ``score`` are broken by item order.
+
+        Raises
+        ------
+        KeyError
+            If a user id was not in the training data and no ``user_ratings`` was given.
+        TypeError, ValueError
+            If ``k`` is not a positive integer, ``exclude_seen`` is not a bool, a user id
+            cannot be an id, or the model cannot fold in users.
+        """
+        self._check_fitted()
+        k = check_k(k)
+        exclude_seen = check_bool(exclude_seen, "exclude_seen")
+        if movies is not None:
+            _check_movies(movies)
+        if user_ratings is not None:
+            if not (user_id is None or np.ndim(user_id) == 0):
+                raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
+            items, values = self._parse_user_ratings(user_ratings)
+            scores = np.asarray(self._fold_in_scores(items, values), dtype=np.float64)[None, :]
+            result = self._rank(scores, [items], [user_id], k, exclude_seen, single=True)
+        else:
+            ids, single = _as_user_ids(user_id)
+            index = self._user_index(ids)
+            labels = self.user_map_.inverse_transform(index)  # type: ignore[attr-defined]
+            parts = []
+            for start in range(0, len(index), _BLOCK_USERS):
+                block = index[start : start + _BLOCK_USERS]
+                scores = np.asarray(self._user_scores(block), dtype=np.float64)
+                seen = self._seen_items(block)
+                block_labels = labels[start : start + _BLOCK_USERS]
+                parts.append(self._rank(scores, seen, block_labels, k, exclude_seen, single))
+            result = parts[0] if single else pd.concat(parts)
+        return _join_movies(result, movies) if movies is not None else result
+
+    def _rank(
+        self,
+        scores: np.ndarray,
+        seen: list[np.ndarray],
+        labels: Any,
+        k: int,
+        exclude_seen: bool,
+        single: bool,
+    ) -> pd.DataFrame:
+        scores = np.where(np.isnan(scores), -np.inf, scores)
+        if exclude_seen:
+            for row, items in enumerate(seen):
+                scores[row, items] = -np.inf
+        columns, counts = top_k_items(scores, k)
+        flat = np.concatenate(columns) if len(columns) else np.empty(0, np.int64)
+        rows = np.repeat(np.arange(len(counts)), counts)
+        frame = pd.DataFrame(
+            {
+                "item_id": self.item_map_.inverse_transform(flat),  # type: ignore[attr-defined]
+                "score": scores[rows, flat],
+            }
+        )
+        frame.index = pd.Index(
+            np.concatenate([np.arange(1, c + 1) for c in counts]) if len(counts) else [],
+            name="rank",
+            dtype=np.int64,
+        )
+        if not single:
+            frame.insert(0, "user_id", np.repeat(np.asarray(labels), counts))
+        return frame
+
+
+class CompletionMixin:
+    """``complete``: the training ratings kept, the empty cells predicted.
+
+    Needs ``predict_matrix(users)``, ``utility_``, ``user_map_``, ``item_map_`` and
+    ``_user_index`` (from :class:`RecommenderMixin`).
+    """
+
+    def complete(self, users: Any = None) -> pd.DataFrame:
+        """The completed utility matrix: observed ratings kept, empty cells predicted.
+
+        Parameters
+        ----------
+        users : array-like of user ids, optional
+            Which users (rows); all users by default.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: user ids, columns: item ids, values: float32 predicted ratings
+            (clipped to the rating scale) where the user had no training rating.
+        """
+        self._check_fitted()  # type: ignore[attr-defined]
+        index = self._user_index(users)  # type: ignore[attr-defined]
+        ids = self.user_map_.inverse_transform(index)  # type: ignore[attr-defined]
+        filled = np.asarray(self.predict_matrix(ids), dtype=np.float32)  # type: ignore[attr-defined]
+        observed = self.utility_[index]  # type: ignore[attr-defined]
+        rows, cols = observed.nonzero()
+        filled[rows, cols] = np.asarray(observed[rows, cols]).ravel()
+        return pd.DataFrame(
+            filled,
+            index=pd.Index(ids, name="user_id"),
+            columns=pd.Index(self.item_map_.ids, name="item_id"),  # type: ignore[attr-defined]
+        )
+
+
+def _check_movies(movies: Any) -> None:
+    if not isinstance(movies, pd.DataFrame) or "item_id" not in movies.columns:
+        raise ValueError("movies must be a DataFrame with an 'item_id' column (and title, genres)")
+
+
+def _join_movies(result: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:
+    extra = [c for c in ("title", "genres") if c in movies.columns]
+    meta = movies.drop_duplicates("item_id").set_index("item_id")[extra]
+    joined = meta.reindex(result["item_id"].to_numpy())
+    out = result.copy()
+    for column in extra:
+        out[column] = joined[column].to_numpy()
+    return out
