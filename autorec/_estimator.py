@@ -15,7 +15,8 @@ import scipy.sparse as sp
 import torch
 
 from ._base import ParamsMixin
-from ._network import ACTIVATIONS, AutoEncoderNet, decode_pairs, encode_rows, predict_at
+from ._config import PRESETS, validate_params
+from ._network import AutoEncoderNet, decode_pairs, encode_rows, predict_at
 from ._prepare import FitData, carve_validation, hold_out, prepare, row_means
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._serialization import (
@@ -32,9 +33,7 @@ from ._sparse import SparseRows
 from ._training import TrainConfig, train
 from ._validation import (
     check_bool,
-    check_option,
     check_pairs,
-    check_random_state,
     check_rating_scale,
     check_scalar,
     resolve_device,
@@ -44,8 +43,6 @@ from .datasets import UtilityMatrix
 
 __all__ = ["PRESETS", "AutoEncoderRecommender"]
 
-KINDS = ("user", "item")
-OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 FORMAT = "autorec.AutoEncoderRecommender"
 #: What reads each model format (named when the wrong class is asked to load a file).
 READERS = {
@@ -54,46 +51,6 @@ READERS = {
 }
 _PAD_ROWS = 16  # see predict_matrix
 _CHUNK_USERS = 2048
-
-#: Named configurations for :meth:`AutoEncoderRecommender.from_preset`.
-PRESETS: dict[str, dict[str, Any]] = {
-    # The reference notebook's network (user-based, 200-100-200, sigmoid) with
-    # autorec's training recipe: the class defaults.
-    "reference": {},
-    # I-AutoRec (Sedhain et al., 2015): one hidden layer of 500 sigmoid units over item
-    # rows, with L2 regularization. The most accurate configuration autorec ships.
-    "i-autorec": {
-        "hidden_layers": (500,),
-        "kind": "item",
-        "input_dropout": 0.0,
-        "batch_size": 64,
-        "learning_rate": 1e-3,
-        "weight_decay": 3e-4,
-        "patience": 4,
-    },
-}
-
-
-def _check_hidden_layers(layers: Any) -> tuple[int, ...]:
-    if isinstance(layers, int | np.integer) and not isinstance(layers, bool):
-        raise TypeError(
-            "hidden_layers must be a sequence of widths such as (200, 100, 200), "
-            f"got {layers!r}; for one layer write ({layers},)"
-        )
-    if (
-        isinstance(layers, str | bytes)
-        or not isinstance(layers, Sequence | np.ndarray)
-        or len(layers) == 0
-        or not all(
-            isinstance(w, int | np.integer) and not isinstance(w, bool | np.bool_) and w >= 1
-            for w in layers
-        )
-    ):
-        raise ValueError(
-            "hidden_layers must be a non-empty sequence of positive integers such as "
-            f"(200, 100, 200), got {layers!r}"
-        )
-    return tuple(int(w) for w in layers)
 
 
 class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
@@ -303,33 +260,7 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> dict[str, Any]:
         """The parameters, checked, as JSON-friendly Python values (``fit_params_``)."""
-        scalar = check_scalar
-        p = {
-            "hidden_layers": _check_hidden_layers(self.hidden_layers),
-            "activation": check_option(self.activation, "activation", sorted(ACTIVATIONS)),
-            "kind": check_option(self.kind, "kind", KINDS),
-            "optimizer": check_option(self.optimizer, "optimizer", OPTIMIZERS),
-            "duplicates": check_option(self.duplicates, "duplicates", ("error", "last")),
-            "dropout": scalar(self.dropout, "dropout", low=0.0, high=0.99),
-            "input_dropout": scalar(self.input_dropout, "input_dropout", low=0.0, high=0.99),
-            "epochs": scalar(self.epochs, "epochs", int, low=1, high=10**6),
-            "batch_size": scalar(self.batch_size, "batch_size", int, low=1, high=10**9),
-            "learning_rate": scalar(
-                self.learning_rate, "learning_rate", low=0.0, high=1e6, include_low=False
-            ),
-            "weight_decay": scalar(self.weight_decay, "weight_decay", low=0.0, high=1e6),
-            "validation_fraction": scalar(
-                self.validation_fraction, "validation_fraction", low=0.0, high=0.9
-            ),
-            "patience": scalar(self.patience, "patience", int, low=1, high=10**6),
-            "lr_decay": scalar(self.lr_decay, "lr_decay", low=0.0, high=1.0, include_low=False),
-            "verbose": scalar(self.verbose, "verbose", int, low=0, high=10**3),
-            "rating_scale": check_rating_scale(self.rating_scale),
-        }
-        resolve_device(self.device)
-        check_random_state(self.random_state)
-        p["random_state"] = self.random_state if isinstance(self.random_state, int) else None
-        return p
+        return validate_params(self)
 
     # --------------------------------------------------------------------- fit
     def fit(

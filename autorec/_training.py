@@ -4,8 +4,9 @@ The loop (:func:`train`) runs epochs of minibatches and asks four helpers what t
 after each epoch, in the spirit of skorch's callbacks:
 
 * :class:`DivergenceGuard`: a loss that is NaN, infinite, or has exploded far above
-  where it started stops training (an error before the first good epoch, a warning and
-  the best weights after it);
+  where it started (a training loss 100 times its first value, a validation RMSE 1.5
+  times that of the untrained network) stops training (an error before the first good
+  epoch, a warning and the best weights after it);
 * :class:`LearningRateDecay`: multiplies the learning rate by a factor once the
   validation score has stalled for two epochs, then after every further stalled epoch;
 * :class:`EarlyStopping`: remembers the best epoch and says when to stop;
@@ -152,17 +153,30 @@ class DivergenceGuard:
     every output to the ends of the scale).
     """
 
-    def __init__(self, factor: float = 100.0) -> None:
+    def __init__(self, factor: float = 100.0, validation_factor: float = 1.5) -> None:
         self.factor = float(factor)
+        self.validation_factor = float(validation_factor)
         self.reference: float | None = None
+        self.validation_reference: float | None = None
 
     def diverged(self, loss: float) -> bool:
+        """True when a training batch's loss is not finite or exploded."""
         if not math.isfinite(loss):
             return True
         if self.reference is None:
             self.reference = max(loss, 1e-12)
             return False
         return loss > self.factor * self.reference
+
+    def validation_diverged(self, rmse: float) -> bool:
+        """True when the validation RMSE is not finite, or is ``validation_factor`` times
+        that of the untrained network (which predicts about the mean rating): a step so
+        large that every output sits at an end of the scale."""
+        if not math.isfinite(rmse):
+            return True
+        return self.validation_reference is not None and rmse > (
+            self.validation_factor * self.validation_reference
+        )
 
     @staticmethod
     def fail(epoch: int, learning_rate: float, best_epoch: int | None) -> None:
@@ -252,6 +266,8 @@ def train(
     decay = LearningRateDecay(optimizer, config.lr_decay)
     stopping, best, guard = EarlyStopping(config.patience), BestWeights(), DivergenceGuard()
     history: dict[str, Any] = {"train_rmse": [], "val_rmse": [], "seconds": []}
+    if val is not None:
+        guard.validation_reference = validation_rmse(module, rows, val, config.rating_scale)
     bar = _progress(config)
     for epoch in range(1, config.epochs + 1):
         tick = time.perf_counter()
@@ -264,7 +280,9 @@ def train(
             history[key].append(value)
         history["seconds"].append(seconds)
         bar.update(1)
-        if not math.isfinite(train_rmse) or (val is not None and not math.isfinite(val_rmse)):
+        if not math.isfinite(train_rmse) or (
+            val is not None and guard.validation_diverged(val_rmse)
+        ):
             DivergenceGuard.fail(epoch, config.learning_rate, stopping.best_epoch or None)
             break
         score = val_rmse if val is not None else -epoch

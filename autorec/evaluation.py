@@ -120,17 +120,18 @@ def make_model(
     epochs: int | None = None,
     random_state: int | None = 0,
     verbose: int = 0,
+    **overrides: Any,
 ) -> AutoEncoderRecommender | BlendRecommender:
     """The model ``kind`` (a key of :data:`MODELS`) stands for, unfitted.
 
     ``"user"`` is the ``"reference"`` preset (the library defaults); ``"item"`` the
     ``"i-autorec"`` preset; ``"blend"`` a :class:`autorec.BlendRecommender` of those two
-    with learned weights. ``epochs`` overrides the maximum number of epochs (of each
-    sub-model of a blend).
+    with learned weights. ``epochs`` overrides the maximum number of epochs and
+    ``overrides`` any other parameter (of each sub-model of a blend).
     """
     if kind not in MODELS:
         raise ValueError(f"kind={kind!r} is not supported; use one of {sorted(MODELS)}")
-    params: dict[str, Any] = {"random_state": random_state, "verbose": verbose}
+    params: dict[str, Any] = {"random_state": random_state, "verbose": verbose, **overrides}
     if epochs is not None:
         params["epochs"] = epochs
     presets = MODELS[kind].presets

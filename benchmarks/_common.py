@@ -21,6 +21,7 @@ import torch
 
 import autorec
 from autorec import AutoEncoderRecommender, BlendRecommender
+from autorec.evaluation import make_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Where the real MovieLens-1M is looked for when neither --data-home nor
@@ -32,18 +33,16 @@ DEFAULT_DATA_HOME = REPO_ROOT.parent / "shared" / "data"
 def best_config(random_state: int | None = None, **overrides: Any) -> BlendRecommender:
     """autorec's recommended best configuration (the one the docs recommend).
 
-    The single place the benchmarks take it from, so changing it here changes every
-    table. ``overrides`` are passed to ``set_params`` (e.g. ``epochs=2`` for a quick run).
+    From :func:`autorec.evaluation.make_model`, the single place the CLI, the benchmarks
+    and the examples take their models from. ``overrides`` go to every sub-model (e.g.
+    ``epochs=2`` for a quick run).
     """
-    estimators = [
-        AutoEncoderRecommender.from_preset(name, **overrides) for name in ("reference", "i-autorec")
-    ]
-    return BlendRecommender(estimators, random_state=random_state)
+    return make_model("blend", random_state=random_state, **overrides)
 
 
 def item_model(random_state: int | None = None, **overrides: Any) -> AutoEncoderRecommender:
     """The ``"i-autorec"`` preset (item-based, 500 sigmoid units), plus overrides."""
-    return AutoEncoderRecommender.from_preset("i-autorec", random_state=random_state, **overrides)
+    return make_model("item", random_state=random_state, **overrides)
 
 
 def default_model(random_state: int | None = None, **overrides: Any) -> AutoEncoderRecommender:

@@ -30,14 +30,10 @@ import numpy as np
 import pandas as pd
 
 from autorec.baselines import BiasBaseline, GlobalMean
-from autorec.datasets import train_test_split
+from autorec.evaluation import SPLITS, rating_scores
+from autorec.evaluation import split as split_ratings
 from autorec.metrics import rmse, top_k_accuracy
 
-SPLITS: dict[str, tuple[str, float, str | None]] = {
-    # name: (title, test_size, by)
-    "standard": ("standard split: per-user 75/25 (the reference study's)", 0.25, "user"),
-    "random": ("random 90/10 split (the AutoRec paper's)", 0.1, None),
-}
 KS = (5, 10)
 PUBLISHED = [
     "I-AutoRec (item-based, 500 hidden units), ML-1M random 90/10: test RMSE 0.831 "
@@ -65,7 +61,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seeds", default="0,1,2", help="random states, comma separated")
     parser.add_argument(
-        "--splits", default="standard,random", help="comma separated, from: " + ", ".join(SPLITS)
+        "--splits", default="standard,random90", help="comma separated, from: " + ", ".join(SPLITS)
     )
     parser.add_argument(
         "--notebook-epochs",
@@ -126,34 +122,44 @@ def log(message: str) -> None:
 def _scores(
     name: str,
     fit: Callable[[], Any],
-    predict: Callable[[Any, pd.DataFrame, bool], np.ndarray] | None,
     train: pd.DataFrame,
     test: pd.DataFrame,
     *,
     ranking: bool = True,
+    predict: Callable[[Any, pd.DataFrame], np.ndarray] | None = None,
     leaky: Callable[[Any], np.ndarray] | None = None,
 ) -> dict[str, Any]:
+    """Fit one model and score it with :func:`autorec.evaluation.rating_scores` (or, for
+    the notebook loop, its own ``predict``)."""
     tick = time.perf_counter()
     model = fit()
     seconds = time.perf_counter() - tick
+    if predict is None:
+        scores = rating_scores(model, train, test, KS)
+    else:
+        raw = predict(model, test)
+        scores = {
+            "rmse_train": rmse(train["rating"], predict(model, train)),
+            "rmse_test": rmse(test["rating"], raw),
+            "top_k_accuracy": {
+                str(k): top_k_accuracy(test["user_id"], test["rating"], raw, k) for k in KS
+            },
+        }
     row: dict[str, Any] = {
         "model": name,
         "fit_seconds": seconds,
-        "train_rmse": rmse(train["rating"], predict(model, train, True)),
-        "test_rmse": rmse(test["rating"], predict(model, test, True)),
+        "train_rmse": scores["rmse_train"],
+        "test_rmse": scores["rmse_test"],
     }
-    raw = predict(model, test, False) if ranking else None
     for k in KS:
-        row[f"top{k}"] = (
-            top_k_accuracy(test["user_id"], test["rating"], raw, k) if ranking else None
-        )
+        row[f"top{k}"] = scores["top_k_accuracy"][str(k)] if ranking else None
         row[f"leaky_top{k}"] = None
     if leaky is not None:
-        scores = leaky(model)
-        keep = ~np.isnan(scores)
+        leaked = leaky(model)
+        keep = ~np.isnan(leaked)
         for k in KS:
             row[f"leaky_top{k}"] = top_k_accuracy(
-                test["user_id"][keep], test["rating"][keep], scores[keep], k
+                test["user_id"][keep], test["rating"][keep], leaked[keep], k
             )
     extra = getattr(model, "history_", None)
     if extra is not None:
@@ -166,29 +172,13 @@ def _scores(
     return row
 
 
-def run_split(ratings: pd.DataFrame, split: str, seed: int, args: argparse.Namespace) -> list[dict]:
-    _, test_size, by = SPLITS[split]
-    train, test = train_test_split(ratings, test_size, by=by, random_state=seed)
-    log(f"{split} split, random_state={seed}: {len(train):,} train / {len(test):,} test ratings")
+def run_split(ratings: pd.DataFrame, name: str, seed: int, args: argparse.Namespace) -> list[dict]:
+    train, test = split_ratings(ratings, name, random_state=seed)
+    log(f"{name} split, random_state={seed}: {len(train):,} train / {len(test):,} test ratings")
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
-
-    def sk_predict(model: Any, pairs: pd.DataFrame, clip: bool) -> np.ndarray:
-        return np.asarray(model.predict(pairs), dtype=np.float64)
-
-    def ae_predict(model: Any, pairs: pd.DataFrame, clip: bool) -> np.ndarray:
-        return model.predict(pairs, clip=clip)
-
     rows = [
-        _scores(
-            "Global mean", lambda: GlobalMean().fit(train), sk_predict, train, test, ranking=False
-        ),
-        _scores(
-            "User + item bias (BiasBaseline)",
-            lambda: BiasBaseline().fit(train),
-            sk_predict,
-            train,
-            test,
-        ),
+        _scores("Global mean", lambda: GlobalMean().fit(train), train, test, ranking=False),
+        _scores("User + item bias (BiasBaseline)", lambda: BiasBaseline().fit(train), train, test),
     ]
     if not args.skip_notebook:
         rows.append(
@@ -198,9 +188,9 @@ def run_split(ratings: pd.DataFrame, split: str, seed: int, args: argparse.Names
                 lambda: _notebook.train(
                     train, test, epochs=args.notebook_epochs, random_state=seed
                 ),
-                lambda m, pairs, clip: _notebook.predict(m, pairs),
                 train,
                 test,
+                predict=lambda m, pairs: _notebook.predict(m, pairs),
                 leaky=lambda m: _notebook.leaky_scores(m, test),
             )
         )
@@ -208,7 +198,6 @@ def run_split(ratings: pd.DataFrame, split: str, seed: int, args: argparse.Names
         _scores(
             "autorec default",
             lambda: _common.default_model(seed, **overrides).fit(train),
-            ae_predict,
             train,
             test,
             leaky=lambda m: _common.leaky_scores(m, test)[0],
@@ -218,7 +207,6 @@ def run_split(ratings: pd.DataFrame, split: str, seed: int, args: argparse.Names
         _scores(
             "autorec i-autorec preset",
             lambda: _common.item_model(seed, **overrides).fit(train),
-            ae_predict,
             train,
             test,
         )
@@ -227,13 +215,12 @@ def run_split(ratings: pd.DataFrame, split: str, seed: int, args: argparse.Names
         _scores(
             "autorec best configuration (blend)",
             lambda: _common.best_config(seed, **overrides).fit(train),
-            ae_predict,
             train,
             test,
         )
     )
     for row in rows:
-        row.update(split=split, seed=seed, n_train=len(train), n_test=len(test))
+        row.update(split=name, seed=seed, n_train=len(train), n_test=len(test))
     return rows
 
 
@@ -329,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quick = " [--quick: NOT representative]" if args.quick else ""
     for split in args.split_list:
         title = (
-            f"MovieLens-1M, {SPLITS[split][0]}, random states "
+            f"MovieLens-1M, {SPLITS[split].description}, random states "
             f"{', '.join(map(str, args.seed_list))}{subset}{quick}"
         )
         out += [_common.heading(title, markdown=md), "", render(summarize(results, split), md), ""]

@@ -27,7 +27,7 @@ from typing import Any
 import _common
 import _notebook
 
-from autorec.datasets import train_test_split
+from autorec.evaluation import split
 from autorec.metrics import rmse
 
 #: key: (label, unit, comparison, target)
@@ -80,7 +80,7 @@ def log(message: str) -> None:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     home = _common.data_home(args.data_home)
     ratings = _common.load_ratings(home, args.users)
-    train, test = train_test_split(ratings, 0.25, by="user", random_state=args.seed)
+    train, test = split(ratings, "standard", random_state=args.seed)
     log(f"standard split, random_state={args.seed}: {len(train):,} train / {len(test):,} test")
     result: dict[str, Any] = {"n_train": len(train), "n_test": len(test)}
 

@@ -10,11 +10,11 @@ import pandas as pd
 
 from autorec import AutoEncoderRecommender
 from autorec.baselines import BiasBaseline, GlobalMean
-from autorec.datasets import load_movielens_1m, train_test_split
-from autorec.metrics import rmse, top_k_accuracy
+from autorec.datasets import load_movielens_1m
+from autorec.evaluation import rating_scores, split
 
 data = load_movielens_1m()
-train, test = train_test_split(data.ratings, test_size=0.25, by="user", random_state=0)
+train, test = split(data.ratings, "standard", random_state=0)  # per-user 75/25
 
 autoencoder = AutoEncoderRecommender(random_state=0, verbose=1)
 if "AUTOREC_EXAMPLE_EPOCHS" in os.environ:
@@ -30,17 +30,14 @@ for name, model in models.items():
     started = time.perf_counter()
     model.fit(train)
     seconds = time.perf_counter() - started
-    if isinstance(model, AutoEncoderRecommender):
-        scores = model.predict(test, clip=False)  # rank by raw outputs
-    else:
-        scores = model.predict(test)
+    scores = rating_scores(model, train, test)  # RMSE, and top-k ranked by raw outputs
     rows.append(
         {
             "model": name,
-            "RMSE train": rmse(train.rating, model.predict(train)),
-            "RMSE test": rmse(test.rating, model.predict(test)),
-            "top-5 acc. %": top_k_accuracy(test.user_id, test.rating, scores, k=5),
-            "top-10 acc. %": top_k_accuracy(test.user_id, test.rating, scores, k=10),
+            "RMSE train": scores["rmse_train"],
+            "RMSE test": scores["rmse_test"],
+            "top-5 acc. %": scores["top_k_accuracy"]["5"],
+            "top-10 acc. %": scores["top_k_accuracy"]["10"],
             "fit s": seconds,
         }
     )

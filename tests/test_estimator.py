@@ -349,9 +349,9 @@ def test_validation_fraction_zero_runs_every_epoch_and_keeps_the_last(ratings):
 
 
 def test_early_stopping_stops_and_keeps_best_epoch(ratings):
-    # A huge learning rate makes the validation RMSE bounce: patience=1 must stop early.
+    # A high learning rate makes the validation RMSE bounce: patience=1 must stop early.
     est = AutoEncoderRecommender(
-        hidden_layers=(16,), epochs=50, patience=1, learning_rate=0.5, random_state=0
+        hidden_layers=(16,), epochs=50, patience=1, learning_rate=0.2, random_state=0
     ).fit(ratings)
     val = est.history_["val_rmse"]
     assert len(val) < 50
@@ -874,13 +874,13 @@ def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, 
     real_predict_at = training_module.predict_at
     real_decode_at = estimator_module.AutoEncoderNet.decode_at
 
-    def counting_predict_at(*args, **kwargs):  # called once per epoch, for validation
+    def counting_predict_at(*args, **kwargs):  # once before training, then once per epoch
         calls["validations"] += 1
         return real_predict_at(*args, **kwargs)
 
     def decode_at(self, code, rows, columns):  # training loss turns NaN in epoch 3
         out = real_decode_at(self, code, rows, columns)
-        return out * float("nan") if self.training and calls["validations"] >= 2 else out
+        return out * float("nan") if self.training and calls["validations"] >= 3 else out
 
     monkeypatch.setattr(training_module, "predict_at", counting_predict_at)
     monkeypatch.setattr(estimator_module.AutoEncoderNet, "decode_at", decode_at)
@@ -904,7 +904,7 @@ def test_nan_validation_rmse_counts_as_divergence(ratings, monkeypatch):
     def predict_at(*args, **kwargs):
         calls["n"] += 1
         out = real_predict_at(*args, **kwargs)
-        return out * np.float32("nan") if calls["n"] == 4 else out
+        return out * np.float32("nan") if calls["n"] == 5 else out  # epoch 4
 
     monkeypatch.setattr(training_module, "predict_at", predict_at)
     with pytest.warns(RuntimeWarning, match="diverged in epoch 4"):
@@ -941,3 +941,50 @@ def test_public_names_are_exported():
         "TrainingDivergedError",
         "ModelFormatError",
     } <= set(autorec.__all__)
+
+
+# ------------------------------------------------------------- state after a failed fit
+@pytest.mark.parametrize("failure", ["diverged", "interrupted"])
+def test_a_refit_that_raises_leaves_the_old_model_intact(ratings, monkeypatch, failure):
+    model = AutoEncoderRecommender(**SMALL).fit(ratings)
+    before = model.predict(ratings)
+    state = {k: v for k, v in vars(model).items() if k.endswith("_")}
+    other = make_ratings(n_users=30, n_items=25, n_ratings=300, random_state=5)
+    if failure == "interrupted":
+        calls = {"n": 0}
+        real = training_module._run_epoch
+
+        def interrupt(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(training_module, "_run_epoch", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(other)
+    else:
+        with pytest.raises(TrainingDivergedError):
+            model.set_params(learning_rate=1e6, optimizer="sgd").fit(other)
+    assert all(vars(model)[k] is v for k, v in state.items())
+    assert np.array_equal(model.predict(ratings), before)
+    assert len(model.user_mean_) == model.n_users_
+
+
+def test_parameters_changed_after_fit_do_not_change_the_fitted_model(ratings, tmp_path):
+    model = AutoEncoderRecommender(**SMALL).fit(ratings)
+    before = model.predict(ratings)
+    model.set_params(kind="item", hidden_layers=(3, 3))
+    assert np.array_equal(model.predict(ratings), before)
+    model.set_params(kind="nonsense")
+    loaded = AutoEncoderRecommender.load(model.save(tmp_path / "m.safetensors"))
+    assert loaded.kind == "user" and np.array_equal(loaded.predict(ratings), before)
+
+
+@pytest.mark.parametrize(("optimizer", "learning_rate"), [("adam", 1e6), ("sgd", 1e3)])
+def test_an_exploding_but_finite_loss_is_divergence(ratings, optimizer, learning_rate):
+    # Before: validation RMSE ~1.9 (the mean predictor's ~0.95), outputs only 1 and 5, no
+    # warning. The validation RMSE is now compared with the untrained network's.
+    params = {**SMALL, "learning_rate": learning_rate, "optimizer": optimizer}
+    with pytest.raises(TrainingDivergedError, match="exploded"):
+        AutoEncoderRecommender(**params).fit(ratings)
