@@ -12,14 +12,23 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 
 from ._base import ParamsMixin
 from ._estimator import READERS, AutoEncoderRecommender
-from ._prepare import held_out_cells, prepare
+from ._hybrid import RANKINGS, fit_ranking, load_ranking, rank_scores
+from ._prepare import held_out_cells, hold_out, prepare
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._serialization import bad_file, dump_state, json_safe, read_model, tensors_under, write_model
-from ._validation import check_bool, check_pairs, check_random_state, check_scalar, seed_from
+from ._validation import (
+    check_bool,
+    check_option,
+    check_pairs,
+    check_random_state,
+    check_scalar,
+    seed_from,
+)
 
 __all__ = ["BlendRecommender"]
 
@@ -113,6 +122,11 @@ class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         "weights_": "json",
         "validation_rmse_": "json",
         "fit_seconds_": "json",
+        "ranking_weights_": "json",
+        "ranking_validation_": "json",
+        "item_popularity_": "array",
+        "exposure_items_": "index",
+        "exposure_weights_": "array",
     }
 
     def __init__(
@@ -120,11 +134,13 @@ class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         estimators: Sequence[AutoEncoderRecommender] | None = None,
         weights: str | Sequence[float] | None = "auto",
         validation_fraction: float = 0.05,
+        ranking: str = "hybrid",
         random_state: int | None = None,
     ) -> None:
         self.estimators = estimators
         self.weights = weights
         self.validation_fraction = validation_fraction
+        self.ranking = ranking
         self.random_state = random_state
 
     def _templates(self) -> list[AutoEncoderRecommender]:
@@ -187,10 +203,12 @@ class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         templates = self._templates()
         weights = self._normalized_weights(len(templates))
         check_random_state(self.random_state)
-        if weights is None:
+        ranking = check_option(self.ranking, "ranking", RANKINGS)
+        shared = weights is None or ranking == "hybrid"  # one held-out slice for all
+        if shared:
             fraction = check_scalar(
                 self.validation_fraction,
-                "validation_fraction (with weights='auto')",
+                "validation_fraction (with weights='auto' or ranking='hybrid')",
                 low=0.0,
                 high=1.0,
                 include_low=False,
@@ -202,8 +220,9 @@ class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         data = prepare(ratings, None, policy)
         utility = data.utility
         validation = None
-        if weights is None:
-            users, items = held_out_cells(data, fraction, seed_from(self.random_state))
+        seed = seed_from(self.random_state)
+        if shared:
+            users, items = held_out_cells(data, fraction, seed)
             validation = pd.DataFrame(
                 {
                     "user_id": utility.user_map.inverse_transform(users),
@@ -215,17 +234,37 @@ class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
             model = type(template)(**template.get_params(deep=False))
             if self.random_state is not None:
                 model.set_params(random_state=self.random_state)
+            # The blend ranks on its own: its members only predict ratings.
+            model.set_params(ranking="rating")
             fitted.append(model.fit(utility, validation=validation))
         scale = _widest_scale(fitted)
         scores = None
-        if weights is None:
+        target = None
+        if shared:
             target = (
                 np.asarray(utility.matrix[users, items], dtype=np.float64).ravel()
                 if len(users)
                 else np.empty(0)
             )
+        if weights is None:
             weights, scores = _learn_weights(fitted, target, scale)
+        ranked = fit_ranking(
+            ranking,
+            utility.matrix,
+            hold_out(utility.matrix, users, items, "user")[0] if shared else utility.matrix,
+            (users, items) if shared else None,
+            target,
+            lambda chosen: sum(
+                w * m._held_out_rows(chosen) for w, m in zip(weights, fitted, strict=True)
+            ),
+            scale,
+            seed,
+        )
+        for model in fitted:
+            model._release_fit_inputs()
         self.__dict__.update(
+            **ranked,
+            ranking_=ranking,
             estimators_=fitted,
             rating_scale_=scale,
             validation_rmse_=scores,
@@ -265,15 +304,37 @@ class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         return total
 
     # ------------------------------------------------------- recommend hooks
-    def _user_scores(self, index: np.ndarray) -> np.ndarray:
+    def _user_ratings(self, index: np.ndarray) -> np.ndarray:
         return self._blend_rows(self.user_map_.inverse_transform(index))
 
-    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _user_scores(self, index: np.ndarray) -> np.ndarray:
+        return self._rank_scores(self.utility_[index], self._user_ratings(index))
+
+    def _fold_in_ratings(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         total = None
         for weight, model in zip(self.weights_, self.estimators_, strict=True):
-            part = weight * model._fold_in_scores(items, ratings)
+            part = weight * model._fold_in_ratings(items, ratings)
             total = part if total is None else total + part
         return total
+
+    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        row = sp.csr_matrix(
+            (ratings.astype(np.float32), (np.zeros(len(items), dtype=np.int64), items)),
+            shape=(1, self.n_items_),
+        )
+        return self._rank_scores(row, self._fold_in_ratings(items, ratings)[None, :])[0]
+
+    def _rank_scores(self, rows: sp.csr_matrix, ratings: np.ndarray) -> np.ndarray:
+        return rank_scores(
+            self.ranking_,
+            rows,
+            ratings,
+            self.exposure_items_,
+            self.exposure_weights_,
+            self.item_popularity_,
+            self.ranking_weights_,
+            self.rating_scale_,
+        )
 
     # --------------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:
@@ -355,12 +416,17 @@ class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
                 estimators=[type(m)(**m.get_params()) for m in fitted],
                 weights=params["weights"],
                 validation_fraction=params["validation_fraction"],
+                ranking=params.get("ranking", "rating"),  # version 1 ranked by rating
                 random_state=params["random_state"],
             )
             blend._normalized_weights(n)
+            ranking = check_option(blend.ranking, "ranking", RANKINGS)
+            ranked = load_ranking(header, tensors, fitted[0].utility_, ranking)
         except (KeyError, TypeError, ValueError) as exc:
             raise bad_file(path, f"its blend header is invalid ({exc})") from exc
         blend.__dict__.update(
+            **ranked,
+            ranking_=ranking,
             estimators_=fitted,
             weights_=weights,
             validation_rmse_=scores,
@@ -378,6 +444,7 @@ def _blend_params(blend: BlendRecommender) -> dict[str, Any]:
     return {
         "weights": weights,
         "validation_fraction": json_safe(blend.validation_fraction),
+        "ranking": blend.ranking_,
         "random_state": blend.random_state if isinstance(blend.random_state, int) else None,
     }
 

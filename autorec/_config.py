@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ._hybrid import RANKINGS
 from ._network import ACTIVATIONS
 from ._validation import (
     check_option,
@@ -71,6 +72,7 @@ def validate_params(est: Any) -> dict[str, Any]:
         "kind": check_option(est.kind, "kind", KINDS),
         "optimizer": check_option(est.optimizer, "optimizer", OPTIMIZERS),
         "duplicates": check_option(est.duplicates, "duplicates", ("error", "last")),
+        "ranking": check_option(est.ranking, "ranking", RANKINGS),
         "dropout": scalar(est.dropout, "dropout", low=0.0, high=0.99),
         "input_dropout": scalar(est.input_dropout, "input_dropout", low=0.0, high=0.99),
         "epochs": scalar(est.epochs, "epochs", int, low=1, high=10**6),

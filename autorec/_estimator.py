@@ -16,7 +16,8 @@ import torch
 
 from ._base import ParamsMixin
 from ._config import PRESETS, validate_params
-from ._network import AutoEncoderNet, decode_pairs, encode_rows, predict_at
+from ._hybrid import fit_ranking, load_ranking, rank_scores
+from ._network import AutoEncoderNet, decode_pairs, encode_rows, predict_at, user_rows
 from ._prepare import FitData, carve_validation, hold_out, prepare, row_means
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._serialization import (
@@ -116,6 +117,14 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         predictions are clipped to it. By default, the range seen in ``fit``.
     duplicates : {"error", "last"}, default="error"
         What to do with repeated (user, item) pairs in ``fit``: raise, or keep the last.
+    ranking : {"hybrid", "rating", "exposure"}, default="hybrid"
+        What ``recommend`` ranks unrated items by. ``"hybrid"``: how likely the user is
+        to rate the item (an EASE exposure model of who rates what) combined with how
+        much they would like it (the predicted rating), with the mix chosen on the
+        validation slice (see :mod:`autorec._hybrid` and the "Evaluating
+        recommendations" page). ``"rating"``: the predicted rating alone (the reference
+        study's order; it favours obscure items). ``"exposure"``: the exposure model
+        alone. ``predict`` always gives predicted ratings.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, numpy Generator or None, default=None
@@ -151,6 +160,15 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
     fit_params_ : dict
         The parameters ``fit`` used (validated). ``predict``, ``recommend`` and ``save``
         follow these, not parameters changed with ``set_params`` after the fit.
+    exposure_items_, exposure_weights_ : numpy.ndarray or None
+        The exposure model (EASE weights over the ``exposure_items_`` most rated items);
+        None with ``ranking="rating"``.
+    item_popularity_ : numpy.ndarray
+        Number of training ratings of each item.
+    ranking_weights_ : tuple of (float, float) or None
+        The hybrid ranking's (alpha, beta), chosen on the validation slice.
+    ranking_validation_ : dict or None
+        Validation NDCG@10 of every (alpha, beta) tried.
     validation_predictions_ : numpy.ndarray or None
         With ``fit(..., validation=pairs)``: the kept model's predictions for those pairs,
         made (like the validation RMSE) from the other training ratings only; else None.
@@ -169,7 +187,7 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
     >>> model.predict(ratings.head(3)).shape
     (3,)
     >>> model.recommend(ratings.user_id.iloc[0], k=3).columns.tolist()
-    ['item_id', 'score']
+    ['item_id', 'score', 'predicted_rating', 'n_ratings']
     """
 
     _fitted_attribute = "module_"
@@ -184,11 +202,16 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         "history_": "json",
         "best_epoch_": "json",
         "fit_seconds_": "json",
+        "ranking_weights_": "json",
+        "ranking_validation_": "json",
         "user_map_": "ids",
         "item_map_": "ids",
         "utility_": "csr",
         "user_mean_": "array",
         "item_mean_": "array",
+        "item_popularity_": "array",
+        "exposure_items_": "index",
+        "exposure_weights_": "array",
         "module_": "module",
     }
 
@@ -210,6 +233,7 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         lr_decay: float = 0.3,
         rating_scale: tuple[float, float] | None = None,
         duplicates: str = "error",
+        ranking: str = "hybrid",
         device: str | torch.device = "auto",
         random_state: int | np.random.Generator | None = None,
         verbose: int = 0,
@@ -229,6 +253,7 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         self.lr_decay = lr_decay
         self.rating_scale = rating_scale
         self.duplicates = duplicates
+        self.ranking = ranking
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -364,7 +389,20 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
                 if val is None
                 else predict_at(module.eval(), fit_sparse, val[0], val[1])
             )
+        module.eval()
+        ranking = fit_ranking(
+            params["ranking"],
+            data.matrix,
+            fit_rows if kind == "user" else fit_rows.T.tocsr(),
+            None if val is None else ((val[0], val[1]) if kind == "user" else (val[1], val[0])),
+            None if val is None else val[2],
+            lambda users: self._fit_input_rows(module, kind, fit_sparse, users),
+            scale,
+            seed,
+        )
         return {
+            **ranking,
+            "_fit_inputs": (module, kind, fit_sparse) if validation is not None else None,
             "fit_params_": params,
             "rating_scale_": scale,
             "global_mean_": global_mean,
@@ -381,6 +419,29 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
             "device_": device,
             "validation_predictions_": predictions,
         }
+
+    @staticmethod
+    def _fit_input_rows(
+        module: AutoEncoderNet, kind: str, rows: SparseRows, users: np.ndarray
+    ) -> np.ndarray:
+        """Raw predicted ratings of every item for ``users`` (codes), with the network's
+        inputs the training rows minus the validation cells (an honest validation)."""
+        with torch.no_grad():
+            codes = encode_rows(module, rows)
+            index = torch.from_numpy(users).to(rows.device)
+            return user_rows(module, kind, codes, index).cpu().numpy()
+
+    def _held_out_rows(self, users: np.ndarray) -> np.ndarray:
+        """:meth:`_fit_input_rows` of the last ``fit(..., validation=...)`` (the blend's
+        hook to choose its ranking weights); raises once :meth:`_release_fit_inputs`
+        ran."""
+        if getattr(self, "_fit_inputs", None) is None:
+            raise RuntimeError("the training inputs were released or never kept")
+        module, kind, rows = self._fit_inputs
+        return self._fit_input_rows(module, kind, rows, users)
+
+    def _release_fit_inputs(self) -> None:
+        self._fit_inputs = None
 
     @staticmethod
     def _build_module(
@@ -517,20 +578,42 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
                 # user's scores do not depend on which other users are asked with it.
                 padded = np.pad(part, (0, -len(part) % _PAD_ROWS), mode="edge")
                 chunk = torch.from_numpy(padded).to(self.device_)
-                if self._kind == "user":
-                    block = module.decode(codes[chunk])
-                else:  # users are the output units: one row per user, as in user mode
-                    block = torch.addmm(
-                        module.output_bias[chunk].unsqueeze(1), module.output_weight[chunk], codes.T
-                    )
+                block = user_rows(module, self._kind, codes, chunk)
                 out[start : start + len(part)] = block[: len(part)].cpu().numpy()
         return out
 
     # ------------------------------------------------------- recommend hooks
     def _user_scores(self, index: np.ndarray) -> np.ndarray:
+        return self._rank_scores(self.utility_[index], self._rating_block(index))
+
+    def _user_ratings(self, index: np.ndarray) -> np.ndarray:
         return self._rating_block(index)
 
+    def _fold_in_ratings(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        return self._fold_in_row(items, ratings)[1][0]
+
+    def _rank_scores(self, rows: sp.csr_matrix, ratings: np.ndarray) -> np.ndarray:
+        """The ``ranking`` the model was fitted with, for users with these training rows
+        and raw predicted ratings."""
+        return rank_scores(
+            self.fit_params_["ranking"],
+            rows,
+            ratings,
+            self.exposure_items_,
+            self.exposure_weights_,
+            self.item_popularity_,
+            self.ranking_weights_,
+            self.rating_scale_,
+        )
+
     def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        row, ratings_row = self._fold_in_row(items, ratings)
+        return self._rank_scores(row, ratings_row)[0]
+
+    def _fold_in_row(
+        self, items: np.ndarray, ratings: np.ndarray
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The new user's row of ratings and the raw predicted ratings it encodes to."""
         if self._kind != "user":
             raise ValueError(
                 "fold-in (user_ratings=...) needs kind='user': an item model has no input "
@@ -542,7 +625,7 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         )
         with torch.no_grad():
             code = encode_rows(self.module_, SparseRows(row, self.device_))
-            return self.module_.decode(code).cpu().numpy()[0]
+            return row, self.module_.decode(code).cpu().numpy()
 
     # --------------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:
@@ -625,13 +708,15 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
             if scale is None:
                 raise ValueError("rating_scale_ is missing")
             global_mean = check_scalar(state["global_mean_"], "global_mean_")
+            utility = decode_csr("utility_", tensors, (n_users, n_items))
             fitted = {
                 "fit_params_": params,
                 "n_users_": n_users,
                 "n_items_": n_items,
                 "user_map_": user_map,
                 "item_map_": item_map,
-                "utility_": decode_csr("utility_", tensors, (n_users, n_items)),
+                "utility_": utility,
+                **load_ranking(header, tensors, utility, params["ranking"]),
                 "user_mean_": decode_array("user_mean_", tensors, (n_users,)),
                 "item_mean_": decode_array("item_mean_", tensors, (n_items,)),
                 "rating_scale_": scale,
@@ -642,6 +727,7 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
                 "module_": module.to(target).eval(),
                 "device_": target,
                 "validation_predictions_": None,
+                "_fit_inputs": None,
             }
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
             raise bad_file(path, f"its contents do not fit together ({exc})") from exc

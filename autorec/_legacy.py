@@ -51,6 +51,8 @@ def upgrade_v1(
         out.update(part)
     if isinstance(params.get("hidden_layers"), list):
         params["hidden_layers"] = tuple(params["hidden_layers"])
+    # Version 1 ranked recommendations by predicted rating: keep that order.
+    params["ranking"] = "rating"
     history = state.get("history", {})
     new_state = {
         "fit_params_": params,
@@ -62,7 +64,8 @@ def upgrade_v1(
         "best_epoch_": history.get("best_epoch") if isinstance(history, dict) else None,
         "fit_seconds_": state.get("fit_seconds", float("nan")),
     }
-    return {"state": new_state, "ids": ids}, out
+    absent = ["exposure_items_", "exposure_weights_"]
+    return {"state": new_state, "ids": ids, "absent": absent}, out
 
 
 def upgrade_v1_blend(

@@ -177,3 +177,13 @@ def predict_at(
 ) -> np.ndarray:
     """Outputs at (row, column) pairs, encoding every row of ``rows`` first."""
     return decode_pairs(module, encode_rows(module, rows), row_index, col_index)
+
+
+def user_rows(
+    module: AutoEncoderNet, kind: str, codes: torch.Tensor, users: torch.Tensor
+) -> torch.Tensor:
+    """Every output for the given users (len(users) x items): the decoded user rows of a
+    user model, or the user output units over every item's code of an item model."""
+    if kind == "user":
+        return module.decode(codes[users])
+    return torch.addmm(module.output_bias[users].unsqueeze(1), module.output_weight[users], codes.T)

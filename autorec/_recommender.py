@@ -121,6 +121,15 @@ class RecommenderMixin:
         matrix: sp.csr_matrix = self.utility_  # type: ignore[attr-defined]
         return [matrix.indices[matrix.indptr[u] : matrix.indptr[u + 1]] for u in index]
 
+    def _user_ratings(self, index: np.ndarray) -> np.ndarray | None:
+        """Predicted ratings (raw), shape (len(index), n_items), or None for a model that
+        only ranks. Shown, clipped to ``rating_scale_``, as ``predicted_rating``."""
+        return None
+
+    def _fold_in_ratings(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray | None:
+        """Predicted ratings of every item for a folded-in user, or None."""
+        return None
+
     def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Ranking scores of every item for a new user with these (item index, rating)s."""
         raise ValueError(
@@ -133,6 +142,16 @@ class RecommenderMixin:
         return getattr(self, "rating_scale_", None)
 
     # ------------------------------------------------------------------ helpers
+    def _item_counts(self) -> np.ndarray:
+        """Training ratings of each item (how many people rated it), cached per fit."""
+        matrix = self.utility_  # type: ignore[attr-defined]
+        cached = getattr(self, "_counts_cache", None)
+        if cached is None or cached[0] is not matrix:
+            counts = np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.int64)
+            self._counts_cache = (matrix, counts)
+            return counts
+        return cached[1]
+
     def _check_fitted(self) -> None:
         check_is_fitted(self, self._fitted_attribute)
 
@@ -250,8 +269,13 @@ class RecommenderMixin:
         -------
         pandas.DataFrame
             For one user: up to ``k`` rows ranked by ``score`` (highest first), index
-            ``rank`` from 1, columns ``item_id``, ``score`` and ``title``, ``genres``
-            when ``movies`` is given. For an array of users: the same rows for each user
+            ``rank`` from 1, columns ``item_id``; ``score``, the ranking score (its scale
+            depends on the model's ``ranking``: the raw predicted rating for
+            ``ranking="rating"``, a log-exposure plus rating term for ``"hybrid"``; only
+            its order matters); ``predicted_rating``, the predicted rating clipped to
+            ``rating_scale_`` (models that predict ratings); ``n_ratings``, how many
+            training ratings the item has; and ``title``, ``genres`` when ``movies`` is
+            given. For an array of users: the same rows for each user
             stacked, with a leading ``user_id`` column; each user's rows equal the
             single call. Ties in ``score`` are broken by item order.
 
@@ -273,7 +297,9 @@ class RecommenderMixin:
                 raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
             items, values = self._parse_user_ratings(user_ratings)
             scores = np.asarray(self._fold_in_scores(items, values), dtype=np.float64)[None, :]
-            result = self._rank(scores, [items], [user_id], k, exclude_seen, single=True)
+            predicted = self._fold_in_ratings(items, values)
+            predicted = None if predicted is None else np.asarray(predicted)[None, :]
+            result = self._rank(scores, predicted, [items], [user_id], k, exclude_seen, True)
         else:
             ids, single = _as_user_ids(user_id)
             index = self._user_index(ids)
@@ -282,15 +308,19 @@ class RecommenderMixin:
             for start in range(0, len(index), _BLOCK_USERS):
                 block = index[start : start + _BLOCK_USERS]
                 scores = np.asarray(self._user_scores(block), dtype=np.float64)
+                predicted = self._user_ratings(block)
                 seen = self._seen_items(block)
                 block_labels = labels[start : start + _BLOCK_USERS]
-                parts.append(self._rank(scores, seen, block_labels, k, exclude_seen, single))
+                parts.append(
+                    self._rank(scores, predicted, seen, block_labels, k, exclude_seen, single)
+                )
             result = parts[0] if single else pd.concat(parts)
         return _join_movies(result, movies) if movies is not None else result
 
     def _rank(
         self,
         scores: np.ndarray,
+        predicted: np.ndarray | None,
         seen: list[np.ndarray],
         labels: Any,
         k: int,
@@ -304,12 +334,15 @@ class RecommenderMixin:
         columns, counts = top_k_items(scores, k)
         flat = np.concatenate(columns) if len(columns) else np.empty(0, np.int64)
         rows = np.repeat(np.arange(len(counts)), counts)
-        frame = pd.DataFrame(
-            {
-                "item_id": self.item_map_.inverse_transform(flat),  # type: ignore[attr-defined]
-                "score": scores[rows, flat],
-            }
-        )
+        columns_out: dict[str, Any] = {
+            "item_id": self.item_map_.inverse_transform(flat),  # type: ignore[attr-defined]
+            "score": scores[rows, flat],
+        }
+        if predicted is not None:
+            low, high = self.rating_scale_  # type: ignore[attr-defined]
+            columns_out["predicted_rating"] = np.clip(predicted[rows, flat], low, high)
+        columns_out["n_ratings"] = self._item_counts()[flat]
+        frame = pd.DataFrame(columns_out)
         frame.index = pd.Index(
             np.concatenate([np.arange(1, c + 1) for c in counts]) if len(counts) else [],
             name="rank",

