@@ -22,7 +22,15 @@ from .datasets import (
     load_movielens_1m,
     movielens_1m_info,
 )
-from .evaluation import MODELS, evaluate, load_model, make_model, split, sub_models
+from .evaluation import (
+    MODELS,
+    evaluate,
+    load_model,
+    make_model,
+    ranking_table,
+    split,
+    sub_models,
+)
 
 PROG = "autorec"
 PLOT_HINT = "pip install torch-autorec[plot]"
@@ -87,6 +95,17 @@ def _finite(value: Any) -> Any:
     """JSON-safe number: NaN and infinities become null."""
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _clean(value: Any) -> Any:
+    """``value`` with every float made JSON-safe, nested dicts and lists included."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float):
+        return _finite(value)
+    return value
 
 
 def _load(args: argparse.Namespace):
@@ -198,6 +217,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     parts = sub_models(model)
     blend = isinstance(model, BlendRecommender)
     result = evaluate(model, train, test)
+    result["ranking"] = ranking_table(model, train, test)
     baseline_seconds = result["baseline_fit_seconds"]
     # A blend reports one number per sub-model (user, item): lists, "18+7" in the table.
     per_model = {
@@ -230,17 +250,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         _status(args, f"learning curves written to {args.plot}")
 
     if args.json:
-        clean = {
-            key: (
-                {k: _finite(v) for k, v in value.items()}
-                if isinstance(value, dict)
-                else _finite(value)
-                if isinstance(value, float)
-                else value
-            )
-            for key, value in result.items()
-        }
-        print(json.dumps(clean, indent=2, allow_nan=False))
+        print(json.dumps(_clean(result), indent=2, allow_nan=False))
         return 0
 
     def pct(value: float) -> str:
@@ -271,6 +281,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     print()
     print(_table(["", f"AutoEncoder ({args.kind})", "BiasBaseline"], rows, align="<"))
+    print()
+    print(
+        "Full-catalogue top-10 (candidates: every movie the user did not rate in training; "
+        "relevant: test ratings >= 4):"
+    )
+    ranking_rows = [
+        [
+            f"AutoEncoder ({args.kind})" if name == "autorec" else name,
+            f"{row['ndcg@10']:.4f}",
+            f"{row['recall@10']:.4f}",
+            f"{row['coverage']:,}",
+            f"{row['median_popularity']:,.0f}",
+            f"{100 * row['share_lt20']:.1f}",
+        ]
+        for name, row in result["ranking"].items()
+    ]
+    header = ["", "NDCG@10", "recall@10", "movies shown", "median ratings", "% < 20 ratings"]
+    print(_table(header, ranking_rows, align="<"))
     if args.split == "standard":
         ref = REFERENCE
         print()
@@ -321,12 +349,24 @@ def _recommend(args: argparse.Namespace) -> int:
         recs = model.recommend(user, k=args.k, movies=data.movies)
         if i:
             print()
-        print(f"Top {len(recs)} movies for user {user} (movies rated in training excluded):")
+        print(
+            f"Top {len(recs)} movies for user {user} (movies rated in training excluded; "
+            "predicted: the predicted rating; ratings: how many people rated it):"
+        )
         rows = [
-            [rank, int(row.item_id), row.title, row.genres]
+            [
+                rank,
+                int(row.item_id),
+                row.title,
+                f"{row.predicted_rating:.1f}",
+                f"{int(row.n_ratings):,}",
+                row.genres,
+            ]
             for rank, row in zip(recs.index, recs.itertuples(index=False), strict=True)
         ]
-        print(_table(["rank", "movie id", "title", "genres"], rows, align=">><<"))
+        header = ["rank", "movie id", "title", "predicted", "ratings", "genres"]
+        print(_table(header, rows, align=">><>><"))
+
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Non-neural baselines: the global mean, user + item biases, and two ranking models.
+"""Baselines: the global mean and user + item biases (rating models), and the ranking
+models MostPopular and EASE (a closed-form linear autoencoder, :mod:`autorec._exposure`).
 
 Every baseline has the estimators' shape: ``__init__`` only stores its arguments,
 ``fit(ratings, y=None)`` returns ``self`` and sets attributes ending in ``_`` (the same
@@ -16,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from ._base import ParamsMixin
+from ._exposure import EASE, MostPopular
 from ._prepare import FitData, prepare
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._validation import check_bool, check_pairs, check_scalar
 
-__all__ = ["BiasBaseline", "GlobalMean"]
+__all__ = ["EASE", "BiasBaseline", "GlobalMean", "MostPopular"]
 
 
 class _RatingBaseline(RecommenderMixin, CompletionMixin, ParamsMixin):

@@ -11,6 +11,10 @@ here changes every table at once.
   :func:`make_model` builds one.
 * :func:`rating_scores` gives RMSE and the study's top-k accuracy of a fitted model on
   a split; :func:`evaluate` adds the bias baseline on the same split.
+* :func:`evaluate_ranking` measures full-catalogue top-N recommendation (NDCG@10,
+  recall@10, coverage, popularity of what is recommended); :func:`ranking_table` puts a
+  fitted model beside :class:`~autorec.baselines.MostPopular` and
+  :class:`~autorec.baselines.EASE` fitted on the same training ratings.
 
 Examples
 --------
@@ -36,7 +40,8 @@ import pandas as pd
 from ._blend import BlendRecommender
 from ._estimator import AutoEncoderRecommender
 from ._serialization import read_format
-from .baselines import BiasBaseline
+from ._topn import evaluate_ranking
+from .baselines import EASE, BiasBaseline, MostPopular
 from .datasets import train_test_split
 from .metrics import rmse, top_k_accuracy
 
@@ -47,8 +52,10 @@ __all__ = [
     "ModelSpec",
     "SplitSpec",
     "evaluate",
+    "evaluate_ranking",
     "load_model",
     "make_model",
+    "ranking_table",
     "rating_scores",
     "split",
     "sub_models",
@@ -184,3 +191,20 @@ def evaluate(
     result["baseline_fit_seconds"] = baseline_seconds
     result["fit_seconds"] = getattr(model, "fit_seconds_", None)
     return result
+
+
+def ranking_table(
+    model: Any, train: pd.DataFrame, test: pd.DataFrame, *, k: int = 10, name: str = "autorec"
+) -> dict[str, dict[str, Any]]:
+    """:func:`evaluate_ranking` of a fitted model, and of MostPopular and EASE fitted on
+    ``train`` (the peers of the full-catalogue protocol), keyed by name; each entry also
+    has ``fit_seconds``."""
+    table = {name: {**evaluate_ranking(model, train, test, k=k)}}
+    table[name]["fit_seconds"] = getattr(model, "fit_seconds_", None)
+    for peer in (MostPopular(), EASE()):
+        started = time.perf_counter()
+        peer.fit(train)
+        seconds = time.perf_counter() - started
+        table[type(peer).__name__] = {**evaluate_ranking(peer, train, test, k=k)}
+        table[type(peer).__name__]["fit_seconds"] = seconds
+    return table

@@ -24,7 +24,7 @@ from autorec.evaluation import make_model
 from autorec.datasets import DownloadError, make_ratings
 
 N_USERS, N_ITEMS, N_RATINGS = 40, 30, 600
-ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(Fake Movie \d+ \(2000\))\s+(\S+)\s*$")
+ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(Fake Movie \d+ \(2000\))\s+(\d\.\d)\s+([\d,]+)\s+(\S+)\s*$")
 
 
 def _write_dataset(folder: Path) -> pd.DataFrame:
