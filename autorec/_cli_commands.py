@@ -291,13 +291,13 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"AutoEncoder ({args.kind})" if name == "autorec" else name,
             f"{row['ndcg@10']:.4f}",
             f"{row['recall@10']:.4f}",
-            f"{row['coverage']:,}",
+            f"{100 * row['coverage']:.1f}",
             f"{row['median_popularity']:,.0f}",
             f"{100 * row['share_lt20']:.1f}",
         ]
         for name, row in result["ranking"].items()
     ]
-    header = ["", "NDCG@10", "recall@10", "movies shown", "median ratings", "% < 20 ratings"]
+    header = ["", "NDCG@10", "recall@10", "% catalogue shown", "median ratings", "% < 20 ratings"]
     print(_table(header, ranking_rows, align="<"))
     if args.split == "standard":
         ref = REFERENCE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 import warnings
 from collections.abc import Sequence
@@ -16,27 +15,21 @@ import torch
 
 from ._base import ParamsMixin
 from ._config import PRESETS, validate_params
-from ._hybrid import fit_ranking, load_ranking, rank_scores
-from ._network import AutoEncoderNet, decode_pairs, encode_rows, predict_at, user_rows
-from ._prepare import FitData, carve_validation, hold_out, prepare, row_means
+from ._estimator_state import restore
+from ._fitting import fit_input_rows, learn
+from ._hybrid import rank_scores
+from ._network import decode_pairs, encode_rows, user_rows
+from ._prepare import prepare
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._serialization import (
-    bad_file,
-    decode_array,
-    decode_csr,
-    decode_id_map,
     dump_state,
     read_model,
-    tensors_under,
     write_model,
 )
 from ._sparse import SparseRows
-from ._training import TrainConfig, train
 from ._validation import (
     check_bool,
     check_pairs,
-    check_rating_scale,
-    check_scalar,
     resolve_device,
     seed_from,
 )
@@ -331,133 +324,25 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         data = prepare(ratings, params["rating_scale"], params["duplicates"])
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
-        state = self._train_state(data, params, device, seed, validation)
+        state = learn(data, params, device, seed, validation)
         state["fit_seconds_"] = time.perf_counter() - started
         # Nothing above touched self: a fit that raised left the old model intact.
         self.__dict__.update(state)
         self._reset_caches()
         return self
 
-    def _train_state(
-        self,
-        data: FitData,
-        params: dict[str, Any],
-        device: torch.device,
-        seed: int,
-        validation: pd.DataFrame | None,
-    ) -> dict[str, Any]:
-        """Everything ``fit`` learns, as a dict of fitted attributes."""
-        matrix = data.matrix
-        values = matrix.data
-        scale = params["rating_scale"] or (float(values.min()), float(values.max()))
-        global_mean = float(values.mean())
-        kind = params["kind"]
-        rows_matrix = data.rows(kind)
-        if validation is None:
-            fit_rows, val = carve_validation(rows_matrix, params["validation_fraction"], seed)
-        else:
-            check_pairs(validation, "validation")
-            users = data.utility.user_map.transform(validation["user_id"].to_numpy())
-            items = data.utility.item_map.transform(validation["item_id"].to_numpy())
-            if (users < 0).any() or (items < 0).any():
-                raise ValueError("validation pairs must be pairs of the ratings being fitted")
-            fit_rows, val = hold_out(rows_matrix, users, items, kind)
-        config = TrainConfig(
-            epochs=params["epochs"],
-            batch_size=params["batch_size"],
-            learning_rate=params["learning_rate"],
-            weight_decay=params["weight_decay"],
-            optimizer=params["optimizer"],
-            input_dropout=params["input_dropout"],
-            patience=params["patience"],
-            lr_decay=params["lr_decay"],
-            rating_scale=scale,
-            verbose=params["verbose"],
-            description=f"fit {kind}-autoencoder",
-        )
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            generator = torch.Generator().manual_seed(seed)
-            module = self._build_module(params, rows_matrix.shape[1], global_mean, generator)
-            module = module.to(device)
-            fit_sparse = SparseRows(fit_rows, device)
-            history = train(module, fit_sparse, val, config, generator)
-        predictions = None
-        if validation is not None:
-            predictions = (
-                np.empty(0, dtype=np.float32)
-                if val is None
-                else predict_at(module.eval(), fit_sparse, val[0], val[1])
-            )
-        module.eval()
-        ranking = fit_ranking(
-            params["ranking"],
-            data.matrix,
-            fit_rows if kind == "user" else fit_rows.T.tocsr(),
-            None if val is None else ((val[0], val[1]) if kind == "user" else (val[1], val[0])),
-            None if val is None else val[2],
-            lambda users: self._fit_input_rows(module, kind, fit_sparse, users),
-            scale,
-            seed,
-        )
-        return {
-            **ranking,
-            "_fit_inputs": (module, kind, fit_sparse) if validation is not None else None,
-            "fit_params_": params,
-            "rating_scale_": scale,
-            "global_mean_": global_mean,
-            "user_mean_": row_means(matrix, global_mean),
-            "item_mean_": row_means(data.rows("item"), global_mean),
-            "module_": module.eval(),
-            "user_map_": data.utility.user_map,
-            "item_map_": data.utility.item_map,
-            "n_users_": matrix.shape[0],
-            "n_items_": matrix.shape[1],
-            "utility_": matrix,
-            "history_": history,
-            "best_epoch_": history["best_epoch"],
-            "device_": device,
-            "validation_predictions_": predictions,
-        }
-
-    @staticmethod
-    def _fit_input_rows(
-        module: AutoEncoderNet, kind: str, rows: SparseRows, users: np.ndarray
-    ) -> np.ndarray:
-        """Raw predicted ratings of every item for ``users`` (codes), with the network's
-        inputs the training rows minus the validation cells (an honest validation)."""
-        with torch.no_grad():
-            codes = encode_rows(module, rows)
-            index = torch.from_numpy(users).to(rows.device)
-            return user_rows(module, kind, codes, index).cpu().numpy()
-
     def _held_out_rows(self, users: np.ndarray) -> np.ndarray:
-        """:meth:`_fit_input_rows` of the last ``fit(..., validation=...)`` (the blend's
-        hook to choose its ranking weights); raises once :meth:`_release_fit_inputs`
-        ran."""
+        """Raw predicted ratings of every item for ``users`` (codes) from the inputs the
+        last ``fit(..., validation=...)`` trained on (the training ratings minus the
+        validation cells): the hook :class:`autorec.BlendRecommender` chooses its ranking
+        weights with. Raises once :meth:`_release_fit_inputs` ran."""
         if getattr(self, "_fit_inputs", None) is None:
             raise RuntimeError("the training inputs were released or never kept")
         module, kind, rows = self._fit_inputs
-        return self._fit_input_rows(module, kind, rows, users)
+        return fit_input_rows(module, kind, rows, users)
 
     def _release_fit_inputs(self) -> None:
         self._fit_inputs = None
-
-    @staticmethod
-    def _build_module(
-        params: dict[str, Any],
-        n_columns: int,
-        output_bias: float = 0.0,
-        generator: torch.Generator | None = None,
-    ) -> AutoEncoderNet:
-        return AutoEncoderNet(
-            n_columns,
-            params["hidden_layers"],
-            params["activation"],
-            params["dropout"],
-            output_bias=output_bias,
-            generator=generator,
-        )
 
     # --------------------------------------------------------------- internals
     def _reset_caches(self) -> None:
@@ -675,90 +560,6 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         tensors: dict[str, torch.Tensor],
         device: str | torch.device,
     ) -> AutoEncoderRecommender:
-        """A fitted model from a file's header and tensors (prefix already removed)."""
-        try:
-            state, ids = dict(header["state"]), dict(header["ids"])
-            raw = dict(state["fit_params_"])
-            model = cls(**{k: v for k, v in raw.items() if k in cls._get_param_names()})
-            params = model._validate_params()
-        except (KeyError, TypeError, ValueError) as exc:
-            raise bad_file(path, f"its configuration is invalid ({exc})") from exc
-        target = resolve_device(device)
-        model.set_params(device=device)
-        try:
-            n_users, n_items = (
-                check_scalar(state[k], k, int, low=1) for k in ("n_users_", "n_items_")
-            )
-            user_map = decode_id_map("user_map_", tensors, ids["user_map_"])
-            item_map = decode_id_map("item_map_", tensors, ids["item_map_"])
-            if len(user_map) != n_users or len(item_map) != n_items:
-                raise ValueError(
-                    f"id maps hold {len(user_map)} users / {len(item_map)} items, the header "
-                    f"says {n_users} / {n_items}"
-                )
-            weights = tensors_under(tensors, "module_.")
-            n_columns = n_items if params["kind"] == "user" else n_users
-            _check_shapes(weights, params["hidden_layers"], n_columns)
-            module = cls._build_module(params, n_columns)
-            module.load_state_dict(weights, strict=True)
-            for name, tensor in weights.items():
-                if not torch.isfinite(tensor).all():
-                    raise ValueError(f"weight {name} holds NaN or infinite values")
-            scale = check_rating_scale(state["rating_scale_"], "rating_scale_")
-            if scale is None:
-                raise ValueError("rating_scale_ is missing")
-            global_mean = check_scalar(state["global_mean_"], "global_mean_")
-            utility = decode_csr("utility_", tensors, (n_users, n_items))
-            fitted = {
-                "fit_params_": params,
-                "n_users_": n_users,
-                "n_items_": n_items,
-                "user_map_": user_map,
-                "item_map_": item_map,
-                "utility_": utility,
-                **load_ranking(header, tensors, utility, params["ranking"]),
-                "user_mean_": decode_array("user_mean_", tensors, (n_users,)),
-                "item_mean_": decode_array("item_mean_", tensors, (n_items,)),
-                "rating_scale_": scale,
-                "global_mean_": global_mean,
-                "history_": dict(state["history_"]),
-                "best_epoch_": int(state["best_epoch_"]),
-                "fit_seconds_": float(state.get("fit_seconds_", float("nan"))),
-                "module_": module.to(target).eval(),
-                "device_": target,
-                "validation_predictions_": None,
-                "_fit_inputs": None,
-            }
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
-            raise bad_file(path, f"its contents do not fit together ({exc})") from exc
-        model.__dict__.update(fitted)
-        model._reset_caches()
-        return model
-
-
-def _check_shapes(
-    weights: dict[str, torch.Tensor], hidden_layers: tuple[int, ...], n_columns: int
-) -> None:
-    """Compare the weight tensors' shapes with the architecture before building it, so a
-    header that asks for huge layers costs nothing."""
-    widths = list(hidden_layers)
-    expected = {
-        "input_weight": (n_columns, widths[0]),
-        "input_bias": (widths[0],),
-        "output_weight": (n_columns, widths[-1]),
-        "output_bias": (n_columns,),
-    }
-    for i, (w_in, w_out) in enumerate(itertools.pairwise(widths)):
-        position = 3 * i + 2  # activation, dropout, linear per hidden layer
-        expected[f"hidden.{position}.weight"] = (w_out, w_in)
-        expected[f"hidden.{position}.bias"] = (w_out,)
-    if set(weights) != set(expected):
-        missing = sorted(set(expected) - set(weights))
-        extra = sorted(set(weights) - set(expected))
-        raise ValueError(f"the weights do not fit the network (missing {missing}, extra {extra})")
-    for name, shape in expected.items():
-        if tuple(weights[name].shape) != shape:
-            raise ValueError(
-                f"weight {name} has shape {tuple(weights[name].shape)}, the configuration "
-                f"needs {shape}"
-            )
+        """A fitted model from a file's header and tensors (prefix already removed); the
+        checks live in :func:`autorec._estimator_state.restore`."""
+        return restore(cls, path, header, tensors, device)

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
-import autorec._estimator as estimator_module
 import autorec._training as training_module
 from autorec import AutoEncoderRecommender, NotFittedError, TrainingDivergedError
 from autorec.baselines import BiasBaseline, GlobalMean
@@ -826,12 +825,12 @@ def test_complete_for_a_subset_of_users(model):
 
 # ------------------------------------------------------------------------ divergence
 def test_divergence_before_a_good_epoch_raises(ratings, monkeypatch):
-    real = estimator_module.AutoEncoderNet.decode_at
+    real = training_module.AutoEncoderNet.decode_at
 
     def nan_decode_at(self, code, rows, columns):
         return real(self, code, rows, columns) * float("nan")
 
-    monkeypatch.setattr(estimator_module.AutoEncoderNet, "decode_at", nan_decode_at)
+    monkeypatch.setattr(training_module.AutoEncoderNet, "decode_at", nan_decode_at)
     est = AutoEncoderRecommender(**SMALL)
     with pytest.raises(TrainingDivergedError, match=r"epoch 1.*learning_rate"):
         est.fit(ratings)
@@ -841,7 +840,7 @@ def test_divergence_before_a_good_epoch_raises(ratings, monkeypatch):
 def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, monkeypatch):
     calls = {"validations": 0}
     real_predict_at = training_module.predict_at
-    real_decode_at = estimator_module.AutoEncoderNet.decode_at
+    real_decode_at = training_module.AutoEncoderNet.decode_at
 
     def counting_predict_at(*args, **kwargs):  # once before training, then once per epoch
         calls["validations"] += 1
@@ -852,7 +851,7 @@ def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, 
         return out * float("nan") if self.training and calls["validations"] >= 3 else out
 
     monkeypatch.setattr(training_module, "predict_at", counting_predict_at)
-    monkeypatch.setattr(estimator_module.AutoEncoderNet, "decode_at", decode_at)
+    monkeypatch.setattr(training_module.AutoEncoderNet, "decode_at", decode_at)
     params = {**SMALL, "patience": 100}
     with pytest.warns(RuntimeWarning, match="diverged in epoch 3"):
         diverged = AutoEncoderRecommender(**params).fit(ratings)

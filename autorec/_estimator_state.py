@@ -1,0 +1,118 @@
+"""Restoring a saved :class:`autorec.AutoEncoderRecommender`: every shape and value of a
+file is checked against its header before anything is built (a file is untrusted input).
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._fitting import build_module
+from ._hybrid import load_ranking
+from ._serialization import (
+    bad_file,
+    decode_array,
+    decode_csr,
+    decode_id_map,
+    tensors_under,
+)
+from ._validation import check_rating_scale, check_scalar, resolve_device
+
+__all__ = ["check_shapes", "restore"]
+
+
+def restore(
+    cls: Any,
+    path: Path,
+    header: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    device: str | torch.device,
+) -> Any:
+    """A fitted model from a file's header and tensors (prefix already removed)."""
+    try:
+        state, ids = dict(header["state"]), dict(header["ids"])
+        raw = dict(state["fit_params_"])
+        model = cls(**{k: v for k, v in raw.items() if k in cls._get_param_names()})
+        params = model._validate_params()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise bad_file(path, f"its configuration is invalid ({exc})") from exc
+    target = resolve_device(device)
+    model.set_params(device=device)
+    try:
+        n_users, n_items = (check_scalar(state[k], k, int, low=1) for k in ("n_users_", "n_items_"))
+        user_map = decode_id_map("user_map_", tensors, ids["user_map_"])
+        item_map = decode_id_map("item_map_", tensors, ids["item_map_"])
+        if len(user_map) != n_users or len(item_map) != n_items:
+            raise ValueError(
+                f"id maps hold {len(user_map)} users / {len(item_map)} items, the header "
+                f"says {n_users} / {n_items}"
+            )
+        weights = tensors_under(tensors, "module_.")
+        n_columns = n_items if params["kind"] == "user" else n_users
+        check_shapes(weights, params["hidden_layers"], n_columns)
+        module = build_module(params, n_columns)
+        module.load_state_dict(weights, strict=True)
+        for name, tensor in weights.items():
+            if not torch.isfinite(tensor).all():
+                raise ValueError(f"weight {name} holds NaN or infinite values")
+        scale = check_rating_scale(state["rating_scale_"], "rating_scale_")
+        if scale is None:
+            raise ValueError("rating_scale_ is missing")
+        global_mean = check_scalar(state["global_mean_"], "global_mean_")
+        utility = decode_csr("utility_", tensors, (n_users, n_items))
+        fitted = {
+            "fit_params_": params,
+            "n_users_": n_users,
+            "n_items_": n_items,
+            "user_map_": user_map,
+            "item_map_": item_map,
+            "utility_": utility,
+            **load_ranking(header, tensors, utility, params["ranking"]),
+            "user_mean_": decode_array("user_mean_", tensors, (n_users,)),
+            "item_mean_": decode_array("item_mean_", tensors, (n_items,)),
+            "rating_scale_": scale,
+            "global_mean_": global_mean,
+            "history_": dict(state["history_"]),
+            "best_epoch_": int(state["best_epoch_"]),
+            "fit_seconds_": float(state.get("fit_seconds_", float("nan"))),
+            "module_": module.to(target).eval(),
+            "device_": target,
+            "validation_predictions_": None,
+            "_fit_inputs": None,
+        }
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        raise bad_file(path, f"its contents do not fit together ({exc})") from exc
+    model.__dict__.update(fitted)
+    model._reset_caches()
+    return model
+
+
+def check_shapes(
+    weights: dict[str, torch.Tensor], hidden_layers: tuple[int, ...], n_columns: int
+) -> None:
+    """Compare the weight tensors' shapes with the architecture before building it, so a
+    header that asks for huge layers costs nothing."""
+    widths = list(hidden_layers)
+    expected = {
+        "input_weight": (n_columns, widths[0]),
+        "input_bias": (widths[0],),
+        "output_weight": (n_columns, widths[-1]),
+        "output_bias": (n_columns,),
+    }
+    for i, (w_in, w_out) in enumerate(itertools.pairwise(widths)):
+        position = 3 * i + 2  # activation, dropout, linear per hidden layer
+        expected[f"hidden.{position}.weight"] = (w_out, w_in)
+        expected[f"hidden.{position}.bias"] = (w_out,)
+    if set(weights) != set(expected):
+        missing = sorted(set(expected) - set(weights))
+        extra = sorted(set(weights) - set(expected))
+        raise ValueError(f"the weights do not fit the network (missing {missing}, extra {extra})")
+    for name, shape in expected.items():
+        if tuple(weights[name].shape) != shape:
+            raise ValueError(
+                f"weight {name} has shape {tuple(weights[name].shape)}, the configuration "
+                f"needs {shape}"
+            )

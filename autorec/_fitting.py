@@ -1,0 +1,133 @@
+"""What ``AutoEncoderRecommender.fit`` learns, as plain functions over prepared data.
+
+:func:`learn` carves (or takes) the validation cells, builds and trains the network
+(:mod:`autorec._training`), fits the ranking (:mod:`autorec._hybrid`) and returns every
+fitted attribute in a dict, so the estimator can assign them all at once: a fit that
+raises changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._hybrid import fit_ranking
+from ._network import AutoEncoderNet, encode_rows, predict_at, user_rows
+from ._prepare import FitData, carve_validation, hold_out, row_means
+from ._sparse import SparseRows
+from ._training import TrainConfig, train
+from ._validation import check_pairs
+
+__all__ = ["build_module", "fit_input_rows", "learn"]
+
+
+def learn(
+    data: FitData,
+    params: dict[str, Any],
+    device: torch.device,
+    seed: int,
+    validation: pd.DataFrame | None,
+) -> dict[str, Any]:
+    """Everything ``fit`` learns, as a dict of fitted attributes."""
+    matrix = data.matrix
+    values = matrix.data
+    scale = params["rating_scale"] or (float(values.min()), float(values.max()))
+    global_mean = float(values.mean())
+    kind = params["kind"]
+    rows_matrix = data.rows(kind)
+    if validation is None:
+        fit_rows, val = carve_validation(rows_matrix, params["validation_fraction"], seed)
+    else:
+        check_pairs(validation, "validation")
+        users = data.utility.user_map.transform(validation["user_id"].to_numpy())
+        items = data.utility.item_map.transform(validation["item_id"].to_numpy())
+        if (users < 0).any() or (items < 0).any():
+            raise ValueError("validation pairs must be pairs of the ratings being fitted")
+        fit_rows, val = hold_out(rows_matrix, users, items, kind)
+    config = TrainConfig(
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        learning_rate=params["learning_rate"],
+        weight_decay=params["weight_decay"],
+        optimizer=params["optimizer"],
+        input_dropout=params["input_dropout"],
+        patience=params["patience"],
+        lr_decay=params["lr_decay"],
+        rating_scale=scale,
+        verbose=params["verbose"],
+        description=f"fit {kind}-autoencoder",
+    )
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        module = build_module(params, rows_matrix.shape[1], global_mean, generator)
+        module = module.to(device)
+        fit_sparse = SparseRows(fit_rows, device)
+        history = train(module, fit_sparse, val, config, generator)
+    predictions = None
+    if validation is not None:
+        predictions = (
+            np.empty(0, dtype=np.float32)
+            if val is None
+            else predict_at(module.eval(), fit_sparse, val[0], val[1])
+        )
+    module.eval()
+    ranking = fit_ranking(
+        params["ranking"],
+        data.matrix,
+        fit_rows if kind == "user" else fit_rows.T.tocsr(),
+        None if val is None else ((val[0], val[1]) if kind == "user" else (val[1], val[0])),
+        None if val is None else val[2],
+        lambda users: fit_input_rows(module, kind, fit_sparse, users),
+        scale,
+        seed,
+    )
+    return {
+        **ranking,
+        "_fit_inputs": (module, kind, fit_sparse) if validation is not None else None,
+        "fit_params_": params,
+        "rating_scale_": scale,
+        "global_mean_": global_mean,
+        "user_mean_": row_means(matrix, global_mean),
+        "item_mean_": row_means(data.rows("item"), global_mean),
+        "module_": module.eval(),
+        "user_map_": data.utility.user_map,
+        "item_map_": data.utility.item_map,
+        "n_users_": matrix.shape[0],
+        "n_items_": matrix.shape[1],
+        "utility_": matrix,
+        "history_": history,
+        "best_epoch_": history["best_epoch"],
+        "device_": device,
+        "validation_predictions_": predictions,
+    }
+
+
+def fit_input_rows(
+    module: AutoEncoderNet, kind: str, rows: SparseRows, users: np.ndarray
+) -> np.ndarray:
+    """Raw predicted ratings of every item for ``users`` (codes), with the network's
+    inputs the training rows minus the validation cells (an honest validation)."""
+    with torch.no_grad():
+        codes = encode_rows(module, rows)
+        index = torch.from_numpy(users).to(rows.device)
+        return user_rows(module, kind, codes, index).cpu().numpy()
+
+
+def build_module(
+    params: dict[str, Any],
+    n_columns: int,
+    output_bias: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> AutoEncoderNet:
+    return AutoEncoderNet(
+        n_columns,
+        params["hidden_layers"],
+        params["activation"],
+        params["dropout"],
+        output_bias=output_bias,
+        generator=generator,
+    )
