@@ -116,14 +116,15 @@ class EASE(_InteractionModel):
     Fitting inverts a dense items x items matrix: time grows as ``n_items**3`` and memory
     as ``16 * n_items**2`` bytes (the float64 Gram matrix and its float64 inverse: float64
     keeps the inverse accurate; the weights kept are cast to float32, halving what the
-    fitted model holds). MovieLens-1M's 3,706 items: about 6 s and 220 MB on two cores.
+    fitted model holds). MovieLens-1M's 3,706 items: about 4 s and a 260 MB peak on two
+    cores.
 
     Parameters
     ----------
     l2 : float, default=500.0
-        Ridge penalty ``λ > 0`` on the weights. Larger values shrink towards
-        popularity-free, smoother item-item weights; Steck tunes it per dataset (a few
-        hundred for MovieLens-sized data).
+        Ridge penalty ``λ > 0`` on the weights. Larger values shrink the item-item
+        weights more (smoother, less fitted to rare co-occurrences); Steck tunes it per
+        dataset. 500 suits MovieLens-1M (NDCG@10 0.386 on a 75/25 per-user split).
     max_items : int, default=20_000
         Largest catalogue ``fit`` accepts: 20,000 items need about 6.4 GB. Above it
         ``fit`` raises instead of trying to allocate; raise it if the memory is there.
@@ -195,7 +196,7 @@ class EASE(_InteractionModel):
                 "that memory is available"
             )
         binary = self._fit_matrix(frame)
-        self.weights_ = _ease_weights(binary, l2)
+        self.weights_ = ease_weights(binary, l2)
         return self
 
     def _scores(self, binary_rows: sp.csr_matrix) -> np.ndarray:
@@ -217,7 +218,7 @@ class EASE(_InteractionModel):
         return self._scores(row)[0]
 
 
-def _ease_weights(binary: sp.csr_matrix, l2: float) -> np.ndarray:
+def ease_weights(binary: sp.csr_matrix, l2: float) -> np.ndarray:
     """``B = I - P diagMat(1/diag P)`` with ``P = (XᵀX + l2 I)⁻¹``, float32, zero diagonal.
 
     The Gram matrix is built a block of columns at a time (the sparse product of all

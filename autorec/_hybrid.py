@@ -11,7 +11,8 @@ where ``exposure`` comes from EASE (Steck 2019), a closed-form linear autoencode
 *binarised* training matrix that predicts which items a user rates; ``alpha`` and the
 small popularity discount ``beta`` are chosen on the fit's own held-out validation slice
 by NDCG@10 (never constants tuned on MovieLens): the best pair, or among pairs within
-:data:`TOLERANCE` of it the one with the largest ``beta`` (the most varied lists). ``ranking="rating"`` gives the reference study's order back, and
+:data:`TOLERANCE` of it the one with the largest ``beta`` (the most varied lists).
+``ranking="rating"`` gives the reference study's order back, and
 ``ranking="exposure"`` the exposure model alone.
 
 EASE needs an items x items matrix; for a catalogue larger than ``max_items`` only the
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._exposure import _ease_weights as ease_weights  # TODO: public name
+from ._exposure import ease_weights
 from ._recommender import top_k_items
 from ._topn import ranking_metrics
 

@@ -22,12 +22,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._base import check_is_fitted
-from ._validation import _py, check_bool, check_k
+from ._validation import as_python, check_bool, check_k
 
 __all__ = ["CompletionMixin", "RecommenderMixin", "top_k_items"]
 
 #: Users scored at once by a batch ``recommend`` (bounds its memory).
-_BLOCK_USERS = 1024
+BLOCK_USERS = 1024
 
 
 def top_k_items(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +98,9 @@ def _check_id_values(ids: np.ndarray, name: str) -> None:
             or (isinstance(value, float) and not (np.isfinite(value) and value == int(value)))
             or isinstance(value, complex)
         ):
-            raise ValueError(f"{name} {_py(value)!r} cannot be an id; ids are integers or strings")
+            raise ValueError(
+                f"{name} {as_python(value)!r} cannot be an id; ids are integers or strings"
+            )
 
 
 class RecommenderMixin:
@@ -198,8 +200,8 @@ class RecommenderMixin:
                 value, int | float | np.integer | np.floating
             ):
                 raise ValueError(
-                    f"user_ratings gives item {item!r} the rating {_py(value)!r}; each rating "
-                    "must be one number"
+                    f"user_ratings gives item {item!r} the rating {as_python(value)!r}; each "
+                    "rating must be one number"
                 )
         values = np.asarray(values, dtype=np.float64).reshape(-1)
         items = np.asarray(items)
@@ -211,8 +213,8 @@ class RecommenderMixin:
         if bad.any():
             allowed = f"the rating scale [{scale[0]}, {scale[1]}]" if scale else "finite numbers"
             raise ValueError(
-                f"user_ratings has rating {_py(values[bad][0])!r} for item "
-                f"{_py(items[bad][0])!r}; ratings must be {allowed}"
+                f"user_ratings has rating {as_python(values[bad][0])!r} for item "
+                f"{as_python(items[bad][0])!r}; ratings must be {allowed}"
             )
         index = self.item_map_.transform(items)  # type: ignore[attr-defined]
         if (index < 0).any():
@@ -228,7 +230,7 @@ class RecommenderMixin:
         if (counts > 1).any():
             repeated = self.item_map_.inverse_transform(unique[counts > 1][:1])[0]  # type: ignore[attr-defined]
             raise ValueError(
-                f"user_ratings rates item {_py(repeated)!r} more than once; give each item "
+                f"user_ratings rates item {as_python(repeated)!r} more than once; give each item "
                 "one rating"
             )
         return index.astype(np.int64), values
@@ -305,12 +307,12 @@ class RecommenderMixin:
             index = self._user_index(ids)
             labels = self.user_map_.inverse_transform(index)  # type: ignore[attr-defined]
             parts = []
-            for start in range(0, len(index), _BLOCK_USERS):
-                block = index[start : start + _BLOCK_USERS]
+            for start in range(0, len(index), BLOCK_USERS):
+                block = index[start : start + BLOCK_USERS]
                 scores = np.asarray(self._user_scores(block), dtype=np.float64)
                 predicted = self._user_ratings(block)
                 seen = self._seen_items(block)
-                block_labels = labels[start : start + _BLOCK_USERS]
+                block_labels = labels[start : start + BLOCK_USERS]
                 parts.append(
                     self._rank(scores, predicted, seen, block_labels, k, exclude_seen, single)
                 )

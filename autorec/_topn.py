@@ -24,14 +24,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._base import check_is_fitted
-from ._recommender import _BLOCK_USERS, top_k_items
-from ._validation import _py, check_k, check_ratings, check_scalar
+from ._recommender import BLOCK_USERS, top_k_items
+from ._validation import as_python, check_k, check_ratings, check_scalar
 from .exceptions import UndefinedMetricWarning
 
 __all__ = ["evaluate_ranking", "exposure_metrics", "ranking_metrics"]
 
 
-def _padded(top_items: Any, n_cols: int | None = None) -> np.ndarray:
+def _padded(top_items: Any, n_cols: int) -> np.ndarray:
     """Top lists (a 2-D array, or a list of 1-D arrays) as int64 rows padded with -1."""
     if isinstance(top_items, np.ndarray) and top_items.ndim == 2:
         if top_items.dtype.kind not in "iu":
@@ -51,12 +51,11 @@ def _padded(top_items: Any, n_cols: int | None = None) -> np.ndarray:
         top[np.arange(width)[None, :] < lengths[:, None]] = (
             np.concatenate(rows).astype(np.int64) if width else []
         )
-    bad = (top < -1) | ((top >= n_cols) if n_cols is not None else False)
+    bad = (top < -1) | (top >= n_cols)
     if bad.any():
-        allowed = f"0 to {n_cols - 1}" if n_cols is not None else ">= 0"
         raise ValueError(
-            f"top_items holds item index {int(top[bad][0])}; item indices must be {allowed} "
-            "(-1 pads a short list)"
+            f"top_items holds item index {int(top[bad][0])}; item indices must be 0 to "
+            f"{n_cols - 1} (-1 pads a short list)"
         )
     ordered = np.sort(top, axis=1)
     repeated = ((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)).any(axis=1)
@@ -185,7 +184,8 @@ def exposure_metrics(top_items: Any, popularity: Any, *, tail: int = 20) -> dict
         ``coverage``: distinct recommended items / catalogue size; ``median_popularity``:
         the median training popularity over all recommended slots (an item recommended to
         100 users counts 100 times); ``share_lt{tail}``: the share of those slots whose
-        item has fewer than ``tail`` training ratings. NaN when no slot is filled.
+        item has fewer than ``tail`` training ratings. With no slot filled, coverage is 0
+        and the other two NaN.
 
     Examples
     --------
@@ -234,8 +234,8 @@ def _top_n(model: Any, index: np.ndarray, k: int, train: sp.csr_matrix) -> np.nd
     ``train`` (rows follow ``index``, columns the model's items). NaN scores rank last.
     """
     out = np.full((len(index), k), -1, dtype=np.int64)
-    for start in range(0, len(index), _BLOCK_USERS):
-        block = index[start : start + _BLOCK_USERS]
+    for start in range(0, len(index), BLOCK_USERS):
+        block = index[start : start + BLOCK_USERS]
         scores = np.array(model._user_scores(block), dtype=np.float64)
         if scores.shape != (len(block), train.shape[1]):
             raise ValueError(
@@ -385,10 +385,10 @@ def evaluate_ranking(
     overlap = overlap[_contains(train_mask, rows[overlap], cols[overlap])]
     if overlap.size:
         first = np.flatnonzero(known)[overlap[0]]
+        pair = (as_python(test["user_id"].iloc[first]), as_python(test["item_id"].iloc[first]))
         raise ValueError(
-            f"train and test share {overlap.size} (user_id, item_id) pair(s), e.g. "
-            f"({_py(test['user_id'].iloc[first])!r}, {_py(test['item_id'].iloc[first])!r}); a test "
-            "rating must be held out of the training data"
+            f"train and test share {overlap.size} (user_id, item_id) pair(s), e.g. {pair!r}; a "
+            "test rating must be held out of the training data"
         )
 
     top = _top_n(model, index, k, train_mask)

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 __all__ = [
+    "as_python",
     "check_bool",
     "check_k",
     "check_option",
@@ -35,6 +36,11 @@ _DUPLICATE_POLICIES = ("error", "last")
 def _py(value: object) -> object:
     """NumPy scalar -> Python scalar, so messages read ``nan`` not ``np.float64(nan)``."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def as_python(value: object) -> object:
+    """NumPy scalar -> Python scalar (for messages and JSON); anything else unchanged."""
+    return _py(value)
 
 
 def _row_label(frame: pd.DataFrame, position: int) -> str:
@@ -269,7 +275,10 @@ def check_ratings(
     if dup_mask.any():
         if duplicates == "error":
             first = int(np.flatnonzero(dup_mask)[0])
-            user, item = _py(out["user_id"].iloc[first]), _py(out["item_id"].iloc[first])
+            user, item = (
+                _py(out["user_id"].iloc[first]),
+                _py(out["item_id"].iloc[first]),
+            )
             raise ValueError(
                 f"{name} has {int(dup_mask.sum())} duplicate (user_id, item_id) row(s); the "
                 f"first is ({user!r}, {item!r}) at {_row_label(ratings, first)}. Each pair "

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 import filelock
 import pytest
 
-from autorec.datasets import CacheNotWritableError, DownloadError, RemoteFile, _fetch
+from autorec.datasets import CacheNotWritableError, DownloadError, RemoteFile, _downloader, _fetch
 from autorec.datasets._fetch import fetch_remote, resolve_urls, verify_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +67,14 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[:1000])
             self.wfile.flush()
             time.sleep(args[0])
+        elif kind == "trickle":  # 1 byte every args[0] s, never idle long enough to time out
+            stop = time.monotonic() + args[1]
+            for i in range(len(body)):
+                if time.monotonic() > stop:
+                    break  # so that the code before the fix ends (truncated) instead of hanging
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(args[0])
         elif kind == "slow":
             for start in range(0, len(body), 16_000):
                 self.wfile.write(body[start : start + 16_000])
@@ -112,6 +121,7 @@ def server():
             "/slow-headers.zip": ("sleep", 3.0),
             "/stall.zip": ("stall", 3.0),
             "/slow.zip": ("slow", 0.1),  # 8 chunks: about 0.8 s
+            "/trickle.zip": ("trickle", 0.02, 6.0),
             "/503-once.zip": ("fail_then_ok", 1, 503),
             "/moved.zip": ("redirect", "/good.zip"),
         }
@@ -238,6 +248,56 @@ def test_timeout(server, tmp_path, path):
     assert leftovers(tmp_path) == [] and not (tmp_path / "ml-1m.zip").exists()
 
 
+def test_trickling_server_hits_the_transfer_deadline(server, tmp_path):
+    # A byte every 0.02 s (correct Content-Length) never lets a 0.5 s read time out; the
+    # whole attempt must still end at timeout + size / min_rate = 0.5 + 1.0 s.
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"timed out: not finished within 1\.5 s") as info:
+        fetch_remote(
+            spec(server.url("/trickle.zip")),
+            tmp_path,
+            timeout=0.5,
+            min_rate=len(PAYLOAD),
+            retries=0,
+            verbose=False,
+        )
+    assert time.monotonic() - start < 3.5
+    assert len(info.value.attempts) == 1
+    assert leftovers(tmp_path) == [] and not (tmp_path / "ml-1m.zip").exists()
+    # The lock was released: the next call (another server) goes through.
+    assert fetch_remote(spec(server.url("/good.zip")), tmp_path, **FAST).read_bytes() == PAYLOAD
+
+
+def test_a_slow_but_fast_enough_transfer_is_not_cut(server, tmp_path):
+    # /slow.zip takes about 0.8 s; the deadline here is 0.5 + 128,000 / 100,000 = 1.78 s.
+    fetch_remote(spec(server.url("/slow.zip")), tmp_path, **{**FAST, "min_rate": 100_000})
+    assert (tmp_path / "ml-1m.zip").read_bytes() == PAYLOAD
+
+
+def test_file_url_deadline(tmp_path, monkeypatch):
+    source = tmp_path / "src.zip"
+    source.write_bytes(PAYLOAD)
+    real = _downloader.write_chunk
+
+    def slow(fileobj, chunk):
+        time.sleep(0.2)
+        real(fileobj, chunk)
+
+    monkeypatch.setattr(_downloader, "CHUNK_SIZE", 16_000)
+    monkeypatch.setattr(_downloader, "write_chunk", slow)
+    with pytest.raises(DownloadError, match="timed out: not finished within"):
+        fetch_remote(spec(source.as_uri()), tmp_path / "c", timeout=0.1, min_rate=1e9, retries=0)
+    assert leftovers(tmp_path / "c") == []
+
+
+def test_quiet_download_prints_nothing_and_verbose_shows_a_bar(server, tmp_path, capfd):
+    fetch_remote(spec(server.url("/good.zip")), tmp_path / "a", **FAST)
+    assert capfd.readouterr() == ("", "")  # pooch's own logger must not print either
+    fetch_remote(spec(server.url("/good.zip")), tmp_path / "b", **{**FAST, "verbose": True})
+    err = capfd.readouterr().err
+    assert "ml-1m.zip" in err and "100%" in err and "Downloading data from" not in err
+
+
 def test_connection_refused_then_mirror(server, tmp_path):
     with socket_closed_port() as port:
         dead = f"http://127.0.0.1:{port}/ml-1m.zip"
@@ -258,9 +318,9 @@ class socket_closed_port:  # a context manager giving a port nobody listens on
 
 
 def _interrupt_after_first_chunk(monkeypatch):
-    monkeypatch.setattr(_fetch, "CHUNK_SIZE", 4096)
+    monkeypatch.setattr(_downloader, "CHUNK_SIZE", 4096)
     calls = {"n": 0}
-    real = _fetch._write_chunk
+    real = _downloader.write_chunk
 
     def write(fileobj, chunk):
         calls["n"] += 1
@@ -268,7 +328,7 @@ def _interrupt_after_first_chunk(monkeypatch):
             raise KeyboardInterrupt
         real(fileobj, chunk)
 
-    monkeypatch.setattr(_fetch, "_write_chunk", write)
+    monkeypatch.setattr(_downloader, "write_chunk", write)
 
 
 def test_keyboard_interrupt_mid_download_leaves_nothing(server, tmp_path, monkeypatch):
@@ -284,7 +344,7 @@ def test_disk_full_raises_oserror_and_leaves_nothing(server, tmp_path, monkeypat
     def full(fileobj, chunk):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(_fetch, "_write_chunk", full)
+    monkeypatch.setattr(_downloader, "write_chunk", full)
     pattern = r"No space left on device.*earlier copy is unchanged"
     with pytest.raises(OSError, match=pattern) as info:
         fetch_remote(spec(server.url("/good.zip")), tmp_path, **FAST)
@@ -391,8 +451,8 @@ def test_concurrent_downloads_in_threads_download_once(server, tmp_path):
     assert leftovers(tmp_path) == []
 
 
-# The child loads _fetch.py on its own (it needs only the standard library, filelock and
-# tqdm) so that two processes start in well under a second instead of importing pandas.
+# The child loads _fetch.py on its own (it needs only the standard library, filelock, tqdm
+# and pooch) so that two processes start in well under a second instead of importing pandas.
 CHILD = """
 import importlib.util, json, sys
 a = json.loads(sys.argv[1])
@@ -478,6 +538,31 @@ def test_urls_argument_and_environment(monkeypatch):
 
 
 @pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://example.org:99999/ml-1m.zip", "out of range"),
+        ("gopher://example.org/ml-1m.zip", "scheme must be one of"),
+        ("https:///ml-1m.zip", "with a host"),
+    ],
+)
+def test_bad_mirror_url_in_environment_names_url_and_variable(tmp_path, monkeypatch, bad, why):
+    monkeypatch.setenv("AUTOREC_MOVIELENS_URLS", f"https://ok.example/ml-1m.zip, {bad}")
+    remote = spec("https://a.example/ml-1m.zip")
+    for call in (
+        lambda: resolve_urls(remote, env_var="AUTOREC_MOVIELENS_URLS"),
+        lambda: fetch_remote(remote, tmp_path, env_var="AUTOREC_MOVIELENS_URLS", **FAST),
+    ):
+        with pytest.raises(ValueError, match=why) as info:
+            call()
+        message = str(info.value)
+        assert repr(bad) in message and "environment variable AUTOREC_MOVIELENS_URLS" in message
+    assert list(tmp_path.iterdir()) == []  # rejected before anything is written
+    with pytest.raises(ValueError, match=rf"{re.escape(repr(bad))} in urls"):
+        resolve_urls(remote, [bad])
+
+
+@pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
         ({"filename": "../x.zip"}, "plain file name"),
@@ -494,7 +579,13 @@ def test_remote_file_validation(kwargs, pattern):
 
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
-    [({"timeout": 0}, "timeout"), ({"retries": -1}, "retries"), ({"backoff": -1}, "backoff")],
+    [
+        ({"timeout": 0}, "timeout"),
+        ({"retries": -1}, "retries"),
+        ({"backoff": -1}, "backoff"),
+        ({"min_rate": -1}, "min_rate must be a number of bytes per second >= 0"),
+        ({"min_rate": "fast"}, "min_rate"),
+    ],
 )
 def test_fetch_argument_validation(tmp_path, kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):

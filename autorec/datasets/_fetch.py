@@ -1,52 +1,52 @@
-"""Checksummed, atomic and locked downloads into the data folder.
+"""Checksummed, atomic and locked downloads into the data folder, through pooch.
 
-A file is downloaded to a temporary ``.<name>.<random>.part`` file in the
-destination folder while its size and SHA-256 are computed, and renamed into
-place (``os.replace``, atomic) only once both match. The temporary file is
-deleted on every failure, including ``KeyboardInterrupt`` and write errors,
-so a file carrying the final name is always a verified one. A file lock in the
-folder makes concurrent downloads (threads or processes) wait for each other;
-the second one then finds the verified file and downloads nothing. An existing
-verified copy is only ever replaced by another verified copy.
+Each attempt is one :func:`pooch.retrieve` into a staging folder ``.<name>.part``
+beside the target: pooch streams into a temporary file there, checks its SHA-256 and
+only then names it; the verified file is then renamed into place (``os.replace``,
+atomic). The staging folder is deleted whatever happens (Ctrl-C and a full disk
+included), so a file with the final name is always a verified one, and a verified
+copy is only ever replaced by another. A file lock serializes downloads into one
+folder (threads or processes): the second finds the verified file, downloads nothing.
 """
 
 from __future__ import annotations
 
 import errno
 import glob
-import hashlib
-import http.client
 import logging
 import os
 import re
-import ssl
+import shutil
 import tempfile
+import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import filelock
-from tqdm.auto import tqdm
+import pooch
+
+from autorec.datasets._downloader import AttemptFailed, Downloader, LocalWriteError
 
 __all__ = [
     "CacheNotWritableError",
     "DownloadError",
     "RemoteFile",
+    "default_file_mode",
     "fetch_remote",
     "file_sha256",
     "resolve_urls",
+    "split_urls",
     "verify_file",
 ]
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1 << 16
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MIN_RATE = 20_000.0
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
@@ -55,9 +55,19 @@ _RETRY_HTTP_CODES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _NOT_WRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 _URL_SCHEMES = ("http", "https", "ftp", "file")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_sleep = time.sleep  # an indirection for tests
+_downloading = threading.local()
 
-# Indirections so tests can simulate failures without touching the network.
-_sleep = time.sleep
+
+def _pooch_record(record: logging.LogRecord) -> bool:
+    """pooch's logger prints to stderr: while we download, its records go to ours (DEBUG)."""
+    if getattr(_downloading, "active", False):
+        logger.debug("pooch: %s", record.getMessage())
+        return False
+    return True
+
+
+pooch.get_logger().addFilter(_pooch_record)
 
 
 class DownloadError(OSError):
@@ -100,43 +110,39 @@ class RemoteFile:
     urls: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if (
-            not isinstance(self.filename, str)
-            or not self.filename
-            or self.filename in (".", "..")
-            or "/" in self.filename
-            or "\\" in self.filename
-        ):
-            raise ValueError(f"filename must be a plain file name, got {self.filename!r}")
+        name = self.filename
+        if not isinstance(name, str) or name in ("", ".", "..") or re.search(r"[/\\]", name):
+            raise ValueError(f"filename must be a plain file name, got {name!r}")
         if not isinstance(self.sha256, str) or not _SHA256_RE.fullmatch(self.sha256.lower()):
             raise ValueError(f"sha256 must be 64 hexadecimal digits, got {self.sha256!r}")
         object.__setattr__(self, "sha256", self.sha256.lower())
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
             raise ValueError(f"size must be an integer >= 0, got {self.size!r}")
-        object.__setattr__(self, "urls", _check_urls(self.urls))
+        object.__setattr__(self, "urls", _check_urls(self.urls, "urls"))
 
 
-def _check_urls(urls: Iterable[str] | str) -> tuple[str, ...]:
-    if isinstance(urls, str):
-        urls = split_urls(urls)
+def _check_urls(urls: Iterable[str] | str, source: str) -> tuple[str, ...]:
+    """Validate and deduplicate URLs; ``source`` (where they came from) is named in errors."""
+    items = split_urls(urls) if isinstance(urls, str) else urls
     try:
-        items = list(urls)
+        items = [url.strip() if isinstance(url, str) else url for url in items]
     except TypeError:
         raise TypeError(f"urls must be a string or a sequence of strings, got {urls!r}") from None
-    out: list[str] = []
+    allowed = f"the scheme must be one of {list(_URL_SCHEMES)}, with a host unless file://"
     for url in items:
         if not isinstance(url, str):
-            raise TypeError(f"each URL must be a string, got {url!r}")
-        scheme = urllib.parse.urlsplit(url.strip()).scheme.lower()
-        if scheme not in _URL_SCHEMES:
-            raise ValueError(
-                f"unsupported URL {url!r}: the scheme must be one of {list(_URL_SCHEMES)}"
-            )
-        if url.strip() not in out:
-            out.append(url.strip())
-    if not out:
-        raise ValueError("urls must name at least one URL")
-    return tuple(out)
+            raise TypeError(f"each URL must be a string, got {url!r} in {source}")
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError as exc:
+            raise ValueError(f"invalid URL {url!r} in {source} ({exc}); {allowed}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in _URL_SCHEMES or not (parts.hostname or scheme == "file"):
+            raise ValueError(f"unsupported URL {url!r} in {source}: {allowed}")
+    if not items:
+        raise ValueError(f"urls must name at least one URL, none in {source}")
+    return tuple(dict.fromkeys(items))
 
 
 def split_urls(value: str) -> tuple[str, ...]:
@@ -154,25 +160,22 @@ def resolve_urls(
     ``urls`` (a sequence, or one string of URLs separated by whitespace or
     commas) replaces the defaults. Otherwise the URLs listed in the
     environment variable ``env_var`` (same format) come first, followed by
-    ``remote.urls``.
+    ``remote.urls``. A malformed URL raises :class:`ValueError` naming it and
+    where it came from (``urls`` or the environment variable).
     """
     if urls is not None:
-        return _check_urls(urls)
+        return _check_urls(urls, "urls")
     extra: tuple[str, ...] = ()
-    if env_var:
-        value = os.environ.get(env_var, "")
-        if value.strip():
-            extra = split_urls(value)
-    return _check_urls(extra + remote.urls)
+    value = os.environ.get(env_var, "") if env_var else ""
+    if value.strip():
+        source = f"the environment variable {env_var} (mirrors separated by whitespace or commas)"
+        extra = _check_urls(value, source)
+    return _check_urls(extra + remote.urls, "urls")
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 def verify_file(path: str | os.PathLike[str], remote: RemoteFile) -> str | None:
@@ -197,86 +200,51 @@ def verify_file(path: str | os.PathLike[str], remote: RemoteFile) -> str | None:
     return None
 
 
-class _VerificationError(Exception):
-    """The bytes received are not the expected file."""
+def default_file_mode() -> int:
+    """The permission bits ``open(path, "w")`` would give a new file: 0o666 less the
+    process umask.
+
+    Files are written to temporary files (mode 0o600, from :mod:`tempfile`, also
+    inside pooch) and then renamed into place; without a ``chmod`` to this mode, a
+    downloaded archive or a saved model would be readable by its owner only,
+    unlike any other file the user writes. (Kept in this module, which imports
+    nothing from the package, so it can also load on its own.)
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
-class _LocalWriteError(Exception):
-    """Writing the temporary file failed (wraps the OSError)."""
+def _describe(exc: BaseException) -> tuple[str, bool]:
+    """Return a reason for a failed attempt and whether retrying the URL makes sense."""
+    import requests
+    import urllib3
 
-    def __init__(self, error: OSError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _user_agent() -> str:
-    from autorec import __version__
-
-    return f"torch-autorec/{__version__} (+https://github.com/autorec/torch-autorec)"
-
-
-def _open_url(url: str, timeout: float):  # -> http.client.HTTPResponse
-    request = urllib.request.Request(url, headers={"User-Agent": _user_agent()})
-    return urllib.request.urlopen(request, timeout=timeout)
-
-
-def _write_chunk(fileobj: BinaryIO, chunk: bytes) -> None:
-    fileobj.write(chunk)
-
-
-def _download_to(
-    url: str, fileobj: BinaryIO, remote: RemoteFile, timeout: float, progress: tqdm
-) -> None:
-    """Stream ``url`` into ``fileobj``, verifying size and SHA-256."""
-    with _open_url(url, timeout) as response:
-        length = response.headers.get("Content-Length")
-        if length is not None and length.strip().isdigit() and int(length) != remote.size:
-            raise _VerificationError(
-                f"the server announces {int(length):,} bytes, expected {remote.size:,}"
-            )
-        digest = hashlib.sha256()
-        received = 0
-        while True:
-            chunk = response.read(CHUNK_SIZE)
-            if not chunk:
-                break
-            received += len(chunk)
-            if received > remote.size:
-                raise _VerificationError(
-                    f"the body is longer than the expected {remote.size:,} bytes"
-                )
-            digest.update(chunk)
-            try:
-                _write_chunk(fileobj, chunk)
-            except OSError as exc:
-                raise _LocalWriteError(exc) from exc
-            progress.update(len(chunk))
-    if received != remote.size:
-        raise _VerificationError(
-            f"truncated: received {received:,} bytes, expected {remote.size:,}"
-        )
-    if digest.hexdigest() != remote.sha256:
-        raise _VerificationError(
-            f"checksum mismatch: SHA-256 {digest.hexdigest()}, expected {remote.sha256}"
-        )
-    try:
-        fileobj.flush()
-        os.fsync(fileobj.fileno())
-    except OSError as exc:
-        raise _LocalWriteError(exc) from exc
-
-
-def _not_writable(folder: Path, exc: OSError) -> CacheNotWritableError:
-    return CacheNotWritableError(
-        exc.errno,
-        f"cannot write to the data folder {folder} ({exc.strerror or exc}); pass a writable "
-        "data_home (or set AUTOREC_DATA_HOME), or put the file there by hand",
-    )
+    if isinstance(exc, AttemptFailed):
+        return str(exc), exc.retry
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        code = exc.response.status_code
+        return f"HTTP {code} {exc.response.reason}", code in _RETRY_HTTP_CODES
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS error: {exc}", False
+    if isinstance(exc, requests.Timeout) or any(
+        isinstance(arg, urllib3.exceptions.TimeoutError) for arg in exc.args
+    ):
+        return f"timed out: {exc}", True
+    if isinstance(exc, requests.RequestException):
+        return f"network error: {exc}", True
+    if isinstance(exc, ValueError) and "hash" in str(exc):  # pooch's hash check
+        return f"checksum mismatch: {exc}", True
+    return f"{type(exc).__name__}: {exc}", True
 
 
 def _local_error(folder: Path, exc: OSError, action: str) -> OSError:
     if exc.errno in _NOT_WRITABLE_ERRNOS:
-        return _not_writable(folder, exc)
+        return CacheNotWritableError(
+            exc.errno,
+            f"cannot write to the data folder {folder} ({exc.strerror or exc}); pass a "
+            "writable data_home (or set AUTOREC_DATA_HOME), or put the file there by hand",
+        )
     return OSError(
         exc.errno,
         f"could not {action} in the data folder {folder}: {exc.strerror or exc}. Nothing was "
@@ -285,65 +253,13 @@ def _local_error(folder: Path, exc: OSError, action: str) -> OSError:
     )
 
 
-def _ensure_writable(folder: Path) -> None:
-    """Create ``folder`` if needed and check that files can be created in it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".autorec-write-test-", dir=folder)
-    except OSError as exc:
-        raise _local_error(folder, exc, "create a file") from exc
-    os.close(fd)
-    _unlink_quietly(Path(probe))
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:  # pragma: no cover - best effort
-        logger.warning("could not remove the temporary file %s: %s", path, exc)
-
-
-def _part_prefix(remote: RemoteFile) -> str:
-    return f".{remote.filename}."
-
-
-def _remove_stale_parts(folder: Path, remote: RemoteFile) -> None:
-    """Delete temporary files left by a killed download (called under the lock)."""
-    prefix = _part_prefix(remote)
-    for path in folder.glob(f"{glob.escape(prefix)}*.part"):
-        logger.info("removing the stale partial download %s", path)
-        _unlink_quietly(path)
-
-
-def _describe(exc: BaseException) -> tuple[str, bool]:
-    """Return a reason for a failed attempt and whether retrying the URL makes sense."""
-    if isinstance(exc, _VerificationError):
-        return str(exc), True
-    if isinstance(exc, urllib.error.HTTPError):
-        exc.close()  # it holds the open response
-        return f"HTTP {exc.code} {exc.reason}", exc.code in _RETRY_HTTP_CODES
-    if isinstance(exc, urllib.error.URLError):
-        reason = exc.reason
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            return f"TLS certificate error: {reason}", False
-        if isinstance(reason, FileNotFoundError):
-            return f"no such file: {reason}", False
-        if isinstance(reason, TimeoutError):
-            return f"timed out: {reason}", True
-        return f"network error: {reason}", True
-    if isinstance(exc, TimeoutError):
-        return f"timed out: {exc}", True
-    return f"{type(exc).__name__}: {exc}", True
-
-
-def _manual_hint(remote: RemoteFile, target: Path, env_var: str | None) -> str:
-    mirrors = f" or the environment variable {env_var}" if env_var else ""
-    return (
-        f"Download it by hand from {remote.urls[0]} ({remote.size:,} bytes, SHA-256 "
-        f"{remote.sha256}) and save it as {target}, or add a mirror with urls=...{mirrors}."
-    )
+def _remove_partials(folder: Path, remote: RemoteFile) -> None:
+    """Delete the staging folder and older ``.<name>.*.part`` files (under the lock)."""
+    for path in folder.glob(f"{glob.escape(f'.{remote.filename}.')}*part"):
+        try:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        except OSError as exc:  # pragma: no cover - best effort
+            logger.warning("could not remove the partial download %s: %s", path, exc)
 
 
 def fetch_remote(
@@ -354,6 +270,7 @@ def fetch_remote(
     force: bool = False,
     verbose: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
+    min_rate: float = DEFAULT_MIN_RATE,
     retries: int = DEFAULT_RETRIES,
     backoff: float = DEFAULT_BACKOFF,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -373,13 +290,19 @@ def fetch_remote(
         Download even when a verified copy is present (it is replaced only by
         another verified copy).
     verbose : bool, default=True
-        Show a progress bar.
+        Show a progress bar on stderr; otherwise nothing is printed.
     timeout : float, default=30
         Seconds to wait for the server on each network operation.
+    min_rate : float, default=20000
+        Slowest transfer accepted, in bytes per second: an attempt not finished
+        ``timeout + remote.size / min_rate`` seconds after it started is
+        abandoned as timed out (and retried), however steadily the server
+        trickles bytes. ``0`` removes this overall deadline.
     retries : int, default=2
         Extra attempts per URL after a transient failure (timeout, connection
         error, HTTP 5xx/408/429, truncated or corrupt body), with exponential
-        backoff; other failures (HTTP 404...) move on to the next URL at once.
+        backoff; other failures (HTTP 404, TLS error, missing file) move on to
+        the next URL at once.
     backoff : float, default=1.0
         First wait between attempts, in seconds; doubled each time.
     lock_timeout : float, default=1800
@@ -401,12 +324,17 @@ def fetch_remote(
         ``folder`` cannot be created or written.
     OSError
         Writing failed for another reason (e.g. disk full); nothing is left behind.
+    ValueError
+        A bad argument, or a malformed URL (named, with the environment
+        variable it came from).
     """
     folder = Path(folder)
     target = folder / remote.filename
     url_list = resolve_urls(remote, urls, env_var)
     if isinstance(timeout, bool) or not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    if isinstance(min_rate, bool) or not (isinstance(min_rate, (int, float)) and min_rate >= 0):
+        raise ValueError(f"min_rate must be a number of bytes per second >= 0, got {min_rate!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if isinstance(backoff, bool) or not (isinstance(backoff, (int, float)) and backoff >= 0):
@@ -415,8 +343,13 @@ def fetch_remote(
     if not force and verify_file(target, remote) is None:
         logger.debug("%s is present and verified", target)
         return target
-
-    _ensure_writable(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".autorec-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _local_error(folder, exc, "create a file") from exc
     lock_path = folder / f".{remote.filename}.lock"
     lock = filelock.FileLock(lock_path, timeout=lock_timeout)
     try:
@@ -435,101 +368,66 @@ def fetch_remote(
             return target
         if problem not in (None, "missing"):
             logger.warning("%s fails verification (%s); downloading a new copy", target, problem)
-        _remove_stale_parts(folder, remote)
-        return _download_with_retries(
-            remote, folder, target, url_list, verbose, timeout, retries, backoff, env_var
-        )
+        _remove_partials(folder, remote)
+        downloader = Downloader(remote, timeout, min_rate, verbose)
+        attempts = _try_urls(remote, folder, url_list, retries, backoff, downloader)
+        if attempts is None:
+            return target
     finally:
+        _remove_partials(folder, remote)
         lock.release()
+    lines = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
+    raise DownloadError(
+        f"could not download {remote.filename} into {folder}; every attempt failed:\n{lines}\n"
+        f"Download it by hand from {remote.urls[0]} ({remote.size:,} bytes, SHA-256 "
+        f"{remote.sha256}) and save it as {target}, or add a mirror with the urls argument"
+        + (f" or the environment variable {env_var}." if env_var else "."),
+        attempts,
+    )
 
 
-def _download_with_retries(
+def _try_urls(
     remote: RemoteFile,
     folder: Path,
-    target: Path,
     url_list: tuple[str, ...],
-    verbose: bool,
-    timeout: float,
     retries: int,
     backoff: float,
-    env_var: str | None,
-) -> Path:
+    downloader: Downloader,
+) -> list[tuple[str, str]] | None:
+    """Try each URL, with retries: None once one worked, else every ``(url, reason)``."""
+    import requests
+
+    target, staging = folder / remote.filename, folder / f".{remote.filename}.part"
     attempts: list[tuple[str, str]] = []
     for url in url_list:
         for attempt in range(retries + 1):
             if attempt:
                 _sleep(min(backoff * 2 ** (attempt - 1), MAX_BACKOFF))
             logger.info("downloading %s from %s (attempt %d)", remote.filename, url, attempt + 1)
+            _downloading.active = True
             try:
-                _download_once(remote, folder, target, url, verbose, timeout)
-            except (
-                _VerificationError,
-                urllib.error.URLError,
-                http.client.HTTPException,
-                ConnectionError,
-                TimeoutError,
-                ssl.SSLError,
-            ) as exc:
+                staging.mkdir(exist_ok=True)
+                path = pooch.retrieve(
+                    url,
+                    known_hash=f"sha256:{remote.sha256}",
+                    fname=remote.filename,
+                    path=staging,
+                    downloader=downloader,
+                )
+                os.chmod(path, default_file_mode())
+                os.replace(path, target)
+            except (AttemptFailed, requests.RequestException, ValueError) as exc:
                 reason, retry = _describe(exc)
+            except (LocalWriteError, OSError) as exc:  # writing into the data folder
+                error = exc.__cause__ if isinstance(exc, LocalWriteError) else exc
+                raise _local_error(folder, error, f"write {target}") from error
             else:
                 logger.info("saved %s (%s bytes, SHA-256 verified)", target, f"{remote.size:,}")
-                return target
+                return None
+            finally:
+                _downloading.active = False
             attempts.append((url, reason))
             logger.warning("download of %s from %s failed: %s", remote.filename, url, reason)
             if not retry:
                 break
-    lines = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
-    raise DownloadError(
-        f"could not download {remote.filename} into {folder}; every attempt failed:\n{lines}\n"
-        + _manual_hint(remote, target, env_var),
-        attempts,
-    )
-
-
-def default_file_mode() -> int:
-    """The permission bits ``open(path, "w")`` would give a new file: 0o666 less the
-    process umask.
-
-    Files are written to a ``tempfile.mkstemp`` file (mode 0o600) and then renamed into
-    place; without a ``chmod`` to this mode, a downloaded archive or a saved model would
-    be readable by its owner only, unlike any other file the user writes. (Kept in this
-    module, which imports nothing from the package, so it can also load on its own.)
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _download_once(
-    remote: RemoteFile, folder: Path, target: Path, url: str, verbose: bool, timeout: float
-) -> None:
-    try:
-        fd, name = tempfile.mkstemp(prefix=_part_prefix(remote), suffix=".part", dir=folder)
-    except OSError as exc:
-        raise _local_error(folder, exc, "create a temporary file") from exc
-    tmp: Path | None = Path(name)
-    try:
-        with (
-            os.fdopen(fd, "wb") as fileobj,
-            tqdm(
-                total=remote.size,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=remote.filename,
-                disable=not verbose,
-            ) as progress,
-        ):
-            try:
-                _download_to(url, fileobj, remote, timeout, progress)
-            except _LocalWriteError as exc:
-                raise _local_error(folder, exc.error, f"write {remote.filename}") from exc.error
-        try:
-            os.chmod(tmp, default_file_mode())
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise _local_error(folder, exc, f"move the verified file to {target}") from exc
-        tmp = None
-    finally:
-        if tmp is not None:
-            _unlink_quietly(tmp)
+    return attempts

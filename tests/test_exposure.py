@@ -1,0 +1,174 @@
+"""The ranking baselines MostPopular and EASE (autorec._exposure)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import autorec._exposure as exposure
+from autorec._exposure import EASE, MostPopular
+from autorec.datasets import make_ratings
+from autorec.exceptions import NotFittedError
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    frame = make_ratings(60, 40, 900, random_state=0)
+    frame.loc[frame.index[:5], "rating"] = 0.0  # a rating of 0 is still an interaction
+    return frame
+
+
+def binary_matrix(frame):
+    """The binarised users x items matrix in sorted id order, built with pandas."""
+    table = pd.crosstab(frame["user_id"], frame["item_id"])
+    return table.to_numpy(dtype=np.float64), table.index.to_numpy(), table.columns.to_numpy()
+
+
+def test_ease_weights_have_zero_diagonal_and_match_numpy(ratings):
+    model = EASE(l2=25.0).fit(ratings)
+    x, _, items = binary_matrix(ratings)
+    p = np.linalg.inv(x.T @ x + 25.0 * np.eye(x.shape[1]))
+    b = np.eye(x.shape[1]) - p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    assert model.weights_.dtype == np.float32
+    assert np.all(model.weights_.diagonal() == 0.0)
+    np.testing.assert_array_equal(model.item_map_.ids, items)
+    np.testing.assert_allclose(model.weights_, b, rtol=1e-5, atol=1e-7)
+
+
+def test_ease_ignores_the_rating_values(ratings):
+    a = EASE(l2=5.0).fit(ratings)
+    b = EASE(l2=5.0).fit(ratings.assign(rating=1.0))
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+
+
+def test_ease_scores_are_the_binary_rows_times_b(ratings):
+    model = EASE(l2=10.0).fit(ratings)
+    x, _, _ = binary_matrix(ratings)
+    index = np.array([3, 0, 17])
+    np.testing.assert_allclose(
+        model._user_scores(index), x[index] @ model.weights_, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_gram_blocks_give_the_same_weights(ratings, monkeypatch):
+    whole = EASE(l2=10.0).fit(ratings).weights_
+    monkeypatch.setattr(exposure, "_GRAM_BLOCK", 7)
+    np.testing.assert_allclose(EASE(l2=10.0).fit(ratings).weights_, whole, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("make", [MostPopular, lambda: EASE(l2=10.0)])
+def test_fold_in_of_a_training_user_ranks_like_recommend(ratings, make):
+    model = make().fit(ratings)
+    for user in (1, 7, 30):
+        own = ratings[ratings["user_id"] == user].set_index("item_id")["rating"]
+        direct = model.recommend(user, k=10)
+        folded = model.recommend(None, k=10, user_ratings=own)
+        assert direct["item_id"].tolist() == folded["item_id"].tolist()
+        np.testing.assert_array_equal(direct["score"].to_numpy(), folded["score"].to_numpy())
+
+
+@pytest.mark.parametrize("make", [MostPopular, lambda: EASE(l2=10.0)])
+def test_recommend_excludes_seen_items(ratings, make):
+    model = make().fit(ratings)
+    users = ratings["user_id"].unique()[:20]
+    recs = model.recommend(users, k=15)
+    pairs = set(zip(ratings["user_id"], ratings["item_id"], strict=True))
+    assert not any((u, i) in pairs for u, i in zip(recs["user_id"], recs["item_id"], strict=True))
+    unseen = 40 - ratings.groupby("user_id").size()
+    np.testing.assert_array_equal(
+        recs.groupby("user_id").size().reindex(users, fill_value=0),
+        np.minimum(15, unseen.loc[users]),
+    )
+    everything = model.recommend(users[0], k=40, exclude_seen=False)
+    assert len(everything) == 40  # without the filter, seen items come back
+
+
+def test_most_popular_ranks_by_count_with_ties_by_item_order():
+    frame = pd.DataFrame(
+        {"user_id": [1, 2, 3, 1, 2, 4, 3], "item_id": [5, 5, 5, 9, 9, 2, 7], "rating": 3.0}
+    )
+    model = MostPopular().fit(frame)
+    np.testing.assert_array_equal(model.item_popularity_, [1, 3, 1, 2])  # items 2, 5, 7, 9
+    assert model.recommend(4, k=3)["item_id"].tolist() == [5, 9, 7]
+    assert model.recommend(4, k=3)["score"].tolist() == [3.0, 2.0, 1.0]
+    folded = model.recommend(None, k=2, user_ratings={5: 1.0})
+    assert folded["item_id"].tolist() == [9, 2]
+
+
+@pytest.mark.parametrize("make", [MostPopular, EASE])
+def test_fitted_attributes(ratings, make):
+    model = make().fit(ratings)
+    n_users, n_items = ratings["user_id"].nunique(), ratings["item_id"].nunique()
+    assert (model.n_users_, model.n_items_) == (n_users, n_items)
+    assert sp.issparse(model.utility_) and model.utility_.format == "csr"
+    assert model.utility_.dtype == np.float32 and model.utility_.shape == (n_users, n_items)
+    assert model.utility_.nnz == len(ratings)  # zero ratings kept as entries
+    counts = ratings["item_id"].value_counts().sort_index().to_numpy()
+    np.testing.assert_array_equal(model.item_popularity_, counts)
+    np.testing.assert_array_equal(model.user_map_.ids, np.sort(ratings["user_id"].unique()))
+
+
+@pytest.mark.parametrize("make", [MostPopular, EASE])
+def test_fit_validates_the_ratings_once(ratings, make, monkeypatch):
+    calls = []
+    original = exposure.check_ratings
+    monkeypatch.setattr(
+        exposure, "check_ratings", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    make().fit(ratings)
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        make().fit(ratings.assign(rating=np.nan))
+
+
+@pytest.mark.parametrize(
+    ("l2", "error", "match"),
+    [
+        (0.0, ValueError, r"l2 must be in \(0.0, inf\], got 0.0"),
+        (-3, ValueError, r"l2 must be in \(0.0, inf\], got -3"),
+        (float("nan"), ValueError, "l2 must be a finite number"),
+        ("500", TypeError, "l2 must be a number, got '500'"),
+        (True, TypeError, "l2 must be a number, got True"),
+    ],
+)
+def test_bad_l2_is_a_clear_error(ratings, l2, error, match):
+    with pytest.raises(error, match=match):
+        EASE(l2=l2).fit(ratings)
+
+
+def test_bad_max_items_is_a_clear_error(ratings):
+    with pytest.raises(TypeError, match="max_items must be an integer"):
+        EASE(max_items=1e4).fit(ratings)
+    with pytest.raises(ValueError, match=r"max_items must be in \[1, inf\]"):
+        EASE(max_items=0).fit(ratings)
+
+
+def test_ease_refuses_a_catalogue_above_max_items_before_allocating(ratings, monkeypatch):
+    monkeypatch.setattr(exposure, "ease_weights", lambda *a: pytest.fail("allocated"))
+    model = EASE(max_items=39)
+    with pytest.raises(ValueError, match=r"40 items, which would take about 0.0 GB.*max_items=39"):
+        model.fit(ratings)
+    assert not hasattr(model, "user_map_")
+    big = pd.DataFrame({"user_id": 1, "item_id": np.arange(25_000), "rating": 1.0})
+    with pytest.raises(ValueError, match=r"25,000 items, which would take about 10.0 GB"):
+        EASE().fit(big)
+
+
+def test_params_follow_the_sklearn_contract():
+    from sklearn.base import clone
+
+    model = EASE(l2=3.0)
+    assert model.get_params() == {"l2": 3.0, "max_items": 20_000}
+    assert repr(model) == "EASE(l2=3.0)" and repr(MostPopular()) == "MostPopular()"
+    assert clone(model.set_params(max_items=5)).get_params() == {"l2": 3.0, "max_items": 5}
+    with pytest.raises(ValueError, match="invalid parameter 'lam'"):
+        model.set_params(lam=1.0)
+
+
+@pytest.mark.parametrize("make", [MostPopular, EASE])
+def test_unfitted_models_raise_not_fitted(make):
+    with pytest.raises(NotFittedError):
+        make().recommend(1)
