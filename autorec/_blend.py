@@ -12,12 +12,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 
 from ._base import ParamsMixin
 from ._estimator import READERS, AutoEncoderRecommender
-from ._hybrid import RANKINGS, fit_ranking, load_ranking, rank_scores
+from ._hybrid import RANKINGS, HybridRankingMixin, fit_ranking, load_ranking
 from ._prepare import held_out_cells, hold_out, prepare
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._serialization import bad_file, dump_state, json_safe, read_model, tensors_under, write_model
@@ -44,7 +43,7 @@ def _default_estimators() -> list[AutoEncoderRecommender]:
     ]
 
 
-class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
+class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, ParamsMixin):
     """Weighted average of the predicted ratings of several autoencoders (by default U +
     I-AutoRec).
 
@@ -303,12 +302,13 @@ class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
             total = part if total is None else total + part
         return total
 
-    # ------------------------------------------------------- recommend hooks
+    # ------------------------------------------- recommend hooks (HybridRankingMixin)
+    @property
+    def _ranking(self) -> str:
+        return self.ranking_
+
     def _user_ratings(self, index: np.ndarray) -> np.ndarray:
         return self._blend_rows(self.user_map_.inverse_transform(index))
-
-    def _user_scores(self, index: np.ndarray) -> np.ndarray:
-        return self._rank_scores(self.utility_[index], self._user_ratings(index))
 
     def _fold_in_ratings(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         total = None
@@ -316,25 +316,6 @@ class BlendRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
             part = weight * model._fold_in_ratings(items, ratings)
             total = part if total is None else total + part
         return total
-
-    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        row = sp.csr_matrix(
-            (ratings.astype(np.float32), (np.zeros(len(items), dtype=np.int64), items)),
-            shape=(1, self.n_items_),
-        )
-        return self._rank_scores(row, self._fold_in_ratings(items, ratings)[None, :])[0]
-
-    def _rank_scores(self, rows: sp.csr_matrix, ratings: np.ndarray) -> np.ndarray:
-        return rank_scores(
-            self.ranking_,
-            rows,
-            ratings,
-            self.exposure_items_,
-            self.exposure_weights_,
-            self.item_popularity_,
-            self.ranking_weights_,
-            self.rating_scale_,
-        )
 
     # --------------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:

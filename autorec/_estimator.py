@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Sequence
@@ -10,16 +11,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 
 from ._base import ParamsMixin
 from ._config import PRESETS, validate_params
 from ._estimator_state import restore
 from ._fitting import fit_input_rows, learn
-from ._hybrid import rank_scores
-from ._network import decode_pairs, encode_rows, user_rows
-from ._prepare import prepare
+from ._hybrid import HybridRankingMixin, new_user_row
+from ._network import decode_pairs, encode_rows, rating_block
+from ._prepare import mean_fallback, prepare
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._serialization import (
     dump_state,
@@ -43,11 +43,9 @@ READERS = {
     FORMAT: "AutoEncoderRecommender.load",
     "autorec.BlendRecommender": "BlendRecommender.load",
 }
-_PAD_ROWS = 16  # see predict_matrix
-_CHUNK_USERS = 2048
 
 
-class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
+class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, ParamsMixin):
     """Autoencoder recommender for explicit ratings (AutoRec).
 
     Each row of the utility matrix (a user's ratings in ``kind="user"``, an item's
@@ -410,30 +408,17 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
         return self._clip(out) if clip else out
 
     def _fallback(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Mean-rating predictions for pairs with an unknown user or item (and the note)."""
-        u_ok, i_ok = users >= 0, items >= 0
-        fallback = np.full(len(users), self.global_mean_, dtype=np.float32)
-        only_item, only_user = ~u_ok & i_ok, u_ok & ~i_ok
-        fallback[only_item] = self.item_mean_[items[only_item]]
-        fallback[only_user] = self.user_mean_[users[only_user]]
-        parts = [
-            f"{n:,} with {what}"
-            for n, what in (
-                (int(only_user.sum()), "an item not seen in fit (predicted: the user's mean)"),
-                (int(only_item.sum()), "a user not seen in fit (predicted: the item's mean)"),
-                (int((~u_ok & ~i_ok).sum()), "neither seen in fit (predicted: the global mean)"),
-            )
-            if n
-        ]
-        message = f"{int((~(u_ok & i_ok)).sum()):,} of {len(users):,} pairs: " + "; ".join(parts)
+        """Mean-rating predictions for pairs with an unknown user or item; the first call
+        of a fitted model warns what happened, later ones log it."""
+        values, message = mean_fallback(
+            users, items, self.global_mean_, self.user_mean_, self.item_mean_
+        )
         if self._warned_unknown:
-            import logging
-
             logging.getLogger(__name__).info(message)
         else:
             self._warned_unknown = True
             warnings.warn(message, UserWarning, stacklevel=3)
-        return fallback
+        return values
 
     def predict_matrix(self, users: Any = None, *, clip: bool = True) -> np.ndarray:
         """Predicted ratings of every item for the given users (default: all users).
@@ -452,65 +437,26 @@ class AutoEncoderRecommender(RecommenderMixin, CompletionMixin, ParamsMixin):
 
     def _rating_block(self, index: np.ndarray) -> np.ndarray:
         """Raw predicted ratings (len(index), n_items) of the users at ``index``."""
-        out = np.empty((len(index), self.n_items_), dtype=np.float32)
-        codes = self._codes()
-        module = self.module_
-        with torch.no_grad():
-            for start in range(0, len(index), _CHUNK_USERS):
-                part = index[start : start + _CHUNK_USERS]
-                # BLAS picks another kernel for a product with few rows, which changes the
-                # last bits: pad to a multiple of _PAD_ROWS (repeating the last user) so a
-                # user's scores do not depend on which other users are asked with it.
-                padded = np.pad(part, (0, -len(part) % _PAD_ROWS), mode="edge")
-                chunk = torch.from_numpy(padded).to(self.device_)
-                block = user_rows(module, self._kind, codes, chunk)
-                out[start : start + len(part)] = block[: len(part)].cpu().numpy()
-        return out
+        return rating_block(self.module_, self._kind, self._codes(), index, self.device_)
 
-    # ------------------------------------------------------- recommend hooks
-    def _user_scores(self, index: np.ndarray) -> np.ndarray:
-        return self._rank_scores(self.utility_[index], self._rating_block(index))
+    # ------------------------------------------- recommend hooks (HybridRankingMixin)
+    @property
+    def _ranking(self) -> str:
+        return self.fit_params_["ranking"]
 
     def _user_ratings(self, index: np.ndarray) -> np.ndarray:
         return self._rating_block(index)
 
     def _fold_in_ratings(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        return self._fold_in_row(items, ratings)[1][0]
-
-    def _rank_scores(self, rows: sp.csr_matrix, ratings: np.ndarray) -> np.ndarray:
-        """The ``ranking`` the model was fitted with, for users with these training rows
-        and raw predicted ratings."""
-        return rank_scores(
-            self.fit_params_["ranking"],
-            rows,
-            ratings,
-            self.exposure_items_,
-            self.exposure_weights_,
-            self.item_popularity_,
-            self.ranking_weights_,
-            self.rating_scale_,
-        )
-
-    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        row, ratings_row = self._fold_in_row(items, ratings)
-        return self._rank_scores(row, ratings_row)[0]
-
-    def _fold_in_row(
-        self, items: np.ndarray, ratings: np.ndarray
-    ) -> tuple[sp.csr_matrix, np.ndarray]:
-        """The new user's row of ratings and the raw predicted ratings it encodes to."""
+        """The raw predicted ratings a new user's row encodes to (user models only)."""
         if self._kind != "user":
             raise ValueError(
                 "fold-in (user_ratings=...) needs kind='user': an item model has no input "
                 "weights for a user it has not seen; refit with the new user's ratings"
             )
-        row = sp.csr_matrix(
-            (ratings.astype(np.float32), (np.zeros(len(items), dtype=np.int64), items)),
-            shape=(1, self.n_items_),
-        )
         with torch.no_grad():
-            code = encode_rows(self.module_, SparseRows(row, self.device_))
-            return row, self.module_.decode(code).cpu().numpy()
+            row = SparseRows(new_user_row(items, ratings, self.n_items_), self.device_)
+            return self.module_.decode(encode_rows(self.module_, row)).cpu().numpy()[0]
 
     # --------------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:

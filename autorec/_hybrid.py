@@ -39,6 +39,7 @@ __all__ = [
     "BETAS",
     "RANKINGS",
     "Exposure",
+    "HybridRankingMixin",
     "choose_weights",
     "combine",
     "fit_exposure",
@@ -324,3 +325,41 @@ def load_ranking(
             raise ValueError(f"ranking_weights_ {pair!r} are not finite")
         out["ranking_weights_"] = (alpha, beta)
     return out
+
+
+def new_user_row(items: np.ndarray, ratings: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """A folded-in user's ratings as a 1 x n_items CSR row."""
+    return sp.csr_matrix(
+        (ratings.astype(np.float32), (np.zeros(len(items), dtype=np.int64), items)),
+        shape=(1, n_items),
+    )
+
+
+class HybridRankingMixin:
+    """``_user_scores`` and ``_fold_in_scores`` for a rating model with an exposure model:
+    the ranking it was fitted with (``_ranking``) over ``_user_ratings`` /
+    ``_fold_in_ratings`` and the fitted ``exposure_items_``, ``exposure_weights_``,
+    ``item_popularity_``, ``ranking_weights_`` and ``rating_scale_``."""
+
+    _ranking: str
+
+    def _user_scores(self, index: np.ndarray) -> np.ndarray:
+        ratings = self._user_ratings(index)  # type: ignore[attr-defined]
+        return self._rank_scores(self.utility_[index], ratings)  # type: ignore[attr-defined]
+
+    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        predicted = self._fold_in_ratings(items, ratings)  # type: ignore[attr-defined]
+        row = new_user_row(items, ratings, len(predicted))
+        return self._rank_scores(row, np.asarray(predicted)[None, :])[0]
+
+    def _rank_scores(self, rows: sp.csr_matrix, ratings: np.ndarray) -> np.ndarray:
+        return rank_scores(
+            self._ranking,
+            rows,
+            ratings,
+            self.exposure_items_,  # type: ignore[attr-defined]
+            self.exposure_weights_,  # type: ignore[attr-defined]
+            self.item_popularity_,  # type: ignore[attr-defined]
+            self.ranking_weights_,  # type: ignore[attr-defined]
+            self.rating_scale_,  # type: ignore[attr-defined]
+        )

@@ -187,3 +187,34 @@ def user_rows(
     if kind == "user":
         return module.decode(codes[users])
     return torch.addmm(module.output_bias[users].unsqueeze(1), module.output_weight[users], codes.T)
+
+
+#: Users decoded at once by :func:`rating_block`.
+CHUNK_USERS = 2048
+#: :func:`rating_block` pads each chunk of users to a multiple of this (see there).
+PAD_ROWS = 16
+
+
+def rating_block(
+    module: AutoEncoderNet,
+    kind: str,
+    codes: torch.Tensor,
+    index: np.ndarray,
+    device: torch.device,
+) -> np.ndarray:
+    """Raw outputs (len(index), items) for the users at ``index``, in chunks.
+
+    BLAS picks another kernel for a product with few rows, which changes the last bits:
+    each chunk is padded to a multiple of :data:`PAD_ROWS` (repeating the last user), so a
+    user's scores do not depend on which other users are asked with it.
+    """
+    n_items = codes.shape[0] if kind == "item" else module.n_columns
+    out = np.empty((len(index), n_items), dtype=np.float32)
+    with torch.no_grad():
+        for start in range(0, len(index), CHUNK_USERS):
+            part = index[start : start + CHUNK_USERS]
+            padded = np.pad(part, (0, -len(part) % PAD_ROWS), mode="edge")
+            chunk = torch.from_numpy(padded).to(device)
+            block = user_rows(module, kind, codes, chunk)
+            out[start : start + len(part)] = block[: len(part)].cpu().numpy()
+    return out

@@ -18,7 +18,14 @@ from ._validation import check_ratings
 from .datasets._matrix import UtilityMatrix, utility_from_checked
 from .datasets._split import split_mask_by_group
 
-__all__ = ["FitData", "carve_validation", "hold_out", "prepare", "row_means"]
+__all__ = [
+    "FitData",
+    "carve_validation",
+    "hold_out",
+    "mean_fallback",
+    "prepare",
+    "row_means",
+]
 
 #: Validation cells: (row codes, column codes, ratings), all in one order.
 Cells = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -148,3 +155,31 @@ def row_means(matrix: sp.csr_matrix, default: float) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), default)
     return means.astype(np.float32)
+
+
+def mean_fallback(
+    users: np.ndarray,
+    items: np.ndarray,
+    global_mean: float,
+    user_mean: np.ndarray,
+    item_mean: np.ndarray,
+) -> tuple[np.ndarray, str]:
+    """Predictions for pairs whose user or item (codes, -1 when unknown) was not seen in
+    fit: the item's mean rating for an unknown user, the user's mean for an unknown item,
+    the global mean for both; and one sentence saying what happened."""
+    u_ok, i_ok = users >= 0, items >= 0
+    values = np.full(len(users), global_mean, dtype=np.float32)
+    only_item, only_user = ~u_ok & i_ok, u_ok & ~i_ok
+    values[only_item] = item_mean[items[only_item]]
+    values[only_user] = user_mean[users[only_user]]
+    parts = [
+        f"{n:,} with {what}"
+        for n, what in (
+            (int(only_user.sum()), "an item not seen in fit (predicted: the user's mean)"),
+            (int(only_item.sum()), "a user not seen in fit (predicted: the item's mean)"),
+            (int((~u_ok & ~i_ok).sum()), "neither seen in fit (predicted: the global mean)"),
+        )
+        if n
+    ]
+    message = f"{int((~(u_ok & i_ok)).sum()):,} of {len(users):,} pairs: " + "; ".join(parts)
+    return values, message
