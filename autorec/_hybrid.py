@@ -54,8 +54,9 @@ ALPHAS = (0.0, 0.2, 0.35, 0.5, 0.7, 1.0, 1.5)
 BETAS = (0.0, 0.05, 0.1)
 #: NDCG@10 within this of the best counts as a tie (then the largest beta wins).
 TOLERANCE = 0.001
-#: Users whose validation slice chooses alpha (a random subset of larger sets).
-MAX_VALIDATION_USERS = 2000
+#: Cells (users x items) of the score matrices that choose the weights: every validation
+#: user of MovieLens-1M, a random subset where the catalogue is larger.
+MAX_VALIDATION_CELLS = 25_000_000
 #: The EASE regularization (Steck 2019's value for MovieLens-sized data).
 EXPOSURE_L2 = 500.0
 #: Largest catalogue that gets a full items x items exposure matrix.
@@ -165,13 +166,14 @@ def choose_weights(
 
 
 def validation_users(
-    relevant_rows: np.ndarray, n_users: int, rng: np.random.Generator
+    relevant_rows: np.ndarray, n_items: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """The users whose validation slice holds a liked item (at most
-    :data:`MAX_VALIDATION_USERS`, drawn at random), sorted."""
+    """The users whose validation slice holds a liked item, sorted; a random subset when
+    their score matrices would pass :data:`MAX_VALIDATION_CELLS`."""
     users = np.unique(relevant_rows)
-    if len(users) > MAX_VALIDATION_USERS:
-        users = np.sort(rng.choice(users, MAX_VALIDATION_USERS, replace=False))
+    most = max(100, MAX_VALIDATION_CELLS // max(n_items, 1))
+    if len(users) > most:
+        users = np.sort(rng.choice(users, most, replace=False))
     return users.astype(np.int64)
 
 
@@ -248,7 +250,7 @@ def _validate(
     if cells is not None and cell_ratings is not None:
         liked = cell_ratings >= relevance_threshold(scale)
         users, items = cells[0][liked], cells[1][liked]
-        chosen = validation_users(users, fit_matrix.shape[0], np.random.default_rng(seed))
+        chosen = validation_users(users, fit_matrix.shape[1], np.random.default_rng(seed))
     if len(chosen) == 0:
         warnings.warn(
             "ranking='hybrid' found no held-out rating to choose its weights on (no "
