@@ -213,7 +213,7 @@ def write_model(
         "format": format_name,
         "format_version": str(FORMAT_VERSION),
         "autorec_version": __version__,
-        "header": json.dumps(json_safe(header), allow_nan=False),
+        "header": json.dumps(json_safe(header)),  # NaN allowed: a history may hold it
     }
     folder = target.parent if str(target.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)

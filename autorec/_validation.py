@@ -245,6 +245,11 @@ def check_ratings(
         raise ValueError(
             f"duplicates must be one of {list(_DUPLICATE_POLICIES)}, got {duplicates!r}"
         )
+    if isinstance(ratings.columns, pd.MultiIndex):
+        raise ValueError(
+            f"{name} has MultiIndex columns {list(ratings.columns)[:4]}; it needs flat columns "
+            "named 'user_id', 'item_id' and 'rating'"
+        )
     scale = check_rating_scale(rating_scale)
     required = list(_ID_COLUMNS) + (["rating"] if require_rating else [])
     missing = [c for c in required if c not in ratings.columns]
@@ -253,11 +258,6 @@ def check_ratings(
             f"{name} is missing column(s) {missing}; it has columns "
             f"{[str(c) for c in ratings.columns]}. Expected columns {required} "
             "(rename yours with DataFrame.rename(columns={...}))"
-        )
-    if isinstance(ratings.columns, pd.MultiIndex):
-        raise ValueError(
-            f"{name} has MultiIndex columns {list(ratings.columns)[:4]}; it needs flat columns "
-            "named 'user_id', 'item_id' and 'rating'"
         )
     if ratings.columns.duplicated().any():
         dup = sorted({str(c) for c in ratings.columns[ratings.columns.duplicated()]})
