@@ -112,7 +112,7 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         What ``recommend`` ranks unrated items by. ``"hybrid"``: how likely the user is
         to rate the item (an EASE exposure model of who rates what) combined with how
         much they would like it (the predicted rating), with the mix chosen on the
-        validation slice (see :mod:`autorec._hybrid` and the "Evaluating
+        validation slice (see ``autorec._hybrid`` and the "Evaluating
         recommendations" page). ``"rating"``: the predicted rating alone (the reference
         study's order; it favours obscure items). ``"exposure"``: the exposure model
         alone. ``predict`` always gives predicted ratings.

@@ -61,7 +61,7 @@ class MostPopular(_InteractionModel):
         Their numbers.
     utility_ : scipy.sparse.csr_matrix
         Users x items float32 training ratings.
-    item_popularity_ : ndarray of int64, shape (n_items_,)
+    item_popularity_ : ndarray of int64, shape ``(n_items_,)``
         Training ratings per item.
 
     Examples
@@ -137,9 +137,9 @@ class EASE(_InteractionModel):
         Their numbers.
     utility_ : scipy.sparse.csr_matrix
         Users x items float32 training ratings.
-    item_popularity_ : ndarray of int64, shape (n_items_,)
+    item_popularity_ : ndarray of int64, shape ``(n_items_,)``
         Training ratings per item.
-    weights_ : ndarray of float32, shape (n_items_, n_items_)
+    weights_ : ndarray of float32, shape ``(n_items_, n_items_)``
         ``B``, zero on the diagonal.
 
     References

@@ -1,7 +1,7 @@
 """What ``AutoEncoderRecommender.fit`` learns, as plain functions over prepared data.
 
 :func:`learn` carves (or takes) the validation cells, builds and trains the network
-(:mod:`autorec._training`), fits the ranking (:mod:`autorec._hybrid`) and returns every
+(``autorec._training``), fits the ranking (``autorec._hybrid``) and returns every
 fitted attribute in a dict, so the estimator can assign them all at once: a fit that
 raises changes nothing.
 """

@@ -11,7 +11,7 @@ where ``exposure`` comes from EASE (Steck 2019), a closed-form linear autoencode
 *binarised* training matrix that predicts which items a user rates; ``alpha`` and the
 small popularity discount ``beta`` are chosen on the fit's own held-out validation slice
 by NDCG@10 (never constants tuned on MovieLens): the best pair, or among pairs within
-:data:`TOLERANCE` of it the one with the largest ``beta`` (the most varied lists).
+``TOLERANCE`` of it the one with the largest ``beta`` (the most varied lists).
 ``ranking="rating"`` gives the reference study's order back, and
 ``ranking="exposure"`` the exposure model alone.
 
@@ -137,13 +137,13 @@ def choose_weights(
     scale: tuple[float, float],
     k: int = 10,
 ) -> tuple[tuple[float, float], dict[str, float]]:
-    """The (alpha, beta) of :data:`ALPHAS` x :data:`BETAS` with the best NDCG@k on the
-    validation users (ties within :data:`TOLERANCE`: the largest beta, then alpha).
+    """The (alpha, beta) of ``ALPHAS`` x ``BETAS`` with the best NDCG@k on the
+    validation users (ties within ``TOLERANCE``: the largest beta, then alpha).
 
     ``exposure`` and ``ratings`` hold every item's scores for the validation users,
     computed from the ratings the models trained on; ``seen`` (those ratings) are not
     candidates; ``relevant`` marks the held-out items rated at least
-    :func:`relevance_threshold`. Returns the pair and the NDCG of every pair tried
+    ``relevance_threshold``. Returns the pair and the NDCG of every pair tried
     (keys ``"alpha,beta"``).
     """
     mask = seen.tocoo()
@@ -169,7 +169,7 @@ def validation_users(
     relevant_rows: np.ndarray, n_items: int, rng: np.random.Generator
 ) -> np.ndarray:
     """The users whose validation slice holds a liked item, sorted; a random subset when
-    their score matrices would pass :data:`MAX_VALIDATION_CELLS`."""
+    their score matrices would pass ``MAX_VALIDATION_CELLS``."""
     users = np.unique(relevant_rows)
     most = max(100, MAX_VALIDATION_CELLS // max(n_items, 1))
     if len(users) > most:

@@ -83,7 +83,7 @@ def _contains(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.n
 def ranking_metrics(top_items: Any, relevant: sp.spmatrix, k: int = 10) -> dict[str, Any]:
     """Precision, recall, NDCG and hit rate at ``k`` of given top-N lists.
 
-    The pure core of :func:`evaluate_ranking`, over arrays.
+    The pure core of ``evaluate_ranking``, over arrays.
 
     Parameters
     ----------
@@ -172,7 +172,7 @@ def exposure_metrics(top_items: Any, popularity: Any, *, tail: int = 20) -> dict
     ----------
     top_items : 2-D int array or list of 1-D int arrays
         Recommended item indices per user (``-1`` pads a short list), as in
-        :func:`ranking_metrics`.
+        ``ranking_metrics``.
     popularity : 1-D array-like of int, shape (n_items,)
         Training ratings of each item of the catalogue; its length is the catalogue size.
     tail : int, default=20
@@ -297,12 +297,12 @@ def evaluate_ranking(
 
         * ``precision@10``, ``recall@10``, ``ndcg@10``, ``hit_rate@10``: means over the
           ``n_users`` users with at least one relevant test rating (see
-          :func:`ranking_metrics` for the definitions; recall divides by
+          ``ranking_metrics`` for the definitions; recall divides by
           ``min(k, n_relevant)``);
         * the same four with the suffix ``_all`` and ``n_users_all``: every test rating
           relevant (equal to the above when ``threshold`` is None);
         * ``coverage``, ``median_popularity``, ``share_lt20``: over the top-``k`` lists of
-          all ``n_users_scored`` test users the model knows (see :func:`exposure_metrics`;
+          all ``n_users_scored`` test users the model knows (see ``exposure_metrics``;
           popularity = number of ratings in ``train``);
         * ``k``, ``threshold``; ``n_unknown_users`` (test users not in the model, left
           out); ``n_unknown_items`` (distinct test items not in the model: still relevant,

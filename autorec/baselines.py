@@ -1,5 +1,5 @@
 """Baselines: the global mean and user + item biases (rating models), and the ranking
-models MostPopular and EASE (a closed-form linear autoencoder, :mod:`autorec._exposure`).
+models MostPopular and EASE (a closed-form linear autoencoder, ``autorec._exposure``).
 
 Every baseline has the estimators' shape: ``__init__`` only stores its arguments,
 ``fit(ratings, y=None)`` returns ``self`` and sets attributes ending in ``_`` (the same

@@ -3,15 +3,15 @@
 The command line, the benchmark scripts and the examples all call these, so a change
 here changes every table at once.
 
-* :data:`SPLITS` names the two protocols (``"standard"``: each user's ratings 75/25, the
+* ``SPLITS`` names the two protocols (``"standard"``: each user's ratings 75/25, the
   reference study's; ``"random90"``: a random 90/10 split, the AutoRec papers') and
   :func:`split` applies one.
-* :data:`MODELS` names the configurations (``"user"``: the reference network,
+* ``MODELS`` names the configurations (``"user"``: the reference network,
   ``"item"``: the I-AutoRec preset, ``"blend"``: both with learned weights) and
   :func:`make_model` builds one.
 * :func:`rating_scores` gives RMSE and the study's top-k accuracy of a fitted model on
   a split; :func:`evaluate` adds the bias baseline on the same split.
-* :func:`evaluate_ranking` measures full-catalogue top-N recommendation (NDCG@10,
+* ``evaluate_ranking`` measures full-catalogue top-N recommendation (NDCG@10,
   recall@10, coverage, popularity of what is recommended); :func:`ranking_table` puts a
   fitted model beside :class:`~autorec.baselines.MostPopular` and
   :class:`~autorec.baselines.EASE` fitted on the same training ratings.
@@ -113,7 +113,7 @@ MODELS: dict[str, ModelSpec] = {
 def split(
     ratings: pd.DataFrame, name: str = "standard", random_state: Any = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split ``ratings`` by the protocol ``name`` (a key of :data:`SPLITS`)."""
+    """Split ``ratings`` by the protocol ``name`` (a key of ``SPLITS``)."""
     name = _SPLIT_ALIASES.get(name, name)
     if name not in SPLITS:
         raise ValueError(f"split={name!r} is not supported; use one of {', '.join(SPLITS)}")
@@ -129,7 +129,7 @@ def make_model(
     verbose: int = 0,
     **overrides: Any,
 ) -> AutoEncoderRecommender | BlendRecommender:
-    """The model ``kind`` (a key of :data:`MODELS`) stands for, unfitted.
+    """The model ``kind`` (a key of ``MODELS``) stands for, unfitted.
 
     ``"user"`` is the ``"reference"`` preset (the library defaults); ``"item"`` the
     ``"i-autorec"`` preset; ``"blend"`` a :class:`autorec.BlendRecommender` of those two
@@ -180,8 +180,9 @@ def rating_scores(
 def evaluate(
     model: Any, train: pd.DataFrame, test: pd.DataFrame, ks: tuple[int, ...] = TOP_K
 ) -> dict[str, Any]:
-    """:func:`rating_scores` of a fitted model and of a :class:`BiasBaseline` fitted on
-    the same training ratings (keys prefixed ``baseline_``), with the fit times."""
+    """:func:`rating_scores` of a fitted model and of a
+    :class:`~autorec.baselines.BiasBaseline` fitted on the same training ratings (keys
+    prefixed ``baseline_``), with the fit times."""
     result: dict[str, Any] = {"n_train": len(train), "n_test": len(test)}
     result.update(rating_scores(model, train, test, ks))
     started = time.perf_counter()
@@ -196,7 +197,7 @@ def evaluate(
 def ranking_table(
     model: Any, train: pd.DataFrame, test: pd.DataFrame, *, k: int = 10, name: str = "autorec"
 ) -> dict[str, dict[str, Any]]:
-    """:func:`evaluate_ranking` of a fitted model, and of MostPopular and EASE fitted on
+    """``evaluate_ranking`` of a fitted model, and of MostPopular and EASE fitted on
     ``train`` (the peers of the full-catalogue protocol), keyed by name; each entry also
     has ``fit_seconds``."""
     table = {name: {**evaluate_ranking(model, train, test, k=k)}}
