@@ -17,8 +17,9 @@ from autorec.datasets import utility_matrix
 class CornacRanker:
     """Fit a Cornac model on a ratings frame; ``_user_scores`` in autorec's item order."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, binary: bool = False) -> None:
         self.model = model
+        self.binary = binary  # every rating as 1: who rated what (EASE, VAE)
 
     def fit(self, train: pd.DataFrame) -> CornacRanker:
         from cornac.data import Dataset
@@ -27,7 +28,7 @@ class CornacRanker:
             zip(
                 train["user_id"].astype(str),
                 train["item_id"].astype(str),
-                train["rating"].astype(float),
+                [1.0] * len(train) if self.binary else train["rating"].astype(float),
                 strict=True,
             )
         )

@@ -120,18 +120,28 @@ def cornac_rows(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> list[dict
     from _cornac import CornacRanker
 
     rows = []
-    for name, make in (
-        ("Cornac MostPop", lambda: cornac.models.MostPop()),
+    for name, make, binary in (
+        ("Cornac MostPop", lambda: cornac.models.MostPop(), False),
         (
-            "Cornac EASE (lamb=500, closed form)",
+            "Cornac EASE (lamb=500, binarised)",
             lambda: cornac.models.EASE(lamb=500, posB=False, verbose=False),
+            True,
         ),
         (
-            "Cornac VAE (k=20, 100 epochs)",
+            "Cornac VAE (k=20, 100 epochs, binarised)",
             lambda: cornac.models.VAECF(k=20, n_epochs=100, seed=seed, verbose=False),
+            True,
         ),
     ):
-        rows.append(_row(name, lambda m=make: CornacRanker(m()).fit(train), train, test, False))
+        rows.append(
+            _row(
+                name,
+                lambda m=make, b=binary: CornacRanker(m(), binary=b).fit(train),
+                train,
+                test,
+                False,
+            )
+        )
     return rows
 
 
