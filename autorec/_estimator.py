@@ -17,6 +17,7 @@ from ._base import ParamsMixin
 from ._config import PRESETS, validate_params
 from ._estimator_state import restore
 from ._fitting import fit_input_rows, learn
+from ._foldin import fold_in
 from ._hybrid import HybridRankingMixin, new_user_row
 from ._network import decode_pairs, encode_rows, rating_block
 from ._prepare import mean_fallback, prepare
@@ -160,6 +161,9 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         The hybrid ranking's (alpha, beta), chosen on the validation slice.
     ranking_validation_ : dict or None
         Validation NDCG@10 of every (alpha, beta) tried.
+    fold_in_l2_ : float or None
+        Item models: the ridge penalty that folds in a new user (chosen at fit time so
+        that a training user's fold-in ranks like their fitted row); None for user models.
     validation_predictions_ : numpy.ndarray or None
         With ``fit(..., validation=pairs)``: the kept model's predictions for those pairs,
         made (like the validation RMSE) from the other training ratings only; else None.
@@ -195,6 +199,7 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         "fit_seconds_": "json",
         "ranking_weights_": "json",
         "ranking_validation_": "json",
+        "fold_in_l2_": "json",
         "user_map_": "ids",
         "item_map_": "ids",
         "utility_": "csr",
@@ -448,12 +453,18 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         return self._rating_block(index)
 
     def _fold_in_ratings(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        """The raw predicted ratings a new user's row encodes to (user models only)."""
-        if self._kind != "user":
-            raise ValueError(
-                "fold-in (user_ratings=...) needs kind='user': an item model has no input "
-                "weights for a user it has not seen; refit with the new user's ratings"
-            )
+        """Raw predicted ratings of every item for a new user: a user model encodes the
+        user's row; an item model solves the user's output weights on the item codes
+        (ridge with ``fold_in_l2_``, see ``autorec._foldin``)."""
+        if self._kind == "item":
+            if getattr(self, "fold_in_l2_", None) is None:
+                raise ValueError(
+                    "this item model was saved by an autorec that could not fold in users; "
+                    "refit it to fold in new users"
+                )
+            codes = self._codes().cpu().numpy().astype(np.float64)
+            values = ratings.astype(np.float64)
+            return fold_in(codes, items, values, self.fold_in_l2_).astype(np.float32)
         with torch.no_grad():
             row = SparseRows(new_user_row(items, ratings, self.n_items_), self.device_)
             return self.module_.decode(encode_rows(self.module_, row)).cpu().numpy()[0]

@@ -81,6 +81,7 @@ def restore(
             "module_": module.to(target).eval(),
             "device_": target,
             "validation_predictions_": None,
+            "fold_in_l2_": _optional_l2(state.get("fold_in_l2_")),
             "_fit_inputs": None,
         }
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
@@ -116,3 +117,8 @@ def check_shapes(
                 f"weight {name} has shape {tuple(weights[name].shape)}, the configuration "
                 f"needs {shape}"
             )
+
+
+def _optional_l2(value: Any) -> float | None:
+    """The fold-in penalty of an item model (None: a user model, or an older file)."""
+    return None if value is None else check_scalar(value, "fold_in_l2_", low=0.0)

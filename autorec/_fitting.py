@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._foldin import choose_l2
 from ._hybrid import fit_ranking
 from ._network import AutoEncoderNet, encode_rows, predict_at, user_rows
 from ._prepare import FitData, carve_validation, hold_out, row_means
@@ -75,6 +76,17 @@ def learn(
             else predict_at(module.eval(), fit_sparse, val[0], val[1])
         )
     module.eval()
+    fold_in_l2 = None
+    if kind == "item":  # a new user's output weights: ridge on the item codes
+        with torch.no_grad():
+            codes = encode_rows(module, SparseRows(data.rows("item"), device)).cpu().numpy()
+        fold_in_l2, _ = choose_l2(
+            codes.astype(np.float64),
+            module.output_weight.detach().cpu().numpy().astype(np.float64),
+            module.output_bias.detach().cpu().numpy().astype(np.float64),
+            data.matrix,
+            np.random.default_rng(seed),
+        )
     ranking = fit_ranking(
         params["ranking"],
         data.matrix,
@@ -87,6 +99,7 @@ def learn(
     )
     return {
         **ranking,
+        "fold_in_l2_": fold_in_l2,
         "_fit_inputs": (module, kind, fit_sparse) if validation is not None else None,
         "fit_params_": params,
         "rating_scale_": scale,

@@ -275,9 +275,19 @@ def test_fold_in_with_user_models(user_blend, ratings) -> None:
     assert len(recs) == 5 and not {1, 2} & set(new["item_id"])
 
 
-def test_fold_in_with_an_item_model_is_an_error(blend) -> None:
-    with pytest.raises(ValueError, match="kind='user'"):
-        blend.recommend(None, k=3, user_ratings={1: 5.0})
+def test_the_blend_folds_in_as_a_whole(blend, ratings) -> None:
+    # A user + item blend folds in a new user: the weighted mix of both fold-ins.
+    mine = {1: 5.0, 2: 1.0, 3: 4.0}
+    items = blend.item_map_.transform(list(mine))
+    values = np.array(list(mine.values()))
+    expected = sum(
+        w * m._fold_in_ratings(items, values)
+        for w, m in zip(blend.weights_, blend.estimators_, strict=True)
+    )
+    recs = blend.recommend(None, k=5, user_ratings=mine)
+    columns = blend.item_map_.transform(recs["item_id"])
+    assert np.allclose(recs["predicted_rating"], np.clip(expected[columns], *blend.rating_scale_))
+    assert not set(recs["item_id"]) & set(mine)
 
 
 # ---------------------------------------------------------------- learned weights

@@ -29,14 +29,14 @@ TINY = {"hidden_layers": (8,), "epochs": 3, "learning_rate": 1e-2, "random_state
 #: name -> (factory of an unfitted model, predicts ratings, folds in new users, saves)
 MODELS: dict[str, tuple[Callable[[], object], bool, bool, bool]] = {
     "user-autoencoder": (lambda: AutoEncoderRecommender(**TINY), True, True, True),
-    "item-autoencoder": (lambda: AutoEncoderRecommender(kind="item", **TINY), True, False, True),
+    "item-autoencoder": (lambda: AutoEncoderRecommender(kind="item", **TINY), True, True, True),
     "blend": (
         lambda: BlendRecommender(
             [AutoEncoderRecommender(**TINY), AutoEncoderRecommender(kind="item", **TINY)],
             random_state=0,
         ),
         True,
-        False,
+        True,
         True,
     ),
     "user-blend": (

@@ -763,9 +763,65 @@ def test_fold_in_differs_for_different_ratings(model):
     assert not np.allclose(lovers["score"], haters["score"])
 
 
-def test_fold_in_with_item_model_is_an_error(item_model):
-    with pytest.raises(ValueError, match="kind='user'"):
-        item_model.recommend(None, user_ratings={item_model.item_map_.ids[0]: 4.0})
+def _two_tastes(n_users: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Half the users love items 0-19 and dislike 20-39; the other half the reverse."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(n_users):
+        loved = range(20) if user % 2 == 0 else range(20, 40)
+        for item in rng.choice(40, 24, replace=False):
+            rating = 5.0 if item in loved else 1.0
+            rows.append((user, int(item), rating if rng.random() > 0.1 else 3.0))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+
+
+@pytest.mark.parametrize("kind", ["user", "item"])
+def test_a_new_users_recommendations_follow_what_they_rated(kind):
+    # "A horror fan and a children's-film fan get different lists", without retraining.
+    ratings = _two_tastes()
+    params = {"hidden_layers": (16,), "epochs": 60, "learning_rate": 1e-2, "random_state": 0}
+    model = AutoEncoderRecommender(kind=kind, ranking="rating", **params).fit(ratings)
+    fan_a = model.recommend(None, k=8, user_ratings={0: 5, 1: 5, 2: 5, 25: 1, 26: 1})
+    fan_b = model.recommend(None, k=8, user_ratings={20: 5, 21: 5, 22: 5, 5: 1, 6: 1})
+    assert (fan_a["item_id"] < 20).mean() >= 0.75
+    assert (fan_b["item_id"] >= 20).mean() >= 0.75
+    assert fan_a["predicted_rating"].mean() > 3.5 and fan_b["predicted_rating"].mean() > 3.5
+
+
+def test_item_model_fold_in_ranks_like_the_users_fitted_row(planted_split):
+    # Folding in a training user's own ratings (no retraining) must rank the catalogue
+    # like that user's fitted output unit and predict their test ratings as well.
+    # Measured on like data: median Spearman 0.64, test RMSE 0.59 folded in, 0.72 fitted.
+    from scipy.stats import spearmanr
+
+    train, test = planted_split
+    model = AutoEncoderRecommender(kind="item", random_state=0, **PLANTED["item"]).fit(train)
+    assert model.fold_in_l2_ is not None
+    correlations, folded_err, fitted_err = [], [], []
+    for user in train["user_id"].unique()[:60]:
+        own, theirs = train[train["user_id"] == user], test[test["user_id"] == user]
+        items = model.item_map_.transform(own["item_id"])
+        folded = model._fold_in_ratings(items, own["rating"].to_numpy(np.float64))
+        fitted = model.predict_matrix([user], clip=False)[0]
+        correlations.append(spearmanr(folded, fitted).statistic)
+        cols = model.item_map_.transform(theirs["item_id"])
+        truth = theirs["rating"].to_numpy()[cols >= 0]
+        folded_err.append(np.mean((np.clip(folded[cols[cols >= 0]], 1, 5) - truth) ** 2))
+        fitted_err.append(np.mean((np.clip(fitted[cols[cols >= 0]], 1, 5) - truth) ** 2))
+    assert np.median(correlations) > 0.5, np.median(correlations)
+    assert np.sqrt(np.mean(folded_err)) <= 1.05 * np.sqrt(np.mean(fitted_err))
+
+
+def test_item_model_fold_in_is_the_ridge_solution(item_model, ratings):
+    own = ratings[ratings["user_id"] == ratings["user_id"].iloc[0]]
+    items = item_model.item_map_.transform(own["item_id"])
+    values = own["rating"].to_numpy(np.float64)
+    codes = item_model._codes().numpy().astype(np.float64)
+    design = np.hstack([codes[items], np.ones((len(items), 1))])
+    penalty = np.diag([item_model.fold_in_l2_] * codes.shape[1] + [0.0])
+    coef = np.linalg.lstsq(design.T @ design + penalty, design.T @ values, rcond=None)[0]
+    expected = codes @ coef[:-1] + coef[-1]
+    assert np.allclose(item_model._fold_in_ratings(items, values), expected, atol=1e-4)
 
 
 def test_fold_in_ignores_unknown_items_with_a_warning(model, ratings):
