@@ -17,7 +17,7 @@ from ._base import ParamsMixin
 from ._config import PRESETS, validate_params
 from ._estimator_state import restore
 from ._fitting import fit_input_rows, learn
-from ._foldin import fold_in
+from ._foldin import fold_in_item_model
 from ._hybrid import HybridRankingMixin, new_user_row
 from ._network import decode_pairs, encode_rows, rating_block
 from ._prepare import mean_fallback, prepare
@@ -457,14 +457,7 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         user's row; an item model solves the user's output weights on the item codes
         (ridge with ``fold_in_l2_``, see ``autorec._foldin``)."""
         if self._kind == "item":
-            if getattr(self, "fold_in_l2_", None) is None:
-                raise ValueError(
-                    "this item model was saved by an autorec that could not fold in users; "
-                    "refit it to fold in new users"
-                )
-            codes = self._codes().cpu().numpy().astype(np.float64)
-            values = ratings.astype(np.float64)
-            return fold_in(codes, items, values, self.fold_in_l2_).astype(np.float32)
+            return fold_in_item_model(self._codes(), items, ratings, self.fold_in_l2_)
         with torch.no_grad():
             row = SparseRows(new_user_row(items, ratings, self.n_items_), self.device_)
             return self.module_.decode(encode_rows(self.module_, row)).cpu().numpy()[0]
