@@ -351,6 +351,7 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
     def _reset_caches(self) -> None:
         self._rows_cache: SparseRows | None = None
         self._codes_cache: torch.Tensor | None = None
+        self._codes64: np.ndarray | None = None
         self._warned_unknown = False
 
     @property
@@ -457,7 +458,9 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         user's row; an item model solves the user's output weights on the item codes
         (ridge with ``fold_in_l2_``, see ``autorec._foldin``)."""
         if self._kind == "item":
-            return fold_in_item_model(self._codes(), items, ratings, self.fold_in_l2_)
+            if getattr(self, "_codes64", None) is None:  # cached: fold-in in milliseconds
+                self._codes64 = self._codes().cpu().numpy().astype(np.float64)
+            return fold_in_item_model(self._codes64, items, ratings, self.fold_in_l2_)
         with torch.no_grad():
             row = SparseRows(new_user_row(items, ratings, self.n_items_), self.device_)
             return self.module_.decode(encode_rows(self.module_, row)).cpu().numpy()[0]

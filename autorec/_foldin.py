@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from scipy.stats import spearmanr
 
 __all__ = ["L2_GRID", "choose_l2", "fold_in", "fold_in_item_model"]
@@ -33,23 +32,23 @@ def fold_in(codes: np.ndarray, items: np.ndarray, ratings: np.ndarray, l2: float
     design = np.hstack([codes[items], np.ones((len(items), 1))])
     gram = design.T @ design
     gram[np.diag_indices(codes.shape[1])] += l2  # the bias is not penalised
-    coef = np.linalg.solve(gram + 1e-9 * np.eye(len(gram)), design.T @ ratings)
+    gram[-1, -1] += 1e-9
+    coef = np.linalg.solve(gram, design.T @ ratings)
     return codes @ coef[:-1] + coef[-1]
 
 
 def fold_in_item_model(
-    codes: torch.Tensor, items: np.ndarray, ratings: np.ndarray, l2: float | None
+    codes: np.ndarray, items: np.ndarray, ratings: np.ndarray, l2: float | None
 ) -> np.ndarray:
-    """:func:`fold_in` with an item model's codes (float32 result); an item model saved
-    before fold-in existed (no ``l2``) is a clear error."""
+    """:func:`fold_in` with an item model's codes (float64, items x hidden; float32
+    result); an item model saved before fold-in existed (no ``l2``) is a clear error."""
     if l2 is None:
         raise ValueError(
             "this item model was saved by an autorec that could not fold in users; refit it "
             "to fold in new users"
         )
     values = np.asarray(ratings, dtype=np.float64)
-    matrix = codes.detach().cpu().numpy().astype(np.float64)
-    return fold_in(matrix, items, values, l2).astype(np.float32)
+    return fold_in(codes, items, values, l2).astype(np.float32)
 
 
 def choose_l2(
