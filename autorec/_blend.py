@@ -95,9 +95,10 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
 
     Notes
     -----
-    ``recommend`` with ``user_ratings`` (fold-in) works only when every estimator is a
-    user model; the default blend contains an item model, so a new user needs a refit.
-    :meth:`save` writes the whole blend to one file and :meth:`load` reads it back.
+    ``recommend`` with ``user_ratings`` (fold-in) folds the new user into every
+    estimator (an item model solves the user's output weights on its item codes) and
+    mixes them with the weights. :meth:`save` writes the whole blend to one file and
+    :meth:`load` reads it back.
 
     Examples
     --------
