@@ -1,0 +1,105 @@
+"""The hybrid ranking (:mod:`autorec._hybrid`): the exposure model, the weights chosen on
+validation, and that ``recommend`` with it finds what people go on to like."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from autorec import AutoEncoderRecommender
+from autorec._hybrid import ALPHAS, BETAS, choose_weights, combine, fit_exposure
+from autorec._recommender import top_k_items
+from autorec._topn import ranking_metrics
+from autorec.datasets import make_ratings, train_test_split
+from autorec.evaluation import evaluate_ranking
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _random_case(seed: int = 0, n: int = 300, m: int = 120):
+    rng = np.random.default_rng(seed)
+    exposure = rng.random((n, m)).astype(np.float32)
+    ratings = (rng.random((n, m)) * 4 + 1).astype(np.float32)
+    seen = sp.random(n, m, density=0.1, format="csr", random_state=seed)
+    relevant = sp.random(n, m, density=0.05, format="csr", random_state=seed + 1)
+    relevant = relevant - relevant.multiply(seen > 0)  # a relevant item is not seen
+    popularity = rng.integers(0, 500, m).astype(np.float32)
+    return exposure, ratings, popularity, seen, sp.csr_matrix(relevant)
+
+
+def test_the_validation_grid_scores_what_the_exact_metric_gives():
+    exposure, ratings, popularity, seen, relevant = _random_case()
+    _, table = choose_weights(exposure, ratings, popularity, seen, relevant, (1.0, 5.0))
+    assert len(table) == len(ALPHAS) * len(BETAS)
+    for pair in ((0.0, 0.0), (0.5, 0.05), (1.5, 0.1)):
+        scores = combine(exposure, ratings, popularity, pair, (1.0, 5.0))
+        mask = seen.tocoo()
+        scores[mask.row, mask.col] = -np.inf
+        columns, _ = top_k_items(scores, 10)
+        exact = ranking_metrics(np.stack(columns), relevant, k=10)["ndcg@10"]
+        assert table[f"{pair[0]},{pair[1]}"] == pytest.approx(exact, abs=1e-9)
+
+
+def test_the_weights_follow_the_signal_that_finds_the_liked_items():
+    exposure, _, popularity, seen, relevant = _random_case(3)
+    dense = relevant.toarray() > 0
+    # Ratings that know the answer: alpha > 0 wins.
+    oracle = np.where(dense, 5.0, 1.0).astype(np.float32)
+    (alpha, _), _ = choose_weights(exposure, oracle, popularity, seen, relevant, (1.0, 5.0))
+    assert alpha > 0
+    # Exposure that knows the answer (a log gap of 0.69) and ratings that are noise: only
+    # a small alpha (noise of at most alpha * 2 below the gap) keeps a perfect ranking.
+    knows = np.where(dense, 1.0, 0.5).astype(np.float32)
+    noise = (np.random.default_rng(0).random(dense.shape) * 4 + 1).astype(np.float32)
+    pair, table = choose_weights(knows, noise, popularity, seen, relevant, (1.0, 5.0))
+    assert pair[0] <= 0.3 and table[f"{pair[0]},{pair[1]}"] == max(table.values())
+    assert table["1.5,0.0"] < max(table.values()) - 0.05
+
+
+def test_exposure_over_a_large_catalogue_keeps_only_the_most_rated_items():
+    matrix = sp.random(200, 50, density=0.2, format="csr", random_state=0)
+    matrix.data[:] = 3.0
+    exposure = fit_exposure(matrix, max_items=10)
+    counts = np.diff(matrix.tocsc().indptr)
+    assert exposure.weights.shape == (10, 10)
+    assert set(exposure.items) == set(np.argsort(-counts, kind="stable")[:10])
+    scores = exposure.scores(matrix[:5])
+    others = np.setdiff1d(np.arange(50), exposure.items)
+    assert scores.shape == (5, 50) and np.all(scores[:, others] == 0)
+
+
+def test_hybrid_recommend_finds_more_liked_items_than_rating_order():
+    # Popular items are the ones people rate; a rating model alone pushes rarely rated
+    # items with extreme ratings to the top (the missing-not-at-random failure).
+    ratings = make_ratings(n_users=300, n_items=150, n_ratings=9000, random_state=1)
+    train, test = train_test_split(ratings, 0.25, random_state=0)
+    params = {"hidden_layers": (16,), "epochs": 15, "learning_rate": 1e-2, "random_state": 0}
+    hybrid = AutoEncoderRecommender(**params).fit(train)
+    by_rating = AutoEncoderRecommender(ranking="rating", **params).fit(train)
+    assert np.array_equal(hybrid.predict(test), by_rating.predict(test))  # ratings unchanged
+    assert hybrid.ranking_weights_ is not None and hybrid.ranking_validation_
+    ndcg = evaluate_ranking(hybrid, train, test)["ndcg@10"]
+    assert ndcg > evaluate_ranking(by_rating, train, test)["ndcg@10"] + 0.02
+
+
+def test_ranking_exposure_is_the_exposure_model_alone():
+    ratings = make_ratings(n_users=100, n_items=60, n_ratings=2500, random_state=2)
+    params = {"hidden_layers": (8,), "epochs": 3, "random_state": 0}
+    model = AutoEncoderRecommender(ranking="exposure", **params).fit(ratings)
+    user = ratings["user_id"].iloc[0]
+    scores = model.recommend(user, k=5)["score"].to_numpy()
+    row = model.utility_[model.user_map_.transform([user])]
+    binary = (row > 0).astype(np.float32)[:, model.exposure_items_]
+    expected = np.sort(np.asarray(binary @ model.exposure_weights_).ravel())[::-1]
+    unseen = np.setdiff1d(np.arange(model.n_items_), row.indices)
+    best = np.sort(np.asarray(binary @ model.exposure_weights_).ravel()[unseen])[::-1][:5]
+    assert np.allclose(scores, best, atol=1e-5) and len(expected) >= 5
+
+
+def test_no_validation_slice_warns_and_ranks_by_exposure():
+    frame = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 1], "rating": [4.0, 3, 5]})
+    with pytest.warns(UserWarning, match="exposure model alone"):
+        model = AutoEncoderRecommender(epochs=1, validation_fraction=0.0).fit(frame)
+    assert model.ranking_weights_ == (0.0, 0.0)
