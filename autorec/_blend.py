@@ -92,6 +92,9 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
         The range predictions are clipped to (the widest of the estimators').
     fit_seconds_ : float
         Wall time of ``fit`` (all estimators).
+    fit_params_ : dict
+        The blend's own parameters as ``fit`` used them (what :meth:`save` writes,
+        whatever :meth:`set_params` changed since).
 
     Notes
     -----
@@ -264,6 +267,7 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
             model._release_fit_inputs()
         self.__dict__.update(
             **ranked,
+            fit_params_=_fit_params(self, ranking),
             ranking_=ranking,
             estimators_=fitted,
             rating_scale_=scale,
@@ -333,7 +337,7 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
         """
         self._check_fitted()
         tensors, header = dump_state(self, self._STATE)
-        header["params"] = _blend_params(self)
+        header["params"] = dict(self.fit_params_)
         header["estimators"] = []
         for j, model in enumerate(self.estimators_):
             part_tensors, part_header = dump_state(model, model._STATE, f"estimator{j}.")
@@ -368,11 +372,17 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
                 raise ValueError("the blend holds no estimator")
             state = dict(header["state"])
             params = dict(header["params"])
-            weights = np.asarray(state["weights_"], dtype=np.float64)
+            raw_weights = state["weights_"]  # JSON numbers: not "0.5", not true
+            if not isinstance(raw_weights, list) or any(
+                type(w) not in (int, float) for w in raw_weights
+            ):
+                raise ValueError(f"weights {raw_weights!r} are not {n} numbers")
+            weights = np.asarray(raw_weights, dtype=np.float64)
             if (
                 weights.shape != (n,)
                 or not np.all(np.isfinite(weights))
                 or (weights < 0).any()
+                or (weights > 1.0 + 1e-6).any()  # before the sum, which could overflow
                 or abs(weights.sum() - 1.0) > 1e-6
             ):
                 raise ValueError(
@@ -404,30 +414,36 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
             blend._normalized_weights(n)
             ranking = check_option(blend.ranking, "ranking", RANKINGS)
             ranked = load_ranking(header, tensors, fitted[0].utility_, ranking)
+            shared = _shared_maps(fitted)
         except (KeyError, TypeError, ValueError) as exc:
             raise bad_file(path, f"its blend header is invalid ({exc})") from exc
         blend.__dict__.update(
             **ranked,
+            fit_params_=_fit_params(blend, ranking),
             ranking_=ranking,
             estimators_=fitted,
             weights_=weights,
             validation_rmse_=scores,
             rating_scale_=_widest_scale(fitted),
             fit_seconds_=fit_seconds,
-            **_shared_maps(fitted),
+            **shared,
         )
         return blend
 
 
-def _blend_params(blend: BlendRecommender) -> dict[str, Any]:
+def _fit_params(blend: BlendRecommender, ranking: str) -> dict[str, Any]:
+    """The blend's own parameters as ``fit`` used them, in JSON form: what ``save``
+    writes, whatever ``set_params`` changed since."""
     weights = blend.weights
     if weights is not None and not isinstance(weights, str):
         weights = [float(w) for w in weights]
     return {
         "weights": weights,
         "validation_fraction": json_safe(blend.validation_fraction),
-        "ranking": blend.ranking_,
-        "random_state": blend.random_state if isinstance(blend.random_state, int) else None,
+        "ranking": ranking,
+        "random_state": (
+            int(blend.random_state) if isinstance(blend.random_state, numbers.Integral) else None
+        ),
     }
 
 

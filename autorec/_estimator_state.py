@@ -35,7 +35,10 @@ def restore(
     try:
         state, ids = dict(header["state"]), dict(header["ids"])
         raw = dict(state["fit_params_"])
-        model = cls(**{k: v for k, v in raw.items() if k in cls._get_param_names()})
+        for key in ("hidden_layers", "rating_scale"):  # JSON has no tuples
+            if isinstance(raw.get(key), list):
+                raw[key] = tuple(raw[key])
+        model = cls(**raw)  # an unknown parameter is a TypeError: refused, not dropped
         params = model._validate_params()
     except (KeyError, TypeError, ValueError) as exc:
         raise bad_file(path, f"its configuration is invalid ({exc})") from exc

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ __all__ = [
 FORMAT_VERSION = 2
 #: Format versions this autorec reads.
 READABLE_VERSIONS = (1, 2)
+#: How an id beyond int64 is stored (see :func:`encode_ids`).
+_DECIMAL = re.compile(rb"-?(0|[1-9][0-9]*)")
 #: Deepest JSON nesting a header may have (a deeper one is refused, not recursed into).
 _MAX_DEPTH = 64
 
@@ -72,7 +75,8 @@ def encode_ids(name: str, ids: np.ndarray) -> tuple[dict[str, torch.Tensor], dic
     """Tensors and a header entry that give back ``ids`` with their exact type.
 
     int64 ids are one int64 tensor; Python ints in an object array, an int64 tensor
-    marked ``object-int``; strings and bytes, their UTF-8 / raw bytes back to back in a
+    marked ``object-int`` (``object-int-text``: their decimal digits, stored like bytes,
+    when one is beyond int64); strings and bytes, their UTF-8 / raw bytes back to back in a
     uint8 tensor with an int64 tensor of offsets (never the JSON header, which
     safetensors caps at 100 MB).
     """
@@ -81,8 +85,14 @@ def encode_ids(name: str, ids: np.ndarray) -> tuple[dict[str, torch.Tensor], dic
         return {name: torch.from_numpy(ids.astype(np.int64))}, {"dtype": "int64"}
     values = ids.tolist()
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return {name: torch.tensor(values, dtype=torch.int64)}, {"dtype": "object-int"}
-    for kind, cls in (("str", str), ("bytes", bytes)):
+        if all(-(2**63) <= v < 2**63 for v in values):
+            return {name: torch.tensor(values, dtype=torch.int64)}, {"dtype": "object-int"}
+        # Python ints beyond int64 (fit accepts them): their decimal digits, as bytes
+        values = [str(v).encode("ascii") for v in values]
+        kinds = (("object-int-text", bytes),)
+    else:
+        kinds = (("str", str), ("bytes", bytes))
+    for kind, cls in kinds:
         if all(isinstance(v, cls) for v in values):
             raw = [v.encode("utf-8") if kind == "str" else v for v in values]
             lengths = np.fromiter((len(b) for b in raw), np.int64, len(raw))
@@ -109,7 +119,7 @@ def decode_ids(name: str, tensors: dict[str, torch.Tensor], entry: Any) -> np.nd
         out = np.empty(len(ids), dtype=object)
         out[:] = ids.tolist()
         return out
-    if dtype in ("str", "bytes"):
+    if dtype in ("str", "bytes", "object-int-text"):
         blob = tensors[f"{name}.bytes"].numpy()
         offsets = tensors[f"{name}.offsets"].numpy()
         if (
@@ -125,7 +135,12 @@ def decode_ids(name: str, tensors: dict[str, torch.Tensor], entry: Any) -> np.nd
         parts = [
             data[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
         ]
-        values = [p.decode("utf-8") for p in parts] if dtype == "str" else parts
+        if dtype == "object-int-text":
+            if not all(_DECIMAL.fullmatch(p) for p in parts):
+                raise ValueError(f"{name} holds integer ids that are not decimal integers")
+            values = [int(p) for p in parts]  # over 4300 digits: ValueError
+        else:
+            values = [p.decode("utf-8") for p in parts] if dtype == "str" else parts
         out = np.empty(len(values), dtype=object)
         out[:] = values
         return out
@@ -263,9 +278,12 @@ def _loads(path: Path, text: Any, what: str) -> Any:
     depth = 0
     in_string = escaped = False
     for char in text:  # a cheap nesting check before the recursive parser sees it
-        if in_string:
-            escaped = char == "\\" and not escaped
-            if char == '"' and not escaped:
+        if in_string:  # a backslash escapes the next character, an escaped quote too
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
                 in_string = False
             continue
         if char == '"':

@@ -20,8 +20,8 @@ import pytest
 import autorec
 import autorec._cli_commands as cli_commands
 from autorec import cli
-from autorec.evaluation import make_model
 from autorec.datasets import DownloadError, make_ratings
+from autorec.evaluation import make_model
 
 N_USERS, N_ITEMS, N_RATINGS = 40, 30, 600
 ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(Fake Movie \d+ \(2000\))\s+(\d\.\d)\s+([\d,]+)\s+(\S+)\s*$")

@@ -1,8 +1,17 @@
-"""Saving and loading :class:`autorec.AutoEncoderRecommender` (safetensors files).
+"""Saving and loading :class:`autorec.AutoEncoderRecommender` and
+:class:`autorec.BlendRecommender` (safetensors files, format version 2).
 
 A saved model must come back identical, a save must be atomic, and loading a broken,
 foreign, newer or hostile file must raise :class:`autorec.ModelFormatError` without
-running anything from it.
+running anything from it. Files of format version 1 (autorec 0.1.0, ``tests/data/v1_*``)
+must still load and predict exactly as they did.
+
+Layout (version 2): safetensors metadata ``format``, ``format_version``,
+``autorec_version`` and ``header`` (one JSON object ``{"state": ..., "ids": ...}``; a
+blend's ``{"state": ..., "params": ..., "estimators": [...]}``); tensors ``module_.*``,
+``utility_.indptr/indices/data``, ``user_mean_``, ``item_mean_``, ``user_map_`` (or
+``user_map_.bytes`` + ``user_map_.offsets``), ...; a blend's sub-models under
+``estimator{j}.``.
 """
 
 from __future__ import annotations
@@ -10,7 +19,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +36,7 @@ from autorec import AutoEncoderRecommender, BlendRecommender, ModelFormatError, 
 from autorec.datasets import make_ratings
 
 SMALL = {"hidden_layers": (16,), "epochs": 4, "learning_rate": 1e-2, "random_state": 0}
-
+DATA = Path(__file__).parent / "data"
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -44,25 +56,44 @@ def saved(model, tmp_path_factory) -> Path:
     return model.save(tmp_path_factory.mktemp("model") / "model.safetensors")
 
 
-def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+# -------------------------------------------------------------------------- helpers
+def read_file(path: Path) -> tuple[dict[str, str], dict[str, Any], dict[str, torch.Tensor]]:
+    """A model file's raw metadata, its parsed ``header`` and its tensors."""
     with safe_open(str(path), framework="pt") as handle:
-        return {k: handle.get_tensor(k) for k in handle.keys()}, dict(handle.metadata())
+        metadata = dict(handle.metadata())
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    return metadata, json.loads(metadata["header"]), tensors
 
 
-def _rewrite(src: Path, dst: Path, *, metadata=None, tensors=None) -> Path:
-    """Copy a model file, changing its header metadata and/or tensors."""
-    old_tensors, old_metadata = _read(src)
+def rewrite(
+    src: Path,
+    dst: Path,
+    *,
+    edit: Callable[[dict[str, Any]], Any] | None = None,
+    metadata: dict[str, str] | None = None,
+    tensors: dict[str, torch.Tensor] | None = None,
+    drop: Callable[[str], bool] | None = None,
+) -> Path:
+    """Copy a model file, tampering with it on the way.
+
+    ``edit`` changes the parsed header in place; ``metadata`` replaces raw metadata
+    entries (e.g. a ``header`` that is not JSON); ``tensors`` replaces or adds tensors;
+    ``drop`` removes the tensors whose name it accepts.
+    """
+    old_metadata, header, old_tensors = read_file(src)
+    if edit is not None:
+        edit(header)
+        old_metadata["header"] = json.dumps(header)
     old_metadata.update(metadata or {})
     old_tensors.update(tensors or {})
-    save_file(old_tensors, str(dst), metadata=old_metadata)
+    kept = {k: v.contiguous() for k, v in old_tensors.items() if drop is None or not drop(k)}
+    save_file(kept, str(dst), metadata=old_metadata)
     return dst
 
 
-def _edit_json(src: Path, dst: Path, key: str, **changes) -> Path:
-    _, metadata = _read(src)
-    value = json.loads(metadata[key])
-    value.update(changes)
-    return _rewrite(src, dst, metadata={key: json.dumps(value)})
+def named(path: Path) -> str:
+    """A ``match`` pattern for a message naming ``path``."""
+    return re.escape(str(path))
 
 
 def _assert_same_model(a: AutoEncoderRecommender, b: AutoEncoderRecommender, pairs) -> None:
@@ -73,20 +104,28 @@ def _assert_same_model(a: AutoEncoderRecommender, b: AutoEncoderRecommender, pai
     pd.testing.assert_frame_equal(a.complete(), b.complete())
     assert a.user_map_.ids.tolist() == b.user_map_.ids.tolist()
     assert a.item_map_.ids.tolist() == b.item_map_.ids.tolist()
+    assert a.user_map_.ids.dtype == b.user_map_.ids.dtype
     assert a.history_ == b.history_
     assert a.best_epoch_ == b.best_epoch_
     assert a.rating_scale_ == b.rating_scale_
     assert a.global_mean_ == b.global_mean_
+    assert a.fit_params_ == b.fit_params_
+    assert a.fold_in_l2_ == b.fold_in_l2_
+    assert a.ranking_weights_ == b.ranking_weights_
     assert np.array_equal(a.user_mean_, b.user_mean_)
     assert np.array_equal(a.item_mean_, b.item_mean_)
+    assert np.array_equal(a.item_popularity_, b.item_popularity_)
+    for attr in ("exposure_items_", "exposure_weights_"):
+        x, y = getattr(a, attr), getattr(b, attr)
+        assert (x is None and y is None) or np.array_equal(x, y)
     assert (a.n_users_, a.n_items_) == (b.n_users_, b.n_items_)
     assert (a.utility_ != b.utility_).nnz == 0
     params_a = {k: v for k, v in a.get_params().items() if k != "device"}
     params_b = {k: v for k, v in b.get_params().items() if k != "device"}
     assert params_a == params_b
-    device = b.device
-    assert repr(b.set_params(device=a.device)) == repr(a)
-    b.set_params(device=device)
+    # the loaded parameters are the validated ones fit used: tuples stay tuples
+    assert isinstance(b.hidden_layers, tuple)
+    assert b.rating_scale is None or isinstance(b.rating_scale, tuple)
 
 
 # ----------------------------------------------------------------------- round trip
@@ -98,6 +137,28 @@ def test_round_trip_gives_an_identical_model(model, saved, ratings):
     assert loaded.module_.training is False
 
 
+def test_the_file_layout_is_version_2(saved):
+    metadata, header, tensors = read_file(saved)
+    assert set(metadata) == {"format", "format_version", "autorec_version", "header"}
+    assert metadata["format"] == "autorec.AutoEncoderRecommender"
+    assert int(metadata["format_version"]) == serialization.FORMAT_VERSION == 2
+    assert set(header) >= {"state", "ids"}
+    assert header["ids"] == {"user_map_": {"dtype": "int64"}, "item_map_": {"dtype": "int64"}}
+    assert header["state"]["fit_params_"]["hidden_layers"] == [16]
+    for name in (
+        "module_.input_weight",
+        "utility_.indptr",
+        "utility_.indices",
+        "utility_.data",
+        "user_mean_",
+        "item_mean_",
+        "user_map_",
+        "item_map_",
+    ):
+        assert name in tensors
+    assert tensors["user_map_"].dtype == torch.int64
+
+
 def test_save_returns_the_path_and_accepts_str(model, tmp_path):
     target = tmp_path / "nested" / "dir" / "m.safetensors"
     assert model.save(str(target)) == target
@@ -105,6 +166,7 @@ def test_save_returns_the_path_and_accepts_str(model, tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["m.safetensors"]
 
 
+@pytest.mark.filterwarnings("ignore:ranking='hybrid' found no held-out rating")
 @pytest.mark.parametrize("kind", ["user", "item"])
 def test_round_trip_with_string_ids(kind, tmp_path):
     frame = make_ratings(n_users=20, n_items=15, n_ratings=200, random_state=3)
@@ -113,10 +175,15 @@ def test_round_trip_with_string_ids(kind, tmp_path):
         item_id="Movie é " + frame["item_id"].astype(str),
     )
     est = AutoEncoderRecommender(kind=kind, **SMALL).fit(frame)
-    loaded = AutoEncoderRecommender.load(est.save(tmp_path / "strings.safetensors"))
+    path = est.save(tmp_path / "strings.safetensors")
+    loaded = AutoEncoderRecommender.load(path)
     _assert_same_model(est, loaded, frame)
     assert loaded.user_map_.ids.tolist()[0] == "user-1"
     assert loaded.recommend("user-1", k=3)["item_id"].str.startswith("Movie é ").all()
+    _, header, tensors = read_file(path)
+    assert header["ids"]["item_map_"] == {"dtype": "str"}
+    assert {"item_map_.bytes", "item_map_.offsets"} <= set(tensors)
+    assert "Movie" not in json.dumps(header)  # ids live in tensors, not in the header
 
 
 def test_round_trip_with_huge_int_ids(tmp_path):
@@ -145,6 +212,14 @@ def test_round_trip_item_model_and_non_default_params(ratings, tmp_path):
     _assert_same_model(est, loaded, ratings)
     assert loaded.rating_scale_ == (0.0, 5.0)
     assert loaded.activation == "elu"
+    assert loaded.fold_in_l2_ is not None
+
+
+@pytest.mark.parametrize("ranking", ["rating", "exposure"])
+def test_round_trip_with_other_rankings(ratings, tmp_path, ranking):
+    est = AutoEncoderRecommender(**SMALL, ranking=ranking).fit(ratings)
+    loaded = AutoEncoderRecommender.load(est.save(tmp_path / "r.safetensors"))
+    _assert_same_model(est, loaded, ratings)
 
 
 def test_loaded_model_can_fold_in_and_be_refit(model, saved, ratings):
@@ -165,8 +240,9 @@ def test_a_model_saved_on_a_gpu_loads_on_the_cpu(ratings, tmp_path):
     est = AutoEncoderRecommender(**SMALL).fit(ratings)
     est.set_params(device="cuda")
     path = est.save(tmp_path / "gpu.safetensors")
-    _, metadata = _read(path)
-    assert "device" not in json.loads(metadata["params"])
+    _, header, _ = read_file(path)
+    assert "device" not in header["state"]["fit_params_"]
+    assert '"device"' not in json.dumps(header)
     loaded = AutoEncoderRecommender.load(path, device="cpu")
     assert loaded.get_params()["device"] == "cpu"
     assert loaded.device_ == torch.device("cpu")
@@ -181,10 +257,11 @@ def test_load_defaults_to_the_cpu(saved):
 
 
 def test_save_does_not_store_the_device(saved):
-    _, metadata = _read(saved)
+    metadata, header, _ = read_file(saved)
     assert metadata["format"] == "autorec.AutoEncoderRecommender"
     assert int(metadata["format_version"]) == serialization.FORMAT_VERSION
-    assert "device" not in json.loads(metadata["params"])
+    assert "device" not in header["state"]["fit_params_"]
+    assert '"device"' not in metadata["header"]
 
 
 # --------------------------------------------------------------------------- atomic
@@ -243,6 +320,12 @@ def test_save_overwrites_an_existing_model(model, ratings, tmp_path):
     )
 
 
+def test_saving_an_unfitted_model_is_a_not_fitted_error(tmp_path):
+    with pytest.raises(NotFittedError):
+        AutoEncoderRecommender().save(tmp_path / "m.safetensors")
+    assert not list(tmp_path.iterdir())
+
+
 # ---------------------------------------------------------------- broken and foreign
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nope\.safetensors"):
@@ -265,7 +348,7 @@ def test_truncated_file(saved, tmp_path, keep):
         b"\x00",
         bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
         b"\xff" * 8 + b"{}",  # a header length of 2**64 - 1
-        json.dumps({"format": "autorec.AutoEncoderRecommender", "params": {}}).encode(),
+        json.dumps({"format": "autorec.AutoEncoderRecommender", "header": {}}).encode(),
         b"user_id,item_id,rating\n1,2,3\n",
     ],
     ids=["empty", "one-byte", "random", "huge-header-length", "json", "csv"],
@@ -293,23 +376,30 @@ def test_a_foreign_safetensors_file(tmp_path):
 
 
 def test_a_newer_format_version(saved, tmp_path):
-    path = _rewrite(
-        saved,
-        tmp_path / "new.safetensors",
-        metadata={"format_version": str(serialization.FORMAT_VERSION + 1)},
-    )
-    with pytest.raises(ModelFormatError, match=r"version 2, newer.*upgrade"):
+    version = str(serialization.FORMAT_VERSION + 1)
+    path = rewrite(saved, tmp_path / "new.safetensors", metadata={"format_version": version})
+    with pytest.raises(ModelFormatError, match=rf"version {version}, newer.*upgrade"):
+        AutoEncoderRecommender.load(path)
+    with pytest.raises(ModelFormatError, match=named(path)):
         AutoEncoderRecommender.load(path)
 
 
 @pytest.mark.parametrize("version", ["0", "-3", "one", ""])
 def test_a_bad_format_version(saved, tmp_path, version):
-    path = _rewrite(saved, tmp_path / "bad.safetensors", metadata={"format_version": version})
+    path = rewrite(saved, tmp_path / "bad.safetensors", metadata={"format_version": version})
     with pytest.raises(ModelFormatError, match="format_version"):
         AutoEncoderRecommender.load(path)
 
 
 # ------------------------------------------------------------------------- tampered
+def _set_params(**changes):
+    return lambda header: header["state"]["fit_params_"].update(changes)
+
+
+def _set_state(**changes):
+    return lambda header: header["state"].update(changes)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -318,75 +408,164 @@ def test_a_bad_format_version(saved, tmp_path, version):
         ({"hidden_layers": [32]}, "do not fit together"),
         ({"hidden_layers": [16, 16]}, "do not fit together"),
         ({"hidden_layers": []}, "configuration is invalid"),
+        ({"hidden_layers": "16"}, "configuration is invalid"),
         ({"dropout": 7}, "dropout"),
+        ({"epochs": "many"}, "epochs"),
         ({"no_such_param": 1}, "no_such_param"),
     ],
 )
 def test_tampered_params(saved, tmp_path, changes, message):
-    path = _edit_json(saved, tmp_path / "tampered.safetensors", "params", **changes)
+    path = rewrite(saved, tmp_path / "tampered.safetensors", edit=_set_params(**changes))
     with pytest.raises(ModelFormatError, match=message):
+        AutoEncoderRecommender.load(path)
+
+
+def test_params_that_are_not_an_object(saved, tmp_path):
+    path = rewrite(saved, tmp_path / "t.safetensors", edit=_set_state(fit_params_=[1, 2]))
+    with pytest.raises(ModelFormatError, match="configuration is invalid"):
         AutoEncoderRecommender.load(path)
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"n_items": 31}, "31"),
-        ({"n_users": 49}, "49"),
-        ({"rating_scale": [5, 1]}, "rating_scale"),
-        ({"history": {"train_rmse": []}}, "best_epoch"),
-        ({"n_users": "many"}, "many"),
+        ({"n_items_": 31}, "31"),
+        ({"n_users_": 49}, "49"),
+        ({"n_users_": "many"}, "many"),
+        ({"n_users_": 0}, "n_users_"),
+        ({"rating_scale_": [5, 1]}, "rating_scale"),
+        ({"rating_scale_": None}, "rating_scale_"),
+        ({"best_epoch_": "last"}, "last"),
+        ({"history_": [1, 2]}, "do not fit together"),
+        ({"ranking_weights_": [1.0]}, "ranking_weights_"),
+        ({"fold_in_l2_": -1.0}, "fold_in_l2_"),
     ],
 )
 def test_tampered_state(saved, tmp_path, changes, message):
-    path = _edit_json(saved, tmp_path / "tampered.safetensors", "state", **changes)
+    path = rewrite(saved, tmp_path / "tampered.safetensors", edit=_set_state(**changes))
     with pytest.raises(ModelFormatError, match=message):
+        AutoEncoderRecommender.load(path)
+
+
+@pytest.mark.parametrize("key", ["n_users_", "rating_scale_", "best_epoch_", "history_"])
+def test_a_missing_state_entry(saved, tmp_path, key):
+    path = rewrite(saved, tmp_path / "t.safetensors", edit=lambda h: h["state"].pop(key))
+    with pytest.raises(ModelFormatError, match=key):
+        AutoEncoderRecommender.load(path)
+
+
+@pytest.mark.parametrize("entry", [{"dtype": "pickle"}, {"dtype": "str"}, "int64", None], ids=repr)
+def test_a_tampered_id_encoding(saved, tmp_path, entry):
+    path = rewrite(
+        saved, tmp_path / "t.safetensors", edit=lambda h: h["ids"].update(user_map_=entry)
+    )
+    with pytest.raises(ModelFormatError, match="do not fit together"):
         AutoEncoderRecommender.load(path)
 
 
 def test_tampered_kind_does_not_fit_the_weights(saved, tmp_path):
     # 50 users x 30 items: an item model's input layer would need 50 rows, not 30.
-    path = _edit_json(saved, tmp_path / "tampered.safetensors", "params", kind="item")
+    path = rewrite(saved, tmp_path / "tampered.safetensors", edit=_set_params(kind="item"))
     with pytest.raises(ModelFormatError, match="do not fit together"):
         AutoEncoderRecommender.load(path)
 
 
-@pytest.mark.parametrize("key", ["params", "state"])
-def test_header_that_is_not_json(saved, tmp_path, key):
-    path = _rewrite(saved, tmp_path / "bad.safetensors", metadata={key: "{not json"})
-    with pytest.raises(ModelFormatError, match="configuration is invalid"):
+@pytest.mark.parametrize("text", ["{not json", "", "nul", '{"state": {}'])
+def test_header_that_is_not_json(saved, tmp_path, text):
+    path = rewrite(saved, tmp_path / "bad.safetensors", metadata={"header": text})
+    with pytest.raises(ModelFormatError, match="header is not valid JSON"):
         AutoEncoderRecommender.load(path)
 
 
-def test_header_params_that_are_not_an_object(saved, tmp_path):
-    path = _rewrite(saved, tmp_path / "bad.safetensors", metadata={"params": "[1, 2]"})
-    with pytest.raises(ModelFormatError, match="JSON objects"):
+@pytest.mark.parametrize("text", ["[1, 2]", "3", '"state"', "null"])
+def test_header_that_is_not_an_object(saved, tmp_path, text):
+    path = rewrite(saved, tmp_path / "bad.safetensors", metadata={"header": text})
+    with pytest.raises(ModelFormatError, match="not a JSON object"):
         AutoEncoderRecommender.load(path)
 
 
-def test_tampered_tensors(saved, tmp_path):
-    tensors, _ = _read(saved)
-    cases = {
-        "nan weight": {"module.output_weight": tensors["module.output_weight"] * float("nan")},
-        "wrong weight shape": {"module.input_weight": torch.zeros(3, 16)},
-        "bad csr": {"utility.indices": tensors["utility.indices"] + 1000},
-        "short means": {"user_mean": tensors["user_mean"][:-1]},
-        "too few user ids": {"user_ids": tensors["user_ids"][:-1]},
-    }
-    for name, change in cases.items():
-        path = _rewrite(saved, tmp_path / "bad.safetensors", tensors=change)
-        with pytest.raises(ModelFormatError, match="do not fit together"):
+@pytest.mark.parametrize("key", ["state", "ids"])
+def test_header_parts_that_are_missing_or_not_objects(saved, tmp_path, key):
+    for change in (lambda h: h.pop(key), lambda h: h.update({key: [1, 2]})):
+        path = rewrite(saved, tmp_path / "bad.safetensors", edit=change)
+        with pytest.raises(ModelFormatError, match="configuration is invalid"):
             AutoEncoderRecommender.load(path)
-        assert name
 
 
-def test_a_missing_tensor(saved, tmp_path):
-    tensors, metadata = _read(saved)
-    del tensors["utility.data"]
+def test_a_missing_header(saved, tmp_path):
+    metadata, _, tensors = read_file(saved)
+    del metadata["header"]
     path = tmp_path / "bad.safetensors"
     save_file(tensors, str(path), metadata=metadata)
-    with pytest.raises(ModelFormatError, match=r"utility\.data"):
+    with pytest.raises(ModelFormatError, match="header is missing"):
         AutoEncoderRecommender.load(path)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "nan weight",
+        "inf bias",
+        "wrong weight shape",
+        "extra weight",
+        "bad csr indices",
+        "short csr indptr",
+        "short means",
+        "too few user ids",
+        "float user ids",
+        "2-d user ids",
+        "repeated user ids",
+    ],
+)
+def test_tampered_tensors(saved, tmp_path, case):
+    _, _, tensors = read_file(saved)
+    change = {
+        "nan weight": {"module_.output_weight": tensors["module_.output_weight"] * float("nan")},
+        "inf bias": {"module_.input_bias": tensors["module_.input_bias"] + float("inf")},
+        "wrong weight shape": {"module_.input_weight": torch.zeros(3, 16)},
+        "extra weight": {"module_.extra": torch.zeros(3)},
+        "bad csr indices": {"utility_.indices": tensors["utility_.indices"] + 1000},
+        "short csr indptr": {"utility_.indptr": tensors["utility_.indptr"][:-1]},
+        "short means": {"user_mean_": tensors["user_mean_"][:-1]},
+        "too few user ids": {"user_map_": tensors["user_map_"][:-1]},
+        "float user ids": {"user_map_": tensors["user_map_"].double()},
+        "2-d user ids": {"user_map_": tensors["user_map_"].reshape(-1, 1)},
+        "repeated user ids": {"user_map_": torch.zeros_like(tensors["user_map_"])},
+    }[case]
+    path = rewrite(saved, tmp_path / "bad.safetensors", tensors=change)
+    with pytest.raises(ModelFormatError, match="do not fit together"):
+        AutoEncoderRecommender.load(path)
+    with pytest.raises(ModelFormatError, match=named(path)):
+        AutoEncoderRecommender.load(path)
+
+
+@pytest.mark.parametrize(
+    "name", ["utility_.data", "user_map_", "item_mean_", "module_.output_bias"]
+)
+def test_a_missing_tensor(saved, tmp_path, name):
+    path = rewrite(saved, tmp_path / "bad.safetensors", drop=lambda k: k == name)
+    with pytest.raises(ModelFormatError, match=re.escape(name.removeprefix("module_."))):
+        AutoEncoderRecommender.load(path)
+
+
+def test_tampered_string_id_offsets(tmp_path):
+    frame = make_ratings(n_users=20, n_items=15, n_ratings=200, random_state=3)
+    frame = frame.assign(item_id="item-" + frame["item_id"].astype(str))
+    saved = AutoEncoderRecommender(**SMALL).fit(frame).save(tmp_path / "s.safetensors")
+    _, _, tensors = read_file(saved)
+    offsets, blob = tensors["item_map_.offsets"], tensors["item_map_.bytes"]
+    cases = [
+        {"item_map_.offsets": offsets + 1},
+        {"item_map_.offsets": offsets.flip(0)},
+        {"item_map_.offsets": offsets[:0]},
+        {"item_map_.bytes": blob[:-1]},
+        {"item_map_.bytes": blob.to(torch.int32)},
+        {"item_map_.bytes": torch.full_like(blob, 0xFF)},  # not UTF-8
+    ]
+    for change in cases:
+        path = rewrite(saved, tmp_path / "bad.safetensors", tensors=change)
+        with pytest.raises(ModelFormatError, match="do not fit together"):
+            AutoEncoderRecommender.load(path)
 
 
 # -------------------------------------------------------------------------- hostile
@@ -399,12 +578,17 @@ class _Payload:
         return (Path.touch, (Path(self.marker),))
 
 
+def _probe_payload(where: Path) -> _Payload:
+    probe = _Payload()
+    probe.marker = str(where)
+    return probe
+
+
 @pytest.mark.parametrize("writer", ["torch.save", "pickle"])
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
 def test_a_pickle_that_runs_code_is_refused_and_never_run(tmp_path, writer, suffix):
     marker = tmp_path / "PWNED"
-    payload = _Payload()
-    payload.marker = str(marker)
+    payload = _probe_payload(marker)
     path = tmp_path / f"model{suffix}"
     if writer == "torch.save":
         torch.save({"model": payload}, path)
@@ -415,21 +599,29 @@ def test_a_pickle_that_runs_code_is_refused_and_never_run(tmp_path, writer, suff
     pickle.loads(pickle.dumps(_probe_payload(probe)))
     assert probe.exists()
 
+    for cls in (AutoEncoderRecommender, BlendRecommender):
+        with pytest.raises(ModelFormatError):
+            cls.load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("encoding", ["hex", "latin-1"])
+def test_pickle_in_the_header_is_never_run(saved, tmp_path, encoding):
+    marker = tmp_path / "PWNED"
+    raw = pickle.dumps(_probe_payload(marker))
+    text = raw.hex() if encoding == "hex" else raw.decode("latin-1")
+    path = rewrite(saved, tmp_path / "hostile.safetensors", metadata={"header": text})
     with pytest.raises(ModelFormatError):
         AutoEncoderRecommender.load(path)
     assert not marker.exists()
 
 
-def _probe_payload(where: Path) -> _Payload:
-    probe = _Payload()
-    probe.marker = str(where)
-    return probe
-
-
-def test_pickle_in_the_header_is_never_run(saved, tmp_path):
+def test_a_pickle_as_a_tensor_is_just_bytes(saved, tmp_path):
     marker = tmp_path / "PWNED"
-    payload = pickle.dumps(_probe_payload(marker)).hex()
-    path = _rewrite(saved, tmp_path / "hostile.safetensors", metadata={"params": payload})
+    raw = np.frombuffer(pickle.dumps(_probe_payload(marker)), dtype=np.uint8).copy()
+    path = rewrite(
+        saved, tmp_path / "hostile.safetensors", tensors={"user_map_": torch.from_numpy(raw)}
+    )
     with pytest.raises(ModelFormatError):
         AutoEncoderRecommender.load(path)
     assert not marker.exists()
@@ -448,32 +640,60 @@ def saved_blend(blend, tmp_path_factory) -> Path:
     return blend.save(tmp_path_factory.mktemp("blend") / "blend.safetensors")
 
 
-def test_blend_round_trip_gives_an_identical_blend(blend, saved_blend, ratings):
-    loaded = BlendRecommender.load(saved_blend)
-    pairs = ratings.sample(100, random_state=0)
+def _assert_same_blend(blend: BlendRecommender, loaded: BlendRecommender, pairs) -> None:
     assert np.array_equal(blend.predict(pairs), loaded.predict(pairs))
     users = blend.estimators_[0].user_map_.ids[:5]
     pd.testing.assert_frame_equal(blend.recommend(users, k=6), loaded.recommend(users, k=6))
     assert np.array_equal(blend.weights_, loaded.weights_)
-    assert np.array_equal(blend.validation_rmse_, loaded.validation_rmse_)
     assert blend.rating_scale_ == loaded.rating_scale_
     assert blend.fit_seconds_ == loaded.fit_seconds_
+    assert blend.ranking_weights_ == loaded.ranking_weights_
     for a, b in zip(blend.estimators_, loaded.estimators_, strict=True):
         _assert_same_model(a, b, pairs)
+
+
+def test_blend_round_trip_gives_an_identical_blend(blend, saved_blend, ratings):
+    loaded = BlendRecommender.load(saved_blend)
+    pairs = ratings.sample(100, random_state=0)
+    _assert_same_blend(blend, loaded, pairs)
+    assert np.array_equal(blend.validation_rmse_, loaded.validation_rmse_)
     assert loaded.weights == "auto" and loaded.random_state == 0
     assert loaded.validation_fraction == blend.validation_fraction
+    assert loaded.ranking == blend.ranking
     # the loaded blend's templates are unfitted copies of the sub-models' parameters
     assert [t.kind for t in loaded.estimators] == ["user", "item"]
     assert not any(hasattr(t, "module_") for t in loaded.estimators)
 
 
+def test_the_blend_file_layout_is_version_2(saved_blend):
+    metadata, header, tensors = read_file(saved_blend)
+    assert set(metadata) == {"format", "format_version", "autorec_version", "header"}
+    assert metadata["format"] == "autorec.BlendRecommender"
+    assert set(header) >= {"state", "params", "estimators"}
+    assert len(header["estimators"]) == 2
+    assert header["estimators"][1]["state"]["fit_params_"]["kind"] == "item"
+    assert {"estimator0.module_.input_weight", "estimator1.utility_.data"} <= set(tensors)
+    assert '"device"' not in metadata["header"]
+
+
 def test_blend_with_fixed_weights_and_no_validation_scores(ratings, tmp_path):
     parts = [AutoEncoderRecommender(**SMALL), AutoEncoderRecommender(**{**SMALL, "epochs": 2})]
-    blend = BlendRecommender(parts, weights=[1, 3]).fit(ratings)
+    blend = BlendRecommender(parts, weights=[1, 3], ranking="rating").fit(ratings)
     loaded = BlendRecommender.load(blend.save(tmp_path / "b.safetensors"))
     assert loaded.weights == [1.0, 3.0] and loaded.validation_rmse_ is None
     assert np.allclose(loaded.weights_, [0.25, 0.75])
-    assert np.array_equal(loaded.predict(ratings), blend.predict(ratings))
+    _assert_same_blend(blend, loaded, ratings)
+
+
+def test_a_blend_with_string_ids(tmp_path):
+    frame = make_ratings(n_users=20, n_items=15, n_ratings=200, random_state=3)
+    frame = frame.assign(user_id="u" + frame["user_id"].astype(str))
+    small = {k: v for k, v in SMALL.items() if k != "random_state"}
+    parts = [AutoEncoderRecommender(**small), AutoEncoderRecommender(kind="item", **small)]
+    blend = BlendRecommender(parts, random_state=0).fit(frame)
+    loaded = BlendRecommender.load(blend.save(tmp_path / "b.safetensors"))
+    _assert_same_blend(blend, loaded, frame)
+    assert loaded.recommend("u1", k=3).shape[0] == 3
 
 
 def test_each_class_refuses_the_other_s_file(saved, saved_blend):
@@ -481,8 +701,8 @@ def test_each_class_refuses_the_other_s_file(saved, saved_blend):
         AutoEncoderRecommender.load(saved_blend)
     with pytest.raises(ModelFormatError, match=r"load it with AutoEncoderRecommender\.load"):
         BlendRecommender.load(saved)
-    assert serialization.file_format(saved) == serialization.FORMAT_NAME
-    assert serialization.file_format(saved_blend) == serialization.BLEND_FORMAT_NAME
+    assert serialization.read_format(saved) == "autorec.AutoEncoderRecommender"
+    assert serialization.read_format(saved_blend) == "autorec.BlendRecommender"
 
 
 def test_saving_an_unfitted_blend_is_a_not_fitted_error(tmp_path):
@@ -493,40 +713,124 @@ def test_saving_an_unfitted_blend_is_a_not_fitted_error(tmp_path):
 
 def test_a_blend_from_a_newer_format_version(saved_blend, tmp_path):
     version = str(serialization.FORMAT_VERSION + 1)
-    path = _rewrite(saved_blend, tmp_path / "new.safetensors", metadata={"format_version": version})
+    path = rewrite(saved_blend, tmp_path / "new.safetensors", metadata={"format_version": version})
     with pytest.raises(ModelFormatError, match=r"newer.*upgrade"):
         BlendRecommender.load(path)
 
 
+def _copy_estimator(header):
+    header["estimators"].append(header["estimators"][0])
+
+
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("change", "message"),
     [
-        ({"weights": [1.0]}, "do not fit 2 estimators"),
-        ({"weights": [0.5, float("nan")]}, "do not fit"),
-        ({"weights": [-0.5, 1.5]}, "do not fit"),
-        ({"n_estimators": 0}, "n_estimators is 0"),
-        ({"n_estimators": 3}, "do not fit 3 estimators"),
-        ({"params": {"weights": "auto"}}, "blend header is invalid"),
+        (_set_state(weights_=[1.0]), "are not 2 non-negative numbers"),
+        (_set_state(weights_=[0.5, float("nan")]), "are not 2 non-negative numbers"),
+        (_set_state(weights_=[-0.5, 1.5]), "are not 2 non-negative numbers"),
+        (_set_state(weights_="equal"), "blend header is invalid"),
+        (_set_state(validation_rmse_=[1.0]), "validation_rmse_"),
+        (lambda h: h.update(estimators=[]), "holds no estimator"),
+        (lambda h: h.update(estimators=[1, 2]), "estimator 0 is not an object"),
+        (lambda h: h.update(estimators={"a": 1}), "blend header is invalid"),
+        (_copy_estimator, "are not 3 non-negative numbers"),
+        (lambda h: h.update(params={"weights": "auto"}), "blend header is invalid"),
+        (lambda h: h["params"].update(weights=[1.0]), "blend header is invalid"),
+        (lambda h: h["params"].update(ranking="evil"), "evil"),
+        (lambda h: h.pop("state"), "blend header is invalid"),
+        (lambda h: h["estimators"][1]["state"].update(n_users_=3), "do not fit together"),
     ],
 )
-def test_a_tampered_blend_header(saved_blend, tmp_path, changes, message):
-    path = _edit_json(saved_blend, tmp_path / "bad.safetensors", "blend", **changes)
+def test_a_tampered_blend_header(saved_blend, tmp_path, change, message):
+    path = rewrite(saved_blend, tmp_path / "bad.safetensors", edit=change)
     with pytest.raises(ModelFormatError, match=message):
         BlendRecommender.load(path)
 
 
+def test_a_blend_whose_estimators_disagree_on_the_ids(saved_blend, tmp_path):
+    _, _, tensors = read_file(saved_blend)
+    ids = tensors["estimator1.user_map_"] + 1000
+    path = rewrite(saved_blend, tmp_path / "bad.safetensors", tensors={"estimator1.user_map_": ids})
+    with pytest.raises(ModelFormatError, match="different users or items"):
+        BlendRecommender.load(path)
+
+
 def test_a_blend_missing_a_sub_model(saved_blend, tmp_path):
-    tensors, metadata = _read(saved_blend)
-    kept = {k: v for k, v in tensors.items() if not k.startswith("estimator1.")}
-    path = tmp_path / "cut.safetensors"
-    save_file(kept, str(path), metadata=metadata)
+    path = rewrite(
+        saved_blend, tmp_path / "cut.safetensors", drop=lambda k: k.startswith("estimator1.")
+    )
     with pytest.raises(ModelFormatError, match="do not fit together"):
         BlendRecommender.load(path)
 
 
-def test_file_format_of_a_missing_or_foreign_file(tmp_path):
+def test_read_format_of_a_missing_or_foreign_file(tmp_path):
     with pytest.raises(FileNotFoundError):
-        serialization.file_format(tmp_path / "none.safetensors")
+        serialization.read_format(tmp_path / "none.safetensors")
     (tmp_path / "junk").write_bytes(b"junk")
     with pytest.raises(ModelFormatError, match="safetensors"):
-        serialization.file_format(tmp_path / "junk")
+        serialization.read_format(tmp_path / "junk")
+
+
+# ---------------------------------------------------------------------- version 1
+V1_EXPECTED = json.loads((DATA / "v1_expected.json").read_text())
+
+
+def _v1_ratings(name: str) -> pd.DataFrame:
+    frame = make_ratings(n_users=30, n_items=20, n_ratings=300, random_state=0)
+    if "str_ids" in name:
+        frame = frame.assign(
+            user_id="u" + frame["user_id"].astype(str), item_id="i" + frame["item_id"].astype(str)
+        )
+    return frame
+
+
+@pytest.mark.parametrize("name", sorted(V1_EXPECTED))
+def test_a_version_1_file_loads_and_predicts_as_it_did(name):
+    path = DATA / f"{name}.safetensors"
+    with safe_open(str(path), framework="pt") as handle:
+        assert handle.metadata()["format_version"] == "1"
+    cls = BlendRecommender if "blend" in name else AutoEncoderRecommender
+    loaded = cls.load(path)
+    expected = V1_EXPECTED[name]
+    assert loaded.predict(_v1_ratings(name).head(8)).tolist() == expected["predict"]
+    top = loaded.recommend(expected["recommend_user"], k=5)["item_id"].tolist()
+    assert top == expected["recommend"]
+    if "weights" in expected:
+        assert loaded.weights_.tolist() == expected["weights"]
+    # version 1 ranked recommendations by predicted rating; the upgrade keeps that order
+    assert loaded.ranking == "rating"
+
+
+@pytest.mark.parametrize("name", sorted(V1_EXPECTED))
+def test_a_version_1_file_saves_as_version_2(name, tmp_path):
+    cls = BlendRecommender if "blend" in name else AutoEncoderRecommender
+    old = cls.load(DATA / f"{name}.safetensors")
+    path = old.save(tmp_path / "v2.safetensors")
+    metadata, _, _ = read_file(path)
+    assert metadata["format_version"] == "2"
+    new = cls.load(path)
+    pairs = _v1_ratings(name)
+    assert np.array_equal(old.predict(pairs), new.predict(pairs))
+    user = V1_EXPECTED[name]["recommend_user"]
+    pd.testing.assert_frame_equal(old.recommend(user, k=5), new.recommend(user, k=5))
+
+
+def test_a_version_1_file_with_a_tampered_header(tmp_path):
+    src = DATA / "v1_user_model.safetensors"
+    with safe_open(str(src), framework="pt") as handle:
+        metadata = dict(handle.metadata())
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    path = tmp_path / "v1.safetensors"
+    for key, text in [("params", "{not json"), ("params", "[1]"), ("state", '{"n_users": 3}')]:
+        save_file(tensors, str(path), metadata={**metadata, key: text})
+        with pytest.raises(ModelFormatError, match=named(path)):
+            AutoEncoderRecommender.load(path)
+    blend_src = DATA / "v1_blend.safetensors"
+    with safe_open(str(blend_src), framework="pt") as handle:
+        metadata = dict(handle.metadata())
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    for n in (0, 3, 10**9):
+        info = {**json.loads(metadata["blend"]), "n_estimators": n}
+        save_file(tensors, str(path), metadata={**metadata, "blend": json.dumps(info)})
+        with pytest.raises(ModelFormatError, match=named(path)):
+            BlendRecommender.load(path)
