@@ -16,6 +16,7 @@ import torch
 
 from ._base import ParamsMixin
 from ._estimator import READERS, AutoEncoderRecommender
+from ._estimator_state import blend_weights
 from ._hybrid import RANKINGS, HybridRankingMixin, fit_ranking, load_ranking
 from ._prepare import held_out_cells, hold_out, prepare
 from ._recommender import CompletionMixin, RecommenderMixin
@@ -372,26 +373,7 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
                 raise ValueError("the blend holds no estimator")
             state = dict(header["state"])
             params = dict(header["params"])
-            raw_weights = state["weights_"]  # JSON numbers: not "0.5", not true
-            if not isinstance(raw_weights, list) or any(
-                type(w) not in (int, float) for w in raw_weights
-            ):
-                raise ValueError(f"weights {raw_weights!r} are not {n} numbers")
-            weights = np.asarray(raw_weights, dtype=np.float64)
-            if (
-                weights.shape != (n,)
-                or not np.all(np.isfinite(weights))
-                or (weights < 0).any()
-                or (weights > 1.0 + 1e-6).any()  # before the sum, which could overflow
-                or abs(weights.sum() - 1.0) > 1e-6
-            ):
-                raise ValueError(
-                    f"weights {state['weights_']!r} are not {n} non-negative numbers summing to 1"
-                )
-            scores = state.get("validation_rmse_")
-            scores = None if scores is None else np.asarray(scores, dtype=np.float64)
-            if scores is not None and (scores.shape != (n + 1,) or not np.isfinite(scores).all()):
-                raise ValueError(f"validation_rmse_ {state['validation_rmse_']!r} is invalid")
+            weights, scores = blend_weights(state, n)
             fit_seconds = float(state.get("fit_seconds_", float("nan")))
         except (KeyError, TypeError, ValueError) as exc:
             raise bad_file(path, f"its blend header is invalid ({exc})") from exc

@@ -4,10 +4,12 @@ their output; the parser and ``main`` are in :mod:`autorec.cli`."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from .datasets import (
     load_movielens_1m,
     movielens_1m_info,
 )
+from .datasets._fetch import default_file_mode
 from .evaluation import (
     MODELS,
     evaluate,
@@ -45,26 +48,6 @@ class CLIError(Exception):
 
 
 # ----------------------------------------------------------------------- helpers
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
 def _status(args: argparse.Namespace, message: str) -> None:
     """A progress note on stderr (stdout holds only results); silenced by --quiet."""
     if not args.quiet:
@@ -186,7 +169,18 @@ def _write_plot(
     ax.set_title(f"{title} on MovieLens-1M")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.savefig(path, dpi=120)
+    # A temporary file renamed into place: a full disk or an interrupt never leaves a
+    # truncated PNG (or destroys the previous one).
+    fd, tmp_name = tempfile.mkstemp(dir=path.expanduser().resolve().parent, suffix=".png.tmp")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            fig.savefig(tmp, format="png", dpi=120)
+        os.chmod(tmp_name, default_file_mode())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
 
 
 # ------------------------------------------------------------------ subcommands
@@ -318,6 +312,10 @@ def _recommend(args: argparse.Namespace) -> int:
         model = load_model(args.model)
         user_map = model.user_map_
         _status(args, f"loaded model {args.model} ({len(user_map):,} users)")
+        if user_map.ids.dtype.kind not in "iu" and all(
+            isinstance(v, str) for v in user_map.ids[:1].tolist()
+        ):
+            users = [str(u) for u in users]  # a model trained on string user ids
         unknown = [u for u in users if u not in user_map]
         if unknown:
             raise CLIError(
@@ -347,6 +345,14 @@ def _recommend(args: argparse.Namespace) -> int:
         model.fit(data.ratings)
     for i, user in enumerate(users):
         recs = model.recommend(user, k=args.k, movies=data.movies)
+        untitled = int(recs["title"].isna().sum())
+        if untitled:
+            print(
+                f"{PROG}: warning: {untitled} of the {len(recs)} movies recommended to user "
+                f"{user} are not in {data.path}'s movies.dat (was the model trained on "
+                "other data?); they are shown without a title",
+                file=sys.stderr,
+            )
         if i:
             print()
         print(
@@ -356,11 +362,11 @@ def _recommend(args: argparse.Namespace) -> int:
         rows = [
             [
                 rank,
-                int(row.item_id),
-                row.title,
+                row.item_id,  # as the model stores it: an int for MovieLens, else a string
+                row.title if isinstance(row.title, str) else "(no title)",
                 f"{row.predicted_rating:.1f}",
                 f"{int(row.n_ratings):,}",
-                row.genres,
+                row.genres if isinstance(row.genres, str) else "",
             ]
             for rank, row in zip(recs.index, recs.itertuples(index=False), strict=True)
         ]

@@ -8,6 +8,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ._fitting import build_module
@@ -21,7 +22,7 @@ from ._serialization import (
 )
 from ._validation import check_rating_scale, check_scalar, resolve_device
 
-__all__ = ["check_shapes", "restore"]
+__all__ = ["blend_weights", "check_shapes", "restore"]
 
 
 def restore(
@@ -125,3 +126,26 @@ def check_shapes(
 def _optional_l2(value: Any) -> float | None:
     """The fold-in penalty of an item model (None: a user model, or an older file)."""
     return None if value is None else check_scalar(value, "fold_in_l2_", low=0.0)
+
+
+def blend_weights(state: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A saved blend's ``weights_`` and ``validation_rmse_``, checked (ValueError if not
+    ``n`` JSON numbers, non-negative, summing to 1; RMSEs finite, one per estimator and
+    one for the blend)."""
+    raw = state["weights_"]  # JSON numbers: not "0.5", not true
+    if not isinstance(raw, list) or any(type(w) not in (int, float) for w in raw):
+        raise ValueError(f"weights {raw!r} are not {n} numbers")
+    weights = np.asarray(raw, dtype=np.float64)
+    if (
+        weights.shape != (n,)
+        or not np.all(np.isfinite(weights))
+        or (weights < 0).any()
+        or (weights > 1.0 + 1e-6).any()  # before the sum, which could overflow
+        or abs(weights.sum() - 1.0) > 1e-6
+    ):
+        raise ValueError(f"weights {raw!r} are not {n} non-negative numbers summing to 1")
+    scores = state.get("validation_rmse_")
+    scores = None if scores is None else np.asarray(scores, dtype=np.float64)
+    if scores is not None and (scores.shape != (n + 1,) or not np.isfinite(scores).all()):
+        raise ValueError(f"validation_rmse_ {state['validation_rmse_']!r} is invalid")
+    return weights, scores

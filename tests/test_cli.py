@@ -281,6 +281,54 @@ def test_save_into_missing_folder_fails_before_training(tiny, capsys, tmp_path) 
     assert "does not exist" in line
 
 
+@pytest.mark.parametrize(
+    ("option", "name", "message"),
+    [
+        ("--plot", "curves.notanext", "the file name must end in .png"),
+        ("--plot", "a-folder", "is a folder; give a file name"),
+        ("--save", "a-folder", "is a folder; give a file name"),
+    ],
+)
+def test_outputs_that_cannot_be_written_fail_before_training(
+    tiny, capsys, monkeypatch, tmp_path, option, name, message
+) -> None:
+    if option == "--plot":
+        pytest.importorskip("matplotlib")
+    (tmp_path / "a-folder").mkdir()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the output path")
+
+    monkeypatch.setattr(cli_commands, "split", no_training)
+    home, _ = tiny
+    code, out, err = _run(capsys, "evaluate", "--data-home", home, option, tmp_path / name)
+    assert code == 1 and out == ""
+    (line,) = _error_lines(err)
+    assert f"{option} {tmp_path / name}" in line and message in line
+
+
+def test_a_plot_that_fails_to_write_leaves_the_old_file_and_no_temporary(
+    tiny, capsys, monkeypatch, tmp_path
+) -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    path = tmp_path / "curves.png"
+    path.write_bytes(b"the previous plot")
+
+    def disk_full(self, fname, **kwargs):
+        fname.write(b"\x89PNG half")  # part of the image, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    home, _ = tiny
+    code, _, err = _run(capsys, "evaluate", "--data-home", home, "--epochs", 1, "--plot", path)
+    assert code == 1
+    assert "No space left on device" in _error_lines(err)[0]
+    assert path.read_bytes() == b"the previous plot"  # not a 0-byte or half PNG
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]
+
+
 # ----------------------------------------------------------------------- recommend
 def test_recommend_prints_k_unrated_movies(tiny, capsys) -> None:
     home, ratings = tiny
@@ -322,6 +370,43 @@ def test_recommend_blend_without_model(tiny, capsys) -> None:
     assert [r[1] for r in rows] == blend.recommend(user, k=4)["item_id"].tolist()
 
 
+def test_recommend_with_a_model_of_string_ids_trained_on_other_data(tiny, capsys, tmp_path) -> None:
+    home, ratings = tiny
+    # user ids as digit strings (what a CSV read with dtype=str gives), movie ids as names
+    other = ratings.assign(
+        user_id=ratings["user_id"].astype(str), item_id="m" + ratings["item_id"].astype(str)
+    )
+    path = make_model("user", epochs=2, random_state=0).fit(other).save(tmp_path / "s.safetensors")
+    user = int(ratings["user_id"].iloc[0])
+    code, out, err = _run(
+        capsys, "recommend", "--data-home", home, "--model", path, "--user", user, "-k", 3
+    )
+    assert code == 0, err  # was: a header, then "invalid literal for int()"
+    assert f"Top 3 movies for user {user} " in out
+    assert len(re.findall(r"^\s*\d+\s+m\d+\s+\(no title\)", out, re.M)) == 3
+    assert "nan" not in out
+    assert "warning: 3 of the 3 movies recommended to user" in err
+    assert "movies.dat (was the model trained on other data?)" in err
+
+
+def test_recommend_piped_into_a_closed_reader_exits_quietly(tiny, tmp_path) -> None:
+    """``autorec recommend ... | head -1``: no "[Errno 32] Broken pipe", exit 0."""
+    home, ratings = tiny
+    path = make_model("user", epochs=2, random_state=0).fit(ratings).save(tmp_path / "m.st")
+    command = [sys.executable, "-m", "autorec", "recommend", "--data-home", str(home)]
+    command += ["--model", str(path), "-k", "20"]
+    for user in ratings["user_id"].unique()[:30].tolist():
+        command += ["--user", str(user)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()  # the reader goes away after one line, as head does
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)
+    assert code == 0, err
+    assert "Broken pipe" not in err and "Traceback" not in err
+
+
 def test_recommend_unknown_user(tiny, capsys) -> None:
     home, _ = tiny
     code, out, err = _run(capsys, "recommend", "--data-home", home, "--user", 99999)
@@ -355,6 +440,7 @@ def test_recommend_bad_model_file(tiny, capsys, tmp_path, content) -> None:
         ["evaluate", "--epochs", "0"],
         ["evaluate", "--epochs", "many"],
         ["evaluate", "--random-state", "-1"],
+        ["evaluate", "--random-state", str(2**64)],  # was exit 1, "Overflow when unpacking"
         ["recommend"],
         ["recommend", "--user", "eight"],
         ["recommend", "--user", "8", "-k", "0"],
@@ -368,6 +454,50 @@ def test_usage_errors_exit_2(argv, capsys) -> None:
     assert code == 2
     err = capsys.readouterr().err
     assert "usage: autorec" in err and "autorec" in err and "error" in err
+
+
+def _damaged_copy(tiny, tmp_path: Path, edit) -> Path:
+    """A data home whose ratings.dat is the tiny one passed through ``edit(lines)``."""
+    home, _ = tiny
+    ml = tmp_path / "ml-1m"
+    ml.mkdir()
+    lines = (home / "ml-1m" / "ratings.dat").read_text().splitlines()
+    (ml / "ratings.dat").write_text(edit(lines))
+    (ml / "movies.dat").write_bytes((home / "ml-1m" / "movies.dat").read_bytes())
+    return tmp_path
+
+
+def test_a_repeated_pair_in_ratings_dat_names_the_file_and_lines(tiny, capsys, tmp_path) -> None:
+    home = _damaged_copy(tiny, tmp_path, lambda lines: "\n".join([*lines, lines[2]]) + "\n")
+    code, _, err = _run(capsys, "evaluate", "--data-home", home, "--epochs", 1)
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert str(home / "ml-1m" / "ratings.dat") in line
+    assert f"line {N_RATINGS + 1}:" in line and "first on line 3" in line
+    assert "duplicates=" not in line  # no advice about a keyword the CLI has no flag for
+
+
+def test_a_huge_rating_in_ratings_dat_is_a_data_error(tiny, capsys, tmp_path) -> None:
+    def huge(lines):
+        user, item, _ = lines[4].split("::")
+        lines[4] = f"{user}::{item}::1e30"
+        return "\n".join(lines) + "\n"
+
+    code, _, err = _run(capsys, "evaluate", "--data-home", _damaged_copy(tiny, tmp_path, huge))
+    assert code == 1
+    (line,) = _error_lines(err)
+    assert "line 5: Rating 1e+30 is outside the 1-5 scale" in line
+    assert "learning_rate" not in line  # was: "training diverged ... lower learning_rate"
+
+
+def test_a_ratings_dat_cut_mid_line_warns(tiny, capsys, tmp_path) -> None:
+    def stamped_and_cut(lines):  # a copy cut inside the last timestamp still parses
+        return "\n".join(f"{line}::978300760" for line in lines)[:-3]
+
+    home = _damaged_copy(tiny, tmp_path, stamped_and_cut)
+    code, _, err = _run(capsys, "evaluate", "--data-home", home, "--epochs", 1, "--json")
+    assert code == 0, err
+    assert f"line {N_RATINGS}: the file ends in the middle of a line" in err
 
 
 def test_missing_data_one_line_error(capsys, tmp_path) -> None:

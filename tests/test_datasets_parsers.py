@@ -7,6 +7,8 @@ Every input either parses to the expected frame or raises MovieLensFormatError
 from __future__ import annotations
 
 import gzip
+import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,8 @@ def test_ratings_with_and_without_timestamp():
     with_ts = parse_ratings(b"1::1193::5::978300760\n1::661::3::978302109\n")
     assert list(with_ts.columns) == ["user_id", "item_id", "rating", "timestamp"]
     assert with_ts["timestamp"].tolist() == [978300760, 978302109]
-    no_ts = parse_ratings(b"1::1193::5\n1::661::3")  # no final newline
+    with pytest.warns(UserWarning, match=r"line 2: the file ends in the middle of a line"):
+        no_ts = parse_ratings(b"1::1193::5\n1::661::3")  # no final newline
     assert list(no_ts.columns) == ["user_id", "item_id", "rating"]
     assert no_ts.dtypes.tolist() == [np.int64, np.int64, np.float32]
     assert no_ts.values.tolist() == [[1, 1193, 5], [1, 661, 3]]
@@ -82,6 +85,39 @@ def test_malformed_ratings_name_line_and_content(data, line_number, pattern):
     assert str(err).startswith(f"r.dat, line {line_number}: ")
     assert err.line == data.split(b"\n")[line_number - 1].decode("latin-1")
     assert repr(err.line) in str(err)
+
+
+def test_a_repeated_pair_names_both_lines():
+    data = b"1::10::5\n2::10::3\n\n1::11::4\n1::10::2\n2::10::1\n"
+    with pytest.raises(MovieLensFormatError, match=r"user 1 rated movie 10 a second time") as info:
+        parse_ratings(data, source="r.dat")
+    err = info.value
+    assert err.line_number == 5 and err.line == "1::10::2"
+    assert "first on line 1; 2 repeated pair(s) in all" in str(err)
+    assert "duplicates=" not in str(err)  # no advice about a keyword the file cannot take
+
+
+def test_a_last_line_without_line_end_warns_that_it_may_be_truncated():
+    # A copy cut in the timestamp still parses: the warning is the only sign.
+    with pytest.warns(UserWarning, match=r"r.dat, line 2: .*no line end after '2::20::4::9783'"):
+        df = parse_ratings(b"1::10::5::978300760\n2::20::4::9783", source="r.dat")
+    assert df["timestamp"].tolist() == [978300760, 9783]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parse_ratings(b"1::10::5\n2::20::4\r\n\n")  # line ends (and blank lines): silent
+
+
+@pytest.mark.parametrize(
+    ("rating", "shown"), [(b"1e30", "1e+30"), (b"0", "0"), (b"5.5", "5.5"), (b"-3", "-3")]
+)
+def test_a_rating_outside_the_scale_names_its_line(rating, shown):
+    data = b"1::10::5\n1::11::" + rating + b"\n2::10::" + rating + b"\n"
+    outside = rf"Rating {re.escape(shown)} is outside the 1-5 scale"
+    with pytest.raises(MovieLensFormatError, match=outside):
+        parse_ratings(data, source="r.dat", rating_scale=(1, 5))
+    with pytest.raises(MovieLensFormatError, match=r"line 2: .*\(2 rating\(s\) outside it\)"):
+        parse_ratings(data, source="r.dat", rating_scale=(1, 5))
+    assert len(parse_ratings(data)) == 3  # no scale given: any finite rating
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n", b"  \r\n"])
@@ -134,8 +170,8 @@ def rating_files(draw):
         )
     )
     eol = draw(st.sampled_from(["\n", "\r\n"]))
-    lines, rows = [], []
-    first_count = error_line = None
+    lines, rows, seen = [], [], set()
+    first_count = error_line = repeat_line = None
     for number, kind in enumerate(kinds, 1):
         if kind == "blank":
             lines.append(draw(blank_lines))
@@ -163,9 +199,14 @@ def rating_files(draw):
             else:
                 values = [user, item, rating, stamp][:n_fields] + ([7] if kind == "extra" else [])
                 rows.append(values[:count])
+                if (user, item) in seen and repeat_line is None:
+                    repeat_line = number  # an error once the whole file has parsed
+                seen.add((user, item))
     data = eol.join(lines) + draw(st.sampled_from(["", eol]))
     if error_line is None and not rows:
         error_line = 0  # no ratings at all
+    if error_line is None:
+        error_line = repeat_line
     return data.encode("utf-8"), rows, error_line
 
 
@@ -176,7 +217,11 @@ def rating_files(draw):
 def test_fuzz_ratings_parse_exactly_or_raise_documented_error(case):
     data, rows, error_line = case
     if error_line is None:
-        df = parse_ratings(data)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            df = parse_ratings(data)
+        # a warning exactly when the last line has no line end
+        assert bool(caught) == (not data.rstrip(b" \t\r").endswith(b"\n"))
         assert len(df) == len(rows)
         expected = np.array(rows, dtype=np.float64).reshape(len(rows), -1)
         assert df.shape[1] == expected.shape[1]
@@ -207,6 +252,7 @@ def test_fuzz_ratings_parse_exactly_or_raise_documented_error(case):
         max_size=10,
     )
 )
+@pytest.mark.filterwarnings("ignore:.*ends in the middle of a line:UserWarning")
 def test_fuzz_arbitrary_bytes_never_raise_anything_else(lines):
     data = b"\n".join(lines)
     try:

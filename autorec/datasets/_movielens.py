@@ -57,6 +57,8 @@ ML_1M = RemoteFile(
 )
 _FOLDER = "ml-1m"
 _RATINGS_FILES = ("ratings.dat", "ratings.dat.gz")
+#: MovieLens-1M's ratings: whole stars from 1 to 5 (GroupLens' README).
+_STARS = (1.0, 5.0)
 
 DESCR = """\
 MovieLens-1M
@@ -149,7 +151,9 @@ def _folder_files(folder: Path) -> tuple[Path | None, Path | None]:
 def _load_folder(folder: Path) -> MovieLens1M:
     ratings_path, movies_path = _folder_files(folder)
     assert ratings_path is not None and movies_path is not None
-    ratings = parse_ratings(ratings_path.read_bytes(), source=str(ratings_path))
+    ratings = parse_ratings(
+        ratings_path.read_bytes(), source=str(ratings_path), rating_scale=_STARS
+    )
     movies = parse_movies(movies_path.read_bytes(), source=str(movies_path))
     users_path = folder / "users.dat"
     users = None
@@ -176,7 +180,9 @@ def _load_zip(path: Path) -> MovieLens1M:
         if content is None:
             raise MovieLensFormatError(str(path), f"the archive has no member {_FOLDER}/{name}")
     assert ratings_bytes is not None and movies_bytes is not None
-    ratings = parse_ratings(ratings_bytes, source=f"{path}:{_FOLDER}/ratings.dat")
+    ratings = parse_ratings(
+        ratings_bytes, source=f"{path}:{_FOLDER}/ratings.dat", rating_scale=_STARS
+    )
     movies = parse_movies(movies_bytes, source=f"{path}:{_FOLDER}/movies.dat")
     users = (
         parse_users(users_bytes, source=f"{path}:{_FOLDER}/users.dat")
@@ -278,7 +284,8 @@ def load_movielens_1m(
         searched and says where to put ``ml-1m.zip`` by hand.
     MovieLensFormatError
         (a :class:`ValueError`) A file found does not follow the MovieLens
-        format; the message names the file and line.
+        format (also: a repeated (user, movie) pair, a rating outside 1-5);
+        the message names the file and line.
 
     Examples
     --------

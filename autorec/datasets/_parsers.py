@@ -6,7 +6,9 @@ are ignored, ASCII spaces and tabs around a field are ignored):
 * ``ratings.dat``: ``UserID::MovieID::Rating[::Timestamp]``. Ids and the
   timestamp are non-negative integers below 2**63, the rating a finite
   decimal number. Every line has the field count of the first one (the
-  timestamp is optional for the whole file, not per line).
+  timestamp is optional for the whole file, not per line). Each (UserID,
+  MovieID) pair appears once; the file ends with a line end (a last line
+  without one is parsed, with a warning that the file may be truncated).
 * ``movies.dat`` (latin-1): ``MovieID::Title::Genres``, genres ``|``-separated.
 * ``users.dat``: ``UserID::Gender::Age::Occupation::Zip-code``.
 
@@ -22,6 +24,7 @@ million lines.
 from __future__ import annotations
 
 import gzip
+import itertools
 import re
 import warnings
 import zlib
@@ -237,7 +240,12 @@ def _parse_ratings_slow(text: str, source: str) -> list[np.ndarray]:
     return out
 
 
-def parse_ratings(data: bytes, *, source: str = "ratings.dat") -> pd.DataFrame:
+def parse_ratings(
+    data: bytes,
+    *,
+    source: str = "ratings.dat",
+    rating_scale: tuple[float, float] | None = None,
+) -> pd.DataFrame:
     """Parse the bytes of a ``ratings.dat`` (or gzip-compressed ``ratings.dat.gz``).
 
     Parameters
@@ -246,6 +254,9 @@ def parse_ratings(data: bytes, *, source: str = "ratings.dat") -> pd.DataFrame:
         File content; gzip data is recognised by its magic bytes.
     source : str, default="ratings.dat"
         Name used in error messages.
+    rating_scale : (float, float), optional
+        The lowest and highest rating allowed; a rating outside is an error naming
+        its line. ``None`` (the default) accepts any finite rating.
 
     Returns
     -------
@@ -257,7 +268,15 @@ def parse_ratings(data: bytes, *, source: str = "ratings.dat") -> pd.DataFrame:
     ------
     MovieLensFormatError
         A line does not follow the format (the message names the line
-        number and shows the line), the gzip data is corrupt, or there is no rating.
+        number and shows the line), a (UserID, MovieID) pair appears twice, a
+        rating is outside ``rating_scale``, the gzip data is corrupt, or there is
+        no rating.
+
+    Warns
+    -----
+    UserWarning
+        The file does not end with a line end: its last line may have been cut
+        short (a truncated file whose last line still parses).
 
     Examples
     --------
@@ -273,11 +292,58 @@ def parse_ratings(data: bytes, *, source: str = "ratings.dat") -> pd.DataFrame:
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    if rating_scale is not None:
+        low, high = (float(v) for v in rating_scale)
     data = _decompress_if_gzip(bytes(data), source)
     columns = _parse_ratings_fast(data)
     if columns is None:
         columns = _parse_ratings_slow(data.decode("latin-1"), source)
-    return _ratings_frame(columns)
+    frame = _ratings_frame(columns)
+    if not data.rstrip(_WS.encode()).endswith(b"\n"):
+        number, line = _record(data, len(frame) - 1)
+        warnings.warn(
+            f"{source}, line {number}: the file ends in the middle of a line (no line end "
+            f"after {_shorten(line)!r}); if it was cut short (an interrupted download or "
+            "copy), that last rating may be wrong",
+            UserWarning,
+            stacklevel=2,
+        )
+    repeated = frame.duplicated(["user_id", "item_id"], keep="first").to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        user, item = int(frame["user_id"].iat[row]), int(frame["item_id"].iat[row])
+        first = int(
+            np.flatnonzero(
+                (frame["user_id"].to_numpy() == user) & (frame["item_id"].to_numpy() == item)
+            )[0]
+        )
+        number, line = _record(data, row)
+        raise MovieLensFormatError(
+            source,
+            f"user {user} rated movie {item} a second time (first on line "
+            f"{_record(data, first)[0]}; {int(repeated.sum())} repeated pair(s) in all); "
+            "each (UserID, MovieID) pair may appear once",
+            number,
+            _shorten(line),
+        )
+    if rating_scale is not None:
+        values = frame["rating"].to_numpy()
+        outside = np.flatnonzero((values < low) | (values > high))
+        if len(outside):
+            number, line = _record(data, int(outside[0]))
+            raise MovieLensFormatError(
+                source,
+                f"Rating {values[outside[0]]:g} is outside the {low:g}-{high:g} scale "
+                f"({len(outside)} rating(s) outside it)",
+                number,
+                _shorten(line),
+            )
+    return frame
+
+
+def _record(data: bytes, row: int) -> tuple[int, str]:
+    """(line number, line) of the ``row``-th record (0-based; blank lines skipped)."""
+    return next(itertools.islice(_lines(data.decode("latin-1")), row, None))
 
 
 def parse_movies(
