@@ -28,13 +28,22 @@ N_CHECK_USERS = 48
 
 
 def fold_in(codes: np.ndarray, items: np.ndarray, ratings: np.ndarray, l2: float) -> np.ndarray:
-    """Predicted ratings of every item (rows of ``codes``) for a user with these ratings."""
-    design = np.hstack([codes[items], np.ones((len(items), 1))])
-    gram = design.T @ design
-    gram[np.diag_indices(codes.shape[1])] += l2  # the bias is not penalised
-    gram[-1, -1] += 1e-9
-    coef = np.linalg.solve(gram, design.T @ ratings)
-    return codes @ coef[:-1] + coef[-1]
+    """Predicted ratings of every item (rows of ``codes``) for a user with these ratings.
+
+    The unpenalised bias is removed by centring codes and ratings on the items rated;
+    the ridge system is then solved in whichever form is smaller: ``n x n`` (dual) for a
+    user with fewer ratings ``n`` than code units, ``h x h`` (primal) otherwise. Both
+    give the same ``(w, b)``; a typical new user (tens of ratings) costs a tiny solve.
+    """
+    x = codes[items]
+    x_mean, y_mean = x.mean(axis=0), float(np.mean(ratings))
+    xc, yc = x - x_mean, np.asarray(ratings, dtype=np.float64) - y_mean
+    n, h = xc.shape
+    if n < h:
+        w = xc.T @ np.linalg.solve(xc @ xc.T + l2 * np.eye(n), yc)
+    else:
+        w = np.linalg.solve(xc.T @ xc + l2 * np.eye(h), xc.T @ yc)
+    return codes @ w + (y_mean - x_mean @ w)
 
 
 def fold_in_item_model(

@@ -374,10 +374,13 @@ class HybridRankingMixin:
         ratings = self._user_ratings(index)  # type: ignore[attr-defined]
         return self._rank_scores(self.utility_[index], ratings)  # type: ignore[attr-defined]
 
-    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        predicted = self._fold_in_ratings(items, ratings)  # type: ignore[attr-defined]
+    def _fold_in(self, items: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        predicted = np.asarray(self._fold_in_ratings(items, ratings))  # type: ignore[attr-defined]
         row = new_user_row(items, ratings, len(predicted))
-        return self._rank_scores(row, np.asarray(predicted)[None, :])[0]
+        return self._rank_scores(row, predicted[None, :])[0], predicted
+
+    def _fold_in_scores(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        return self._fold_in(items, ratings)[0]
 
     def _rank_scores(self, rows: sp.csr_matrix, ratings: np.ndarray) -> np.ndarray:
         return rank_scores(

@@ -139,6 +139,11 @@ class RecommenderMixin:
             "that user's ratings"
         )
 
+    def _fold_in(self, items: np.ndarray, ratings: np.ndarray) -> tuple[Any, Any]:
+        """(ranking scores, predicted ratings or None) of every item for a new user; a
+        model whose scores are built from its predictions overrides it to fold in once."""
+        return self._fold_in_scores(items, ratings), self._fold_in_ratings(items, ratings)
+
     def _fold_in_scale(self) -> tuple[float, float] | None:
         """The range fold-in ratings must lie in (the model's rating scale, if any)."""
         return getattr(self, "rating_scale_", None)
@@ -298,8 +303,8 @@ class RecommenderMixin:
             if not (user_id is None or np.ndim(user_id) == 0):
                 raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
             items, values = self._parse_user_ratings(user_ratings)
-            scores = np.asarray(self._fold_in_scores(items, values), dtype=np.float64)[None, :]
-            predicted = self._fold_in_ratings(items, values)
+            scores, predicted = self._fold_in(items, values)
+            scores = np.asarray(scores, dtype=np.float64)[None, :]
             predicted = None if predicted is None else np.asarray(predicted)[None, :]
             result = self._rank(scores, predicted, [items], [user_id], k, exclude_seen, True)
         else:

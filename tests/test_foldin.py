@@ -1,0 +1,42 @@
+"""The item-model fold-in solve (``autorec._foldin.fold_in``) against the textbook ridge
+with an unpenalised bias, in both of the forms it picks between."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autorec._foldin import fold_in
+
+
+def _augmented_ridge(codes, items, ratings, l2):
+    """min sum_i (c_i . w + b - r_i)^2 + l2 |w|^2, solved on the (h + 1) x (h + 1) system."""
+    design = np.hstack([codes[items], np.ones((len(items), 1))])
+    penalty = np.diag([l2] * codes.shape[1] + [0.0])
+    coef = np.linalg.solve(design.T @ design + penalty, design.T @ ratings)
+    return codes @ coef[:-1] + coef[-1]
+
+
+@pytest.mark.parametrize("n_rated", [1, 2, 7, 19, 20, 21, 60])  # fewer, equal, more than h
+@pytest.mark.parametrize("l2", [0.3, 10.0, 100.0])
+def test_fold_in_is_the_ridge_with_an_unpenalised_bias(n_rated, l2):
+    rng = np.random.default_rng(n_rated)
+    codes = rng.uniform(0, 1, size=(80, 20))  # 80 items, 20 code units (sigmoid-like)
+    items = rng.choice(80, n_rated, replace=False)
+    ratings = rng.integers(1, 6, n_rated).astype(np.float64)
+    got = fold_in(codes, items, ratings, l2)
+    assert got.shape == (80,)
+    if n_rated == 1:  # one rating: w = 0, every item gets that rating
+        np.testing.assert_allclose(got, ratings[0])
+    else:
+        np.testing.assert_allclose(got, _augmented_ridge(codes, items, ratings, l2), atol=1e-9)
+
+
+def test_fold_in_keeps_the_mean_of_the_ratings_it_was_given():
+    # With an unpenalised bias the residuals on the rated items sum to zero.
+    rng = np.random.default_rng(0)
+    codes = rng.uniform(0, 1, size=(50, 30))
+    items = rng.choice(50, 12, replace=False)
+    ratings = rng.integers(1, 6, 12).astype(np.float64)
+    got = fold_in(codes, items, ratings, 3.0)
+    assert got[items].mean() == pytest.approx(ratings.mean())
