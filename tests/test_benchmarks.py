@@ -7,6 +7,7 @@ completion and print what they promise, so that they cannot rot.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -191,3 +192,47 @@ def test_accuracy_quick_prints_both_tables(movielens_home):
     ):
         assert name in out, name
     assert "CPU:" in out and "torch" in out
+
+
+# ----------------------------------------------------------------------- generalization
+# --quick builds every data set from make_ratings (a small synthetic stand-in for
+# MovieLens-1M), so these run without the real data.
+@pytest.mark.slow
+def test_generalization_quick_prints_its_tables():
+    out = run_script("generalization.py", "--datasets", "ml1m-10pct,synth-many-users", "--markdown")
+    header = "| Model | test RMSE | Δ vs bias | Δ vs best MF | NDCG@10 | fit s | target met |"
+    assert out.count(header) == 2
+    for text in (
+        "### ml1m-10pct:",
+        "### synth-many-users:",
+        "NOT representative",
+        "BiasBaseline",
+        "autorec default (reference network)",
+        "autorec i-autorec preset",
+        "autorec best configuration (blend)",
+        "| Data set | bias RMSE |",  # the target table
+        "CPU:",
+    ):
+        assert text in out, text
+    if importlib.util.find_spec("cornac") is not None:
+        assert "best of grid on test" in out and "Cornac MF grid, mean test RMSE" in out
+
+
+@pytest.mark.slow
+def test_generalization_quick_json_gaps_are_differences():
+    out = run_script(
+        "generalization.py",
+        "--datasets",
+        "synth-many-users",
+        "--models",
+        "bias,reference",
+        "--json",
+    )
+    result = json.loads(out)
+    rows = {r["model"]: r for r in result["summary"]["synth-many-users"]["rows"]}
+    assert set(rows) == {"bias", "reference"}
+    gap = rows["reference"]["test_rmse"] - rows["bias"]["test_rmse"]
+    assert rows["reference"]["gap_bias"] == pytest.approx(gap)
+    assert rows["reference"]["gap_mf"] is None  # no MF row asked for
+    assert 0.0 <= rows["reference"]["ndcg@10"] <= 1.0
+    assert result["settings"]["quick"] and result["settings"]["autorec_epochs"] == 2
