@@ -189,7 +189,11 @@ def render(summary: list[dict], markdown: bool) -> str:
     for row in summary:
         cells = [row["model"]]
         for key, _, digits in COLUMNS:
-            spread = row.get(key + "_std") if key in ("ndcg@10", "recall@10") else None
+            spread = (  # a spread only over several random states
+                row.get(key + "_std")
+                if key in ("ndcg@10", "recall@10") and row["n_seeds"] > 1
+                else None
+            )
             cells.append(_common.fmt(row[key], digits, spread=spread))
         rows.append(cells)
     return _common.table(headers, rows, markdown=markdown)
