@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +22,7 @@ import pandas as pd
 import pytest
 import safetensors
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+from model_files import named, read_file, rewrite
 
 import autorec._network as network
 import autorec._serialization as serialization
@@ -53,38 +51,6 @@ def saved_blend(ratings, tmp_path_factory) -> Path:
     parts = [AutoEncoderRecommender(**small), AutoEncoderRecommender(kind="item", **small)]
     blend = BlendRecommender(parts, random_state=0).fit(ratings)
     return blend.save(tmp_path_factory.mktemp("blend") / "blend.safetensors")
-
-
-def read_file(path: Path) -> tuple[dict[str, str], dict[str, Any], dict[str, torch.Tensor]]:
-    """A model file's raw metadata, its parsed ``header`` and its tensors."""
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = dict(handle.metadata())
-        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    return metadata, json.loads(metadata["header"]), tensors
-
-
-def rewrite(
-    src: Path,
-    dst: Path,
-    *,
-    edit: Callable[[dict[str, Any]], Any] | None = None,
-    metadata: dict[str, str] | None = None,
-    tensors: dict[str, torch.Tensor] | None = None,
-) -> Path:
-    """Copy a model file; ``edit`` changes the parsed header in place, ``metadata``
-    replaces raw metadata entries, ``tensors`` replaces tensors."""
-    old_metadata, header, old_tensors = read_file(src)
-    if edit is not None:
-        edit(header)
-        old_metadata["header"] = json.dumps(header)  # NaN written as NaN, as save does
-    old_metadata.update(metadata or {})
-    old_tensors.update(tensors or {})
-    save_file({k: v.contiguous() for k, v in old_tensors.items()}, str(dst), metadata=old_metadata)
-    return dst
-
-
-def named(path: Path) -> str:
-    return re.escape(str(path))
 
 
 def _round_trip(model, path: Path):
@@ -458,18 +424,18 @@ def test_numpy_scalar_blend_parameters_fit_save_and_load(ratings, tmp_path):
 
 
 # ------------------------------------------------------------------ file system
-def _chmod_binds(path: Path, mode: int, access: int) -> bool:
-    """Whether ``chmod(mode)`` really takes ``access`` away (it does not for root)."""
+def _chmod_or_skip(path: Path, mode: int, access: int, what: str) -> None:
+    """``chmod(mode)``, or skip the test where that does not take ``access`` away (root)."""
     os.chmod(path, mode)
-    return not os.access(path, access)
+    if os.access(path, access):
+        os.chmod(path, 0o644)
+        pytest.skip(f"chmod {mode:#05o} does not {what} here (running as root)")
 
 
 def test_saving_onto_a_read_only_file_is_refused(ratings, saved, tmp_path):
     path = tmp_path / "frozen.safetensors"
     path.write_bytes(saved.read_bytes())
-    if not _chmod_binds(path, 0o444, os.W_OK):
-        os.chmod(path, 0o644)
-        pytest.skip("chmod 0o444 does not make the file read-only here (running as root)")
+    _chmod_or_skip(path, 0o444, os.W_OK, "make the file read-only")
     try:
         before = path.read_bytes()
         other = AutoEncoderRecommender(**{**TINY, "random_state": 5}).fit(ratings)
@@ -487,9 +453,7 @@ def test_saving_onto_a_read_only_file_through_a_symlink_is_refused(ratings, save
     target.write_bytes(saved.read_bytes())
     link = tmp_path / "link.safetensors"
     link.symlink_to(target)
-    if not _chmod_binds(target, 0o444, os.W_OK):
-        os.chmod(target, 0o644)
-        pytest.skip("chmod 0o444 does not make the file read-only here (running as root)")
+    _chmod_or_skip(target, 0o444, os.W_OK, "make the file read-only")
     try:
         before = target.read_bytes()
         with pytest.raises(PermissionError, match="read-only"):
@@ -530,9 +494,7 @@ def test_saving_onto_a_dangling_symlink_creates_its_target(ratings, tmp_path):
 def test_loading_an_unreadable_file_says_permission_denied(saved, tmp_path):
     path = tmp_path / "secret.safetensors"
     path.write_bytes(saved.read_bytes())
-    if not _chmod_binds(path, 0o000, os.R_OK):
-        os.chmod(path, 0o644)
-        pytest.skip("chmod 0o000 does not take read access away here (running as root)")
+    _chmod_or_skip(path, 0o000, os.R_OK, "take read access away")
     try:
         for cls in (AutoEncoderRecommender, BlendRecommender):
             with pytest.raises(PermissionError, match=rf"{named(path)}.*permission denied"):
