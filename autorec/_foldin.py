@@ -15,9 +15,11 @@ fitted rows (mean Spearman correlation).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import spearmanr
+from scipy.stats import ConstantInputWarning, spearmanr
 
 __all__ = ["L2_GRID", "choose_l2", "fold_in", "fold_in_item_model"]
 
@@ -74,14 +76,22 @@ def choose_l2(
     if len(candidates) == 0:
         return 1.0, {}
     users = rng.choice(candidates, min(N_CHECK_USERS, len(candidates)), replace=False)
+    rows = []  # (items rated, their ratings, the fitted row) of each user, once
+    for u in users:
+        start, stop = matrix.indptr[u], matrix.indptr[u + 1]
+        fitted = codes @ output_weight[u] + output_bias[u]
+        ratings = matrix.data[start:stop].astype(np.float64)
+        rows.append((matrix.indices[start:stop], ratings, fitted))
     table = {}
     for l2 in L2_GRID:
-        scores = []
-        for u in users:
-            items = matrix.indices[matrix.indptr[u] : matrix.indptr[u + 1]]
-            ratings = matrix.data[matrix.indptr[u] : matrix.indptr[u + 1]].astype(np.float64)
-            fitted = codes @ output_weight[u] + output_bias[u]
-            scores.append(spearmanr(fold_in(codes, items, ratings, l2), fitted).statistic)
-        table[str(l2)] = float(np.nanmean(scores))
+        with warnings.catch_warnings():
+            # a user whose ratings are all equal folds in to a constant row: no
+            # correlation, left out of the mean (not a warning for the caller)
+            warnings.simplefilter("ignore", ConstantInputWarning)
+            scores = np.array(
+                [spearmanr(fold_in(codes, i, r, l2), f).statistic for i, r, f in rows]
+            )
+        finite = scores[np.isfinite(scores)]
+        table[str(l2)] = float(finite.mean()) if len(finite) else float("nan")
     best = max(L2_GRID, key=lambda v: table[str(v)])
     return float(best), table

@@ -3,10 +3,13 @@ with an unpenalised bias, in both of the forms it picks between."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from autorec._foldin import fold_in
+from autorec._foldin import L2_GRID, choose_l2, fold_in
 
 
 def _augmented_ridge(codes, items, ratings, l2):
@@ -40,3 +43,22 @@ def test_fold_in_keeps_the_mean_of_the_ratings_it_was_given():
     ratings = rng.integers(1, 6, 12).astype(np.float64)
     got = fold_in(codes, items, ratings, 3.0)
     assert got[items].mean() == pytest.approx(ratings.mean())
+
+
+def test_choosing_l2_on_users_with_equal_ratings_warns_nothing():
+    # Users whose ratings are all equal fold in to a constant row (no rank correlation);
+    # they are left out of the choice instead of leaking scipy's ConstantInputWarning.
+    rng = np.random.default_rng(0)
+    codes = rng.uniform(0, 1, size=(40, 6))
+    rows, cols = (
+        np.repeat(np.arange(10), 8),
+        np.concatenate([rng.choice(40, 8, replace=False) for _ in range(10)]),
+    )
+    values = np.where(rows < 5, 4.0, rng.integers(1, 6, len(rows)))  # users 0-4: all 4s
+    matrix = sp.csr_matrix((values, (rows, cols)), shape=(10, 40))
+    weight, bias = rng.normal(size=(10, 6)), rng.normal(size=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        best, table = choose_l2(codes, weight, bias, matrix, np.random.default_rng(1))
+    assert best in L2_GRID and set(table) == {str(v) for v in L2_GRID}
+    assert all(np.isfinite(v) for v in table.values())
