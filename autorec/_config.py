@@ -11,6 +11,7 @@ import numpy as np
 from ._hybrid import RANKINGS
 from ._network import ACTIVATIONS
 from ._validation import (
+    check_bool,
     check_option,
     check_random_state,
     check_rating_scale,
@@ -18,17 +19,37 @@ from ._validation import (
     resolve_device,
 )
 
-__all__ = ["KINDS", "OPTIMIZERS", "PRESETS", "validate_params"]
+__all__ = ["KINDS", "OPTIMIZERS", "PRESETS", "resolve_auto", "validate_params"]
 
-KINDS = ("user", "item")
+KINDS = ("auto", "user", "item")
+#: kind="auto" trains on user rows when there are this many times more users than items
+#: (few, very long item rows: too few rows to learn from), else on item rows.
+AUTO_USER_RATIO = 10
+#: batch_size="auto": about this many optimizer steps per epoch, within these bounds.
+AUTO_STEPS, AUTO_BATCH = 32, (8, 64)
+#: patience="auto": 4 epochs at this many ratings, more (up to 10) on smaller data, whose
+#: validation slice is small and noisy: ``4 * sqrt(AUTO_PATIENCE_RATINGS / n_ratings)``.
+AUTO_PATIENCE_RATINGS, AUTO_PATIENCE = 500_000, (4, 10)
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 #: Named configurations for :meth:`AutoEncoderRecommender.from_preset`.
 PRESETS: dict[str, dict[str, Any]] = {
-    # The reference notebook's network (user-based, 200-100-200, sigmoid) with
-    # autorec's training recipe: the class defaults.
-    "reference": {},
+    # The class defaults: a residual autoencoder over item rows (user rows when items are
+    # very few), with batch size and patience chosen from the data's shape. See the
+    # "Defaults" section of the benchmarks page for the numbers behind each choice.
+    "default": {},
+    # The reference notebook's network (user-based, 200-100-200, sigmoid) with autorec's
+    # training recipe: the defaults of autorec 0.1, and a row of every results table.
+    "reference": {
+        "hidden_layers": (200, 100, 200),
+        "kind": "user",
+        "input_dropout": 0.25,
+        "batch_size": 256,
+        "weight_decay": 0.0,
+        "patience": 6,
+        "residual": False,
+    },
     # I-AutoRec (Sedhain et al., 2015): one hidden layer of 500 sigmoid units over item
-    # rows, with L2 regularization. The most accurate configuration autorec ships.
+    # rows, with L2 regularization, predicting ratings directly (no bias model).
     "i-autorec": {
         "hidden_layers": (500,),
         "kind": "item",
@@ -37,6 +58,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "weight_decay": 3e-4,
         "patience": 4,
+        "residual": False,
     },
 }
 
@@ -73,10 +95,11 @@ def validate_params(est: Any) -> dict[str, Any]:
         "optimizer": check_option(est.optimizer, "optimizer", OPTIMIZERS),
         "duplicates": check_option(est.duplicates, "duplicates", ("error", "last")),
         "ranking": check_option(est.ranking, "ranking", RANKINGS),
+        "residual": check_bool(est.residual, "residual"),
         "dropout": scalar(est.dropout, "dropout", low=0.0, high=0.99),
         "input_dropout": scalar(est.input_dropout, "input_dropout", low=0.0, high=0.99),
         "epochs": scalar(est.epochs, "epochs", int, low=1, high=10**6),
-        "batch_size": scalar(est.batch_size, "batch_size", int, low=1, high=10**9),
+        "batch_size": _auto_or(est.batch_size, "batch_size", high=10**9),
         "learning_rate": scalar(
             est.learning_rate, "learning_rate", low=0.0, high=1e6, include_low=False
         ),
@@ -84,7 +107,7 @@ def validate_params(est: Any) -> dict[str, Any]:
         "validation_fraction": scalar(
             est.validation_fraction, "validation_fraction", low=0.0, high=0.9
         ),
-        "patience": scalar(est.patience, "patience", int, low=1, high=10**6),
+        "patience": _auto_or(est.patience, "patience", high=10**6),
         "lr_decay": scalar(est.lr_decay, "lr_decay", low=0.0, high=1.0, include_low=False),
         "verbose": scalar(est.verbose, "verbose", int, low=0, high=10**3),
         "rating_scale": check_rating_scale(est.rating_scale),
@@ -94,3 +117,30 @@ def validate_params(est: Any) -> dict[str, Any]:
     seed = est.random_state
     p["random_state"] = int(seed) if isinstance(seed, numbers.Integral) else None
     return p
+
+
+def _auto_or(value: Any, name: str, high: int) -> int | str:
+    """``"auto"`` (chosen at fit time from the data's shape) or an int in [1, high]."""
+    if isinstance(value, str):
+        if value == "auto":
+            return value
+        raise ValueError(f"{name} must be 'auto' or an int in [1, {high}], got {value!r}")
+    return check_scalar(value, name, int, low=1, high=high)
+
+
+def resolve_auto(
+    params: dict[str, Any], n_users: int, n_items: int, n_ratings: int
+) -> dict[str, Any]:
+    """``params`` with every ``"auto"`` replaced by the value chosen for data of this
+    shape (what ``fit_params_`` records): see ``AUTO_USER_RATIO``, ``AUTO_STEPS`` and
+    ``AUTO_PATIENCE_RATINGS``."""
+    out = dict(params)
+    if out["kind"] == "auto":
+        out["kind"] = "user" if n_users > AUTO_USER_RATIO * n_items else "item"
+    if out["batch_size"] == "auto":
+        rows = n_users if out["kind"] == "user" else n_items
+        out["batch_size"] = int(np.clip(rows // AUTO_STEPS, *AUTO_BATCH))
+    if out["patience"] == "auto":
+        scaled = 4 * np.sqrt(AUTO_PATIENCE_RATINGS / max(n_ratings, 1))
+        out["patience"] = int(np.clip(round(scaled), *AUTO_PATIENCE))
+    return out

@@ -53,10 +53,11 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
     ratings in ``kind="item"``; 0 means "not rated") is encoded through a stack of
     hidden layers and decoded back to a full row; the loss is the squared error on the
     *rated* entries only. The prediction for an unrated cell is the decoder's output
-    there. The defaults are the reference design (a user-based 200-100-200 sigmoid
-    autoencoder) with a training recipe that makes it both accurate and fast: minibatches
-    of users, Adam, denoising input dropout, early stopping on a validation slice carved
-    out of the training ratings, and the best epoch's weights kept.
+    there. The defaults are a residual I-AutoRec (500 sigmoid units over item rows,
+    learning what a user + item bias model leaves unexplained) trained with Adam, L2,
+    early stopping on a validation slice of the training ratings and batch size and
+    patience chosen from the data's shape; the reference study's user-based 200-100-200
+    network is ``from_preset("reference")`` (numbers: the benchmarks page, "Defaults").
 
     Training never builds the dense users x items matrix: the first layer reads the
     sparse ratings directly and the last layer is evaluated at rated cells only, so one
@@ -64,31 +65,32 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
 
     Parameters
     ----------
-    hidden_layers : sequence of int, default=(200, 100, 200)
+    hidden_layers : sequence of int, default=(500,)
         Widths of the hidden layers. ``(500,)`` with ``kind="item"`` is the I-AutoRec
-        model of Sedhain et al. (2015).
+        model of Sedhain et al. (2015); ``(200, 100, 200)`` the reference network.
     activation : str, default="sigmoid"
         Activation after each hidden layer: one of ``"sigmoid"``, ``"relu"``, ``"selu"``,
         ``"silu"``, ``"elu"``, ``"tanh"``, ``"gelu"``, ``"leaky_relu"``, ``"identity"``.
         The output layer is always linear.
-    kind : {"user", "item"}, default="user"
-        ``"user"`` encodes each user's row of ratings (U-AutoRec; new users can be folded
-        in without retraining). ``"item"`` encodes each item's column of ratings
-        (I-AutoRec), usually the more accurate model on MovieLens.
+    kind : {"auto", "user", "item"}, default="auto"
+        ``"user"`` encodes each user's row of ratings (U-AutoRec), ``"item"`` each item's
+        column (I-AutoRec, usually more accurate on MovieLens). ``"auto"``: ``"item"``
+        unless users outnumber items ten to one; ``fit_params_["kind"]`` says which.
     dropout : float, default=0.0
         Dropout probability after every hidden activation, in [0, 1).
-    input_dropout : float, default=0.25
+    input_dropout : float, default=0.0
         Fraction of each row's observed ratings hidden from the input at every training
         step (denoising); the loss still covers all of them, so the network learns to
         predict ratings it cannot see. In [0, 1).
     epochs : int, default=200
         Maximum number of passes over the training rows (early stopping usually ends
         training well before).
-    batch_size : int, default=256
-        Rows (users or items) per optimizer step.
+    batch_size : int or "auto", default="auto"
+        Rows (users or items) per optimizer step. ``"auto"``: rows / 32 within [8, 64]
+        (64 on MovieLens-1M), so small data still gets enough steps per epoch.
     learning_rate : float, default=1e-3
         Step size of the optimizer.
-    weight_decay : float, default=0.0
+    weight_decay : float, default=3e-4
         L2 penalty on the weight matrices (biases are never decayed). With
         ``optimizer="adamw"`` it is AdamW's decoupled decay.
     optimizer : {"adam", "adamw", "rmsprop", "sgd"}, default="adam"
@@ -97,8 +99,10 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         Fraction of each row's training ratings held out to pick the best epoch (early
         stopping). 0 disables early stopping: all ``epochs`` run and the last weights
         are kept. In [0, 1).
-    patience : int, default=6
+    patience : int or "auto", default="auto"
         Epochs without improvement of the validation RMSE before training stops.
+        ``"auto"``: ``4 * sqrt(500,000 / number of ratings)`` rounded, between 4 and 10
+        (4 on MovieLens-1M; more on small data, whose validation slice is noisier).
     lr_decay : float, default=0.3
         Once the validation RMSE has not improved for two epochs in a row, the learning
         rate is multiplied by this factor after every further epoch without improvement
@@ -117,6 +121,12 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         recommendations" page). ``"rating"``: the predicted rating alone (the reference
         study's order; it favours obscure items). ``"exposure"``: the exposure model
         alone. ``predict`` always gives predicted ratings.
+    residual : bool, default=True
+        Learn the residual of a bias model ``mu + b_user + b_item`` (ridge, as
+        :class:`~autorec.baselines.BiasBaseline`, fitted first): ratings centred by it
+        and which columns were rated feed the first layer, each row's bias is recomputed
+        from its inputs (a new user gets one too), and the output weights start at zero,
+        so the untrained network *is* the bias model and L2 shrinks towards it.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, numpy Generator or None, default=None
@@ -138,17 +148,12 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         The training ratings, users x items (the model's input at prediction time).
     history_ : dict
         Per-epoch ``train_rmse`` (running, during the epoch), ``val_rmse``, ``seconds``,
-        and ``best_epoch`` (1-based), the epoch whose weights were kept.
-    best_epoch_ : int
-        Same as ``history_["best_epoch"]``.
-    rating_scale_ : tuple of float
-        The range predictions are clipped to.
-    global_mean_ : float
-        Mean training rating.
+        and ``best_epoch`` (1-based), the epoch whose weights were kept (``best_epoch_``).
+    rating_scale_, global_mean_, fit_seconds_ : tuple of float, float, float
+        The range predictions are clipped to; the mean training rating; the wall time
+        of the last ``fit``.
     user_mean_, item_mean_ : numpy.ndarray
         Mean training rating of each user and item (fallbacks for unknown ids).
-    fit_seconds_ : float
-        Wall time of the last ``fit``.
     fit_params_ : dict
         The parameters ``fit`` used (validated). ``predict``, ``recommend`` and ``save``
         follow these, not parameters changed with ``set_params`` after the fit.
@@ -157,10 +162,9 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         None with ``ranking="rating"``.
     item_popularity_ : numpy.ndarray
         Number of training ratings of each item.
-    ranking_weights_ : tuple of (float, float) or None
-        The hybrid ranking's (alpha, beta), chosen on the validation slice.
-    ranking_validation_ : dict or None
-        Validation NDCG@10 of every (alpha, beta) tried.
+    ranking_weights_, ranking_validation_ : tuple of (float, float), dict, or None
+        The hybrid ranking's (alpha, beta), chosen on the validation slice by NDCG@10
+        (the validation NDCG@10 of every pair tried).
     fold_in_l2_ : float or None
         Item models: the ridge penalty that folds in a new user (chosen at fit time so
         that a training user's fold-in ranks like their fitted row); None for user models.
@@ -213,23 +217,24 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
 
     def __init__(
         self,
-        hidden_layers: Sequence[int] = (200, 100, 200),
+        hidden_layers: Sequence[int] = (500,),
         activation: str = "sigmoid",
-        kind: str = "user",
+        kind: str = "auto",
         *,
         dropout: float = 0.0,
-        input_dropout: float = 0.25,
+        input_dropout: float = 0.0,
         epochs: int = 200,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         learning_rate: float = 1e-3,
-        weight_decay: float = 0.0,
+        weight_decay: float = 3e-4,
         optimizer: str = "adam",
         validation_fraction: float = 0.05,
-        patience: int = 6,
+        patience: int | str = "auto",
         lr_decay: float = 0.3,
         rating_scale: tuple[float, float] | None = None,
         duplicates: str = "error",
         ranking: str = "hybrid",
+        residual: bool = True,
         device: str | torch.device = "auto",
         random_state: int | np.random.Generator | None = None,
         verbose: int = 0,
@@ -250,6 +255,7 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         self.rating_scale = rating_scale
         self.duplicates = duplicates
         self.ranking = ranking
+        self.residual = residual
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -260,11 +266,12 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
 
         Parameters
         ----------
-        name : {"reference", "i-autorec"}
-            ``"reference"``: the class defaults (the reference notebook's user-based
-            200-100-200 sigmoid network with autorec's training recipe).
-            ``"i-autorec"``: the item-based model with 500 sigmoid units and L2
-            regularization, the most accurate configuration (see the benchmarks page).
+        name : {"default", "reference", "i-autorec"}
+            ``"default"``: the class defaults. ``"reference"``: the reference notebook's
+            user-based 200-100-200 sigmoid network with autorec's training recipe
+            (autorec 0.1's defaults). ``"i-autorec"``: the item-based model with 500
+            sigmoid units and L2 regularization of Sedhain et al., without the bias
+            model (see the benchmarks page).
         **overrides
             Any constructor parameter, e.g. ``random_state=0`` or ``epochs=20``.
 
@@ -336,9 +343,8 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
 
     def _held_out_rows(self, users: np.ndarray) -> np.ndarray:
         """Raw predicted ratings of every item for ``users`` (codes) from the inputs the
-        last ``fit(..., validation=...)`` trained on (the training ratings minus the
-        validation cells): the hook :class:`autorec.BlendRecommender` chooses its ranking
-        weights with. Raises once :meth:`_release_fit_inputs` ran."""
+        last ``fit(..., validation=...)`` trained on: the hook the blend chooses its
+        ranking weights with. Raises once :meth:`_release_fit_inputs` ran."""
         if getattr(self, "_fit_inputs", None) is None:
             raise RuntimeError("the training inputs were released or never kept")
         module, kind, rows = self._fit_inputs

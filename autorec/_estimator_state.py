@@ -36,6 +36,7 @@ def restore(
     try:
         state, ids = dict(header["state"]), dict(header["ids"])
         raw = dict(state["fit_params_"])
+        raw.setdefault("residual", False)  # files from before the option: never residual
         for key in ("hidden_layers", "rating_scale"):  # JSON has no tuples
             if isinstance(raw.get(key), list):
                 raw[key] = tuple(raw[key])
@@ -56,7 +57,11 @@ def restore(
             )
         weights = tensors_under(tensors, "module_.")
         n_columns = n_items if params["kind"] == "user" else n_users
-        check_shapes(weights, params["hidden_layers"], n_columns)
+        if not params["residual"]:  # files from before the bias model: its "off" values
+            weights.setdefault("input_shift", torch.zeros(n_columns))
+            weights.setdefault("row_shrink", torch.tensor(0.0))
+            weights.setdefault("row_weight", torch.tensor(0.0))
+        check_shapes(weights, params["hidden_layers"], n_columns, params["residual"])
         module = build_module(params, n_columns)
         module.load_state_dict(weights, strict=True)
         for name, tensor in weights.items():
@@ -96,7 +101,10 @@ def restore(
 
 
 def check_shapes(
-    weights: dict[str, torch.Tensor], hidden_layers: tuple[int, ...], n_columns: int
+    weights: dict[str, torch.Tensor],
+    hidden_layers: tuple[int, ...],
+    n_columns: int,
+    residual: bool = False,
 ) -> None:
     """Compare the weight tensors' shapes with the architecture before building it, so a
     header that asks for huge layers costs nothing."""
@@ -106,7 +114,12 @@ def check_shapes(
         "input_bias": (widths[0],),
         "output_weight": (n_columns, widths[-1]),
         "output_bias": (n_columns,),
+        "input_shift": (n_columns,),
+        "row_shrink": (),
+        "row_weight": (),
     }
+    if residual:
+        expected["implicit_weight"] = (n_columns, widths[0])
     for i, (w_in, w_out) in enumerate(itertools.pairwise(widths)):
         position = 3 * i + 2  # activation, dropout, linear per hidden layer
         expected[f"hidden.{position}.weight"] = (w_out, w_in)

@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 
+from ._config import resolve_auto
 from ._foldin import choose_l2
 from ._hybrid import fit_ranking
 from ._network import AutoEncoderNet, encode_rows, predict_at, user_rows
-from ._prepare import FitData, carve_validation, hold_out, row_means
+from ._prepare import FitData, carve_validation, fit_biases, hold_out, row_means
 from ._sparse import SparseRows
 from ._training import TrainConfig, train
 from ._validation import check_pairs
@@ -37,6 +39,7 @@ def learn(
     values = matrix.data
     scale = params["rating_scale"] or (float(values.min()), float(values.max()))
     global_mean = float(values.mean())
+    params = resolve_auto(params, *matrix.shape, matrix.nnz)
     kind = params["kind"]
     rows_matrix = data.rows(kind)
     if validation is None:
@@ -65,6 +68,8 @@ def learn(
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         module = build_module(params, rows_matrix.shape[1], global_mean, generator)
+        if params["residual"]:
+            set_bias_model(module, fit_rows)
         module = module.to(device)
         fit_sparse = SparseRows(fit_rows, device)
         history = train(module, fit_sparse, val, config, generator)
@@ -119,6 +124,26 @@ def learn(
     }
 
 
+#: Ridge penalties of the bias model a ``residual=True`` network learns the residual of
+#: (those of :class:`autorec.baselines.BiasBaseline`).
+BIAS_REG = 5.0
+
+
+def set_bias_model(module: AutoEncoderNet, rows: sp.csr_matrix) -> None:
+    """Fit ``mu + b_row + b_col`` to the training rows (ALS, ``BIAS_REG``) and make it the
+    module's starting point: inputs centred by ``mu + b_col``, output biases starting at
+    it, each row's bias recomputed from its inputs with the same penalty."""
+    coo = rows.tocoo()
+    mu, _, b_col = fit_biases(coo.row, coo.col, coo.data, rows.shape, BIAS_REG, BIAS_REG)
+    shift = torch.from_numpy((mu + b_col).astype(np.float32))
+    with torch.no_grad():
+        module.input_shift.copy_(shift)
+        module.output_bias.copy_(shift)
+        module.row_shrink.fill_(BIAS_REG)
+        module.row_weight.fill_(1.0)
+        module.output_weight.zero_()  # the untrained network predicts the bias model
+
+
 def fit_input_rows(
     module: AutoEncoderNet, kind: str, rows: SparseRows, users: np.ndarray
 ) -> np.ndarray:
@@ -143,4 +168,5 @@ def build_module(
         params["dropout"],
         output_bias=output_bias,
         generator=generator,
+        residual=params.get("residual", False),
     )

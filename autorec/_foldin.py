@@ -1,12 +1,13 @@
 """Folding a new user into an item-based autoencoder, without retraining.
 
-An item model encodes each item's column of ratings into a code ``c_i`` and gives each
-training user ``u`` output weights ``w_u`` and a bias ``b_u``: ``r_ui = c_i . w_u + b_u``.
+An item model encodes each item's column of ratings into a code ``c_i`` (and, with
+``residual=True``, the item's bias ``o_i``; else 0) and gives each training user ``u``
+output weights ``w_u`` and a bias ``b_u``: ``r_ui = c_i . w_u + b_u + o_i``.
 A new user has no output unit, but the item codes are fixed, so the user's ``(w, b)``
 is a ridge regression of their ratings on the codes of the items they rated (what
 implicit's ``recalculate_user`` does for ALS)::
 
-    (w, b) = argmin  sum_i (c_i . w + b - r_i)^2 + l2 * |w|^2
+    (w, b) = argmin  sum_i (c_i . w + b + o_i - r_i)^2 + l2 * |w|^2
 
 ``l2`` is chosen at fit time (:func:`choose_l2`): fold in some training users' own
 ratings and keep the value whose predictions rank the catalogue most like those users'
@@ -30,22 +31,25 @@ N_CHECK_USERS = 48
 
 
 def fold_in(codes: np.ndarray, items: np.ndarray, ratings: np.ndarray, l2: float) -> np.ndarray:
-    """Predicted ratings of every item (rows of ``codes``) for a user with these ratings.
+    """Predicted ratings of every item (rows of ``codes``: hidden code, then the item's
+    bias) for a user with these ratings.
 
     The unpenalised bias is removed by centring codes and ratings on the items rated;
     the ridge system is then solved in whichever form is smaller: ``n x n`` (dual) for a
     user with fewer ratings ``n`` than code units, ``h x h`` (primal) otherwise. Both
     give the same ``(w, b)``; a typical new user (tens of ratings) costs a tiny solve.
     """
-    x = codes[items]
-    x_mean, y_mean = x.mean(axis=0), float(np.mean(ratings))
-    xc, yc = x - x_mean, np.asarray(ratings, dtype=np.float64) - y_mean
+    hidden, offset = codes[:, :-1], codes[:, -1]
+    x = hidden[items]
+    y = np.asarray(ratings, dtype=np.float64) - offset[items]
+    x_mean, y_mean = x.mean(axis=0), float(np.mean(y))
+    xc, yc = x - x_mean, y - y_mean
     n, h = xc.shape
     if n < h:
         w = xc.T @ np.linalg.solve(xc @ xc.T + l2 * np.eye(n), yc)
     else:
         w = np.linalg.solve(xc.T @ xc + l2 * np.eye(h), xc.T @ yc)
-    return codes @ w + (y_mean - x_mean @ w)
+    return hidden @ w + (y_mean - x_mean @ w) + offset
 
 
 def fold_in_item_model(
@@ -79,7 +83,7 @@ def choose_l2(
     rows = []  # (items rated, their ratings, the fitted row) of each user, once
     for u in users:
         start, stop = matrix.indptr[u], matrix.indptr[u + 1]
-        fitted = codes @ output_weight[u] + output_bias[u]
+        fitted = codes[:, :-1] @ output_weight[u] + output_bias[u] + codes[:, -1]
         ratings = matrix.data[start:stop].astype(np.float64)
         rows.append((matrix.indices[start:stop], ratings, fitted))
     table = {}

@@ -69,11 +69,18 @@ class AutoEncoderNet(nn.Module):
         dropout: float = 0.0,
         output_bias: float = 0.0,
         generator: torch.Generator | None = None,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         widths = [int(h) for h in hidden_layers]
         self.n_columns = int(n_columns)
+        self.residual = bool(residual)
         self.input_weight = nn.Parameter(torch.empty(self.n_columns, widths[0]))
+        # residual: the first layer reads the centred ratings through input_weight and
+        # *which* columns were rated through implicit_weight (like SVD++'s implicit term)
+        self.implicit_weight = (
+            nn.Parameter(torch.empty(self.n_columns, widths[0])) if self.residual else None
+        )
         self.input_bias = nn.Parameter(torch.empty(widths[0]))
         layers: list[nn.Module] = []
         for w_in, w_out in itertools.pairwise(widths):
@@ -82,6 +89,14 @@ class AutoEncoderNet(nn.Module):
         self.hidden = nn.Sequential(*layers)
         self.output_weight = nn.Parameter(torch.empty(self.n_columns, widths[-1]))
         self.output_bias = nn.Parameter(torch.full((self.n_columns,), float(output_bias)))
+        # The bias model the network learns the residual of (``residual=True``; zeros and
+        # off otherwise): ``input_shift`` holds each column's mu + b_col, the ratings
+        # centred by it feed input_weight, and every row's code carries, in its last
+        # entry, the row's bias ``row_weight * sum(centred) / (count + row_shrink)``, added
+        # to each of its outputs. Computed from the row's inputs, a new row gets one too.
+        self.register_buffer("input_shift", torch.zeros(self.n_columns))
+        self.register_buffer("row_shrink", torch.tensor(0.0))
+        self.register_buffer("row_weight", torch.tensor(0.0))
         self._init_weights(generator)
 
     def _init_weights(self, generator: torch.Generator | None) -> None:
@@ -89,6 +104,8 @@ class AutoEncoderNet(nn.Module):
         with torch.no_grad():
             bound = 1.0 / math.sqrt(self.n_columns)
             self.input_weight.uniform_(-bound, bound, generator=generator)
+            if self.implicit_weight is not None:
+                self.implicit_weight.uniform_(-bound, bound, generator=generator)
             self.input_bias.uniform_(-bound, bound, generator=generator)
             for module in self.hidden:
                 if isinstance(module, nn.Linear):
@@ -100,7 +117,8 @@ class AutoEncoderNet(nn.Module):
 
     def weight_parameters(self) -> list[nn.Parameter]:
         """The weight matrices (the parameters that weight decay applies to)."""
-        return [self.input_weight, self.output_weight] + [
+        implicit = [] if self.implicit_weight is None else [self.implicit_weight]
+        return [self.input_weight, *implicit, self.output_weight] + [
             m.weight for m in self.hidden if isinstance(m, nn.Linear)
         ]
 
@@ -116,12 +134,66 @@ class AutoEncoderNet(nn.Module):
         """Hidden code of a batch of sparse rows given in CSR form.
 
         ``columns`` and ``values`` hold the rated columns and their ratings of all rows
-        back to back; ``offsets`` holds where each row starts.
+        back to back; ``offsets`` holds where each row starts. The code has one entry
+        more than the last hidden layer: the row's bias (0 without ``residual``).
         """
-        first = nn.functional.embedding_bag(
-            columns, self.input_weight, offsets, mode="sum", per_sample_weights=values
+        return self.encode_masked(columns, offsets, values)
+
+    def encode_masked(
+        self,
+        columns: torch.Tensor,
+        offsets: torch.Tensor,
+        values: torch.Tensor,
+        keep: torch.Tensor | None = None,
+        keep_rate: float = 1.0,
+    ) -> torch.Tensor:
+        """:meth:`encode` with some ratings hidden (denoising): ``keep`` is 1 for the
+        ratings shown, 0 for those hidden; the shown ones reach the hidden layers scaled by
+        ``1 / keep_rate``, and the row's bias is computed from the shown ones only."""
+        centred = values - self.input_shift[columns]
+        if keep is not None:
+            values, centred = values * keep, centred * keep
+        if self.implicit_weight is None:
+            first = nn.functional.embedding_bag(
+                columns,
+                self.input_weight,
+                offsets,
+                mode="sum",
+                per_sample_weights=values / keep_rate,
+            )
+        else:
+            shown = torch.ones_like(values) if keep is None else keep
+            first = nn.functional.embedding_bag(
+                columns,
+                self.input_weight,
+                offsets,
+                mode="sum",
+                per_sample_weights=centred / keep_rate,
+            ) + nn.functional.embedding_bag(
+                columns,
+                self.implicit_weight,
+                offsets,
+                mode="sum",
+                per_sample_weights=shown / keep_rate,
+            )
+        code = self.hidden(first + self.input_bias)
+        ones = torch.zeros_like(columns)
+        total = nn.functional.embedding_bag(
+            ones, self._one, offsets, mode="sum", per_sample_weights=centred
         )
-        return self.hidden(first + self.input_bias)
+        count = nn.functional.embedding_bag(
+            ones,
+            self._one,
+            offsets,
+            mode="sum",
+            per_sample_weights=torch.ones_like(centred) if keep is None else keep,
+        )
+        bias = self.row_weight * total / (count + self.row_shrink).clamp_min(1e-12)
+        return torch.cat([code, bias], dim=1)
+
+    @property
+    def _one(self) -> torch.Tensor:
+        return torch.ones((1, 1), dtype=self.input_weight.dtype, device=self.input_weight.device)
 
     def decode_at(
         self, code: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor
@@ -135,11 +207,12 @@ class AutoEncoderNet(nn.Module):
         """
         if rows.numel() >= DENSE_DECODE_DENSITY * code.shape[0] * self.n_columns:
             return self.decode(code)[rows, columns]
-        return (code[rows] * self.output_weight[columns]).sum(dim=1) + self.output_bias[columns]
+        hidden, bias = code[rows, :-1], code[rows, -1]
+        return (hidden * self.output_weight[columns]).sum(dim=1) + self.output_bias[columns] + bias
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Every output of each row of the batch (batch x n_columns)."""
-        return torch.addmm(self.output_bias, code, self.output_weight.T)
+        return torch.addmm(self.output_bias, code[:, :-1], self.output_weight.T) + code[:, -1:]
 
 
 #: Rows encoded at once when coding a whole matrix.
@@ -154,7 +227,9 @@ def encode_rows(module: AutoEncoderNet, rows: SparseRows) -> torch.Tensor:
             index = torch.arange(start, min(start + CHUNK_ROWS, rows.shape[0]), device=rows.device)
             b = rows.batch(index)
             codes.append(module.encode(b.columns, b.offsets, b.values))
-    return torch.cat(codes) if codes else torch.empty(0, device=rows.device)
+    if not codes:
+        return torch.empty(0, module.output_weight.shape[1] + 1, device=rows.device)
+    return torch.cat(codes)
 
 
 def decode_pairs(
@@ -186,7 +261,10 @@ def user_rows(
     user model, or the user output units over every item's code of an item model."""
     if kind == "user":
         return module.decode(codes[users])
-    return torch.addmm(module.output_bias[users].unsqueeze(1), module.output_weight[users], codes.T)
+    out = torch.addmm(
+        module.output_bias[users].unsqueeze(1), module.output_weight[users], codes[:, :-1].T
+    )
+    return out + codes[:, -1]
 
 
 #: Users decoded at once by :func:`rating_block`.

@@ -148,6 +148,35 @@ def hold_out(
     return fit_rows, (rows, cols, target)
 
 
+def fit_biases(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    values: np.ndarray,
+    shape: tuple[int, int],
+    reg_row: float = 5.0,
+    reg_col: float = 5.0,
+    n_iter: int = 10,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """``mu, b_row, b_col`` of the bias model ``r = mu + b_row + b_col`` by alternating
+    regularized least squares (columns first)::
+
+        b_col = sum (r - mu - b_row) / (reg_col + n_col)
+        b_row = sum (r - mu - b_col) / (reg_row + n_row)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_row = np.bincount(rows, minlength=shape[0]).astype(np.float64)
+    n_col = np.bincount(cols, minlength=shape[1]).astype(np.float64)
+    mu = float(values.mean()) if values.size else 0.0
+    resid = values - mu
+    b_row, b_col = np.zeros(shape[0]), np.zeros(shape[1])
+    for _ in range(n_iter):
+        b_col = np.bincount(cols, weights=resid - b_row[rows], minlength=shape[1])
+        b_col /= reg_col + n_col
+        b_row = np.bincount(rows, weights=resid - b_col[cols], minlength=shape[0])
+        b_row /= reg_row + n_row
+    return mu, b_row, b_col
+
+
 def row_means(matrix: sp.csr_matrix, default: float) -> np.ndarray:
     """Mean stored value of each row (``default`` for an empty row), float32."""
     counts = np.diff(matrix.indptr)

@@ -213,11 +213,12 @@ def _run_epoch(
         b = rows.batch(order[start : start + config.batch_size])
         if b.values.numel() == 0:
             continue
-        inputs = b.values
+        mask = None
         if keep < 1.0:  # denoising: hide some ratings from the input, not from the loss
-            mask = torch.rand(inputs.shape, generator=generator).to(device) < keep
-            inputs = inputs * mask / keep
-        pred = module.decode_at(module.encode(b.columns, b.offsets, inputs), b.rows, b.columns)
+            mask = torch.rand(b.values.shape, generator=generator).to(device) < keep
+            mask = mask.to(b.values.dtype)
+        code = module.encode_masked(b.columns, b.offsets, b.values, mask, keep)
+        pred = module.decode_at(code, b.rows, b.columns)
         loss = torch.mean((pred - b.values) ** 2)
         if guard.diverged(float(loss.detach())):
             return math.nan

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._base import ParamsMixin
 from ._exposure import EASE, MostPopular
-from ._prepare import FitData, prepare
+from ._prepare import FitData, fit_biases, prepare
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._validation import check_bool, check_pairs, check_scalar
 
@@ -242,20 +242,7 @@ class BiasBaseline(_RatingBaseline):
         n_iter = check_scalar(self.n_iter, "n_iter", int, low=1)
         data = prepare(ratings)
         u_codes, i_codes, r = data.triples()
-        n_users, n_items = data.matrix.shape
-        n_u = np.bincount(u_codes, minlength=n_users).astype(np.float64)
-        n_i = np.bincount(i_codes, minlength=n_items).astype(np.float64)
-
-        mu = float(r.mean())
-        resid = r - mu
-        b_u = np.zeros(n_users)
-        b_i = np.zeros(n_items)
-        for _ in range(n_iter):
-            b_i = np.bincount(i_codes, weights=resid - b_u[u_codes], minlength=n_items)
-            b_i /= reg_item + n_i
-            b_u = np.bincount(u_codes, weights=resid - b_i[i_codes], minlength=n_users)
-            b_u /= reg_user + n_u
-
+        _, b_u, b_i = fit_biases(u_codes, i_codes, r, data.matrix.shape, reg_user, reg_item, n_iter)
         self._set_common(data, r)
         self.user_bias_ = b_u
         self.item_bias_ = b_i

@@ -52,7 +52,7 @@ __all__ = ["build_parser", "estimator_for", "main"]
 _MAX_SEED = 2**63 - 1
 
 
-def estimator_for(kind: str = "user", **kwargs: Any) -> Any:
+def estimator_for(kind: str = "default", **kwargs: Any) -> Any:
     """Deprecated alias of :func:`autorec.evaluation.make_model`."""
     warnings.warn(
         "autorec.cli.estimator_for is deprecated; use autorec.evaluation.make_model",
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--kind",
         choices=tuple(MODELS),
-        default="user",
+        default="default",
         help="; ".join(f"{name}: {spec.help}" for name, spec in MODELS.items())
         + " (default: %(default)s)",
     )

@@ -6,8 +6,9 @@ here changes every table at once.
 * ``SPLITS`` names the two protocols (``"standard"``: each user's ratings 75/25, the
   reference study's; ``"random90"``: a random 90/10 split, the AutoRec papers') and
   :func:`split` applies one.
-* ``MODELS`` names the configurations (``"user"``: the reference network,
-  ``"item"``: the I-AutoRec preset, ``"blend"``: both with learned weights) and
+* ``MODELS`` names the configurations (``"default"``: the class defaults, ``"user"``:
+  the reference network, ``"item"``: the I-AutoRec preset, ``"blend"``: the reference
+  and I-AutoRec networks with learned weights) and
   :func:`make_model` builds one.
 * :func:`rating_scores` gives RMSE and the study's top-k accuracy of a fitted model on
   a split; :func:`evaluate` adds the bias baseline on the same split.
@@ -94,10 +95,15 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
+    "default": ModelSpec(
+        ("default",),
+        "residual autoencoder",
+        "the library defaults: a residual I-AutoRec over a bias model (the CLI default)",
+    ),
     "user": ModelSpec(
         ("reference",),
-        "user-based autoencoder",
-        "the reference 200-100-200 user network (the class defaults)",
+        "user-based autoencoder (the reference network)",
+        "the reference study's 200-100-200 user network",
     ),
     "item": ModelSpec(
         ("i-autorec",), "item-based autoencoder", "the I-AutoRec preset (500 units, item-based)"
@@ -122,7 +128,7 @@ def split(
 
 
 def make_model(
-    kind: str = "user",
+    kind: str = "default",
     *,
     epochs: int | None = None,
     random_state: int | None = 0,
@@ -131,10 +137,11 @@ def make_model(
 ) -> AutoEncoderRecommender | BlendRecommender:
     """The model ``kind`` (a key of ``MODELS``) stands for, unfitted.
 
-    ``"user"`` is the ``"reference"`` preset (the library defaults); ``"item"`` the
-    ``"i-autorec"`` preset; ``"blend"`` a :class:`autorec.BlendRecommender` of those two
-    with learned weights. ``epochs`` overrides the maximum number of epochs and
-    ``overrides`` any other parameter (of each sub-model of a blend).
+    ``"default"`` is the class defaults; ``"user"`` the ``"reference"`` preset (the
+    study's network); ``"item"`` the ``"i-autorec"`` preset; ``"blend"`` a
+    :class:`autorec.BlendRecommender` of those two with learned weights. ``epochs``
+    overrides the maximum number of epochs and ``overrides`` any other parameter (of
+    each sub-model of a blend).
     """
     if kind not in MODELS:
         raise ValueError(f"kind={kind!r} is not supported; use one of {sorted(MODELS)}")

@@ -45,6 +45,11 @@ def item_model(random_state: int | None = None, **overrides: Any) -> AutoEncoder
     return make_model("item", random_state=random_state, **overrides)
 
 
+def reference_model(random_state: int | None = None, **overrides: Any) -> AutoEncoderRecommender:
+    """The ``"reference"`` preset (the study's user-based 200-100-200 network), plus overrides."""
+    return make_model("user", random_state=random_state, **overrides)
+
+
 def default_model(random_state: int | None = None, **overrides: Any) -> AutoEncoderRecommender:
     """autorec's defaults (``AutoEncoderRecommender(random_state=...)``), plus overrides."""
     return AutoEncoderRecommender(random_state=random_state).set_params(**overrides)

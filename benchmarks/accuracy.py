@@ -196,11 +196,19 @@ def run_split(ratings: pd.DataFrame, name: str, seed: int, args: argparse.Namesp
         )
     rows.append(
         _scores(
+            "autorec reference network (preset)",
+            lambda: _common.reference_model(seed, **overrides).fit(train),
+            train,
+            test,
+            leaky=lambda m: _common.leaky_scores(m, test)[0],
+        )
+    )
+    rows.append(
+        _scores(
             "autorec default",
             lambda: _common.default_model(seed, **overrides).fit(train),
             train,
             test,
-            leaky=lambda m: _common.leaky_scores(m, test)[0],
         )
     )
     rows.append(

@@ -126,7 +126,7 @@ def test_leaky_scores_equal_fold_in_of_the_test_ratings(bench):
     ratings = make_ratings(n_users=40, n_items=30, n_ratings=500, random_state=0)
     test = ratings.groupby("user_id").head(3)
     train = ratings.drop(test.index)
-    model = common.default_model(0, hidden_layers=(8,), epochs=2, ranking="rating").fit(train)
+    model = common.reference_model(0, hidden_layers=(8,), epochs=2, ranking="rating").fit(train)
     scores, keep = common.leaky_scores(model, test)
     assert np.isnan(scores[~keep]).all()
     for user in test["user_id"].unique()[:5]:

@@ -91,7 +91,7 @@ def test_evaluate_json_keys_and_types(tiny, capsys) -> None:
         assert all(0.0 <= v <= 100.0 for v in result[key].values())
     assert 1 <= result["epochs_run"] <= 2
     assert 1 <= result["best_epoch"] <= result["epochs_run"]
-    assert result["kind"] == "user"
+    assert result["kind"] == "default"
     assert result["split"] == "standard"
     assert result["random_state"] == 0
     assert result["autorec_version"] == autorec.__version__
@@ -113,7 +113,7 @@ def test_evaluate_table(tiny, capsys) -> None:
     home, _ = tiny
     code, out, err = _run(capsys, "evaluate", "--data-home", home, "--epochs", 2, "-q")
     assert code == 0, err
-    assert "BiasBaseline" in out and "AutoEncoder (user)" in out
+    assert "BiasBaseline" in out and "AutoEncoder (default)" in out
     for label in ("RMSE, training ratings", "RMSE, test ratings", "top-5 accuracy"):
         assert label in out
     assert "top-10 accuracy" in out and "epochs run" in out and "fit time" in out
@@ -339,7 +339,7 @@ def test_recommend_prints_k_unrated_movies(tiny, capsys) -> None:
         argv += ["--user", user]
     code, out, err = _run(capsys, *argv)
     assert code == 0, err
-    assert "training the default user-based autoencoder on all" in err  # said on stderr
+    assert "training the default residual autoencoder on all" in err  # said on stderr
     blocks = out.strip().split("\n\n")
     assert len(blocks) == len(users)
     for user, block in zip(users, blocks, strict=True):

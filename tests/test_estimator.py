@@ -40,6 +40,11 @@ def model(ratings) -> AutoEncoderRecommender:
 
 
 @pytest.fixture(scope="module")
+def user_model(ratings) -> AutoEncoderRecommender:
+    return AutoEncoderRecommender(kind="user", **SMALL).fit(ratings)
+
+
+@pytest.fixture(scope="module")
 def item_model(ratings) -> AutoEncoderRecommender:
     return AutoEncoderRecommender(kind="item", **SMALL).fit(ratings)
 
@@ -231,8 +236,20 @@ def test_repr_shows_changed_params_only():
 
 
 def test_presets():
-    reference = AutoEncoderRecommender.from_preset("reference")
-    assert reference.get_params() == AutoEncoderRecommender().get_params()
+    default = AutoEncoderRecommender.from_preset("default")
+    assert default.get_params() == AutoEncoderRecommender().get_params()
+    reference = AutoEncoderRecommender.from_preset("reference").get_params()
+    # the reference study's network with autorec 0.1's recipe (the old class defaults)
+    assert {k: reference[k] for k in ("hidden_layers", "kind", "input_dropout")} == {
+        "hidden_layers": (200, 100, 200),
+        "kind": "user",
+        "input_dropout": 0.25,
+    }
+    assert (reference["batch_size"], reference["patience"], reference["residual"]) == (
+        256,
+        6,
+        False,
+    )
     item = AutoEncoderRecommender.from_preset("i-autorec", epochs=3)
     assert (item.kind, tuple(item.hidden_layers), item.epochs) == ("item", (500,), 3)
     with pytest.raises(ValueError, match=r"'nope'.*i-autorec"):
@@ -729,7 +746,9 @@ def _user_ratings(ratings: pd.DataFrame, user) -> dict:
 
 
 @pytest.mark.parametrize("position", [0, 11, 42])
-def test_fold_in_of_a_training_user_ranks_like_recommend(model, ratings, position):
+def test_fold_in_of_a_training_user_ranks_like_recommend(user_model, ratings, position):
+    # a user model encodes the folded-in row exactly as a training row
+    model = user_model
     user = model.user_map_.ids[position]
     own = _user_ratings(ratings, user)
     folded = model.recommend(None, k=20, user_ratings=own)
@@ -817,10 +836,12 @@ def test_item_model_fold_in_is_the_ridge_solution(item_model, ratings):
     items = item_model.item_map_.transform(own["item_id"])
     values = own["rating"].to_numpy(np.float64)
     codes = item_model._codes().numpy().astype(np.float64)
-    design = np.hstack([codes[items], np.ones((len(items), 1))])
-    penalty = np.diag([item_model.fold_in_l2_] * codes.shape[1] + [0.0])
-    coef = np.linalg.lstsq(design.T @ design + penalty, design.T @ values, rcond=None)[0]
-    expected = codes @ coef[:-1] + coef[-1]
+    hidden, offset = codes[:, :-1], codes[:, -1]  # the code, then the item's own bias
+    design = np.hstack([hidden[items], np.ones((len(items), 1))])
+    penalty = np.diag([item_model.fold_in_l2_] * hidden.shape[1] + [0.0])
+    target = values - offset[items]
+    coef = np.linalg.lstsq(design.T @ design + penalty, design.T @ target, rcond=None)[0]
+    expected = hidden @ coef[:-1] + coef[-1] + offset
     assert np.allclose(item_model._fold_in_ratings(items, values), expected, atol=1e-4)
 
 
@@ -998,11 +1019,11 @@ def test_a_refit_that_raises_leaves_the_old_model_intact(ratings, monkeypatch, f
 def test_parameters_changed_after_fit_do_not_change_the_fitted_model(ratings, tmp_path):
     model = AutoEncoderRecommender(**SMALL).fit(ratings)
     before = model.predict(ratings)
-    model.set_params(kind="item", hidden_layers=(3, 3))
+    model.set_params(kind="user", hidden_layers=(3, 3))
     assert np.array_equal(model.predict(ratings), before)
     model.set_params(kind="nonsense")
     loaded = AutoEncoderRecommender.load(model.save(tmp_path / "m.safetensors"))
-    assert loaded.kind == "user" and np.array_equal(loaded.predict(ratings), before)
+    assert loaded.kind == "item" and np.array_equal(loaded.predict(ratings), before)
 
 
 @pytest.mark.parametrize(("optimizer", "learning_rate"), [("adam", 1e6), ("sgd", 1e3)])

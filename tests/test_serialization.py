@@ -80,7 +80,9 @@ def _assert_same_model(a: AutoEncoderRecommender, b: AutoEncoderRecommender, pai
         assert (x is None and y is None) or np.array_equal(x, y)
     assert (a.n_users_, a.n_items_) == (b.n_users_, b.n_items_)
     assert (a.utility_ != b.utility_).nnz == 0
-    params_a = {k: v for k, v in a.get_params().items() if k != "device"}
+    # "auto" parameters load as the values fit chose for them (fit_params_)
+    chosen = {k: a.fit_params_[k] for k in ("kind", "batch_size", "patience")}
+    params_a = {k: v for k, v in {**a.get_params(), **chosen}.items() if k != "device"}
     params_b = {k: v for k, v in b.get_params().items() if k != "device"}
     assert params_a == params_b
     # the loaded parameters are the validated ones fit used: tuples stay tuples
@@ -424,8 +426,8 @@ def test_a_tampered_id_encoding(saved, tmp_path, entry):
 
 
 def test_tampered_kind_does_not_fit_the_weights(saved, tmp_path):
-    # 50 users x 30 items: an item model's input layer would need 50 rows, not 30.
-    path = rewrite(saved, tmp_path / "tampered.safetensors", edit=_set_params(kind="item"))
+    # 50 users x 30 items: the (item) model's input layer has 50 rows, a user model's 30.
+    path = rewrite(saved, tmp_path / "tampered.safetensors", edit=_set_params(kind="user"))
     with pytest.raises(ModelFormatError, match="do not fit together"):
         AutoEncoderRecommender.load(path)
 
@@ -591,7 +593,10 @@ def test_a_pickle_as_a_tensor_is_just_bytes(saved, tmp_path):
 @pytest.fixture(scope="module")
 def blend(ratings) -> BlendRecommender:
     small = {k: v for k, v in SMALL.items() if k != "random_state"}
-    parts = [AutoEncoderRecommender(**small), AutoEncoderRecommender(kind="item", **small)]
+    parts = [
+        AutoEncoderRecommender(kind="user", **small),
+        AutoEncoderRecommender(kind="item", **small),
+    ]
     return BlendRecommender(parts, random_state=0).fit(ratings)
 
 
@@ -649,7 +654,10 @@ def test_a_blend_with_string_ids(tmp_path):
     frame = make_ratings(n_users=20, n_items=15, n_ratings=200, random_state=3)
     frame = frame.assign(user_id="u" + frame["user_id"].astype(str))
     small = {k: v for k, v in SMALL.items() if k != "random_state"}
-    parts = [AutoEncoderRecommender(**small), AutoEncoderRecommender(kind="item", **small)]
+    parts = [
+        AutoEncoderRecommender(kind="user", **small),
+        AutoEncoderRecommender(kind="item", **small),
+    ]
     blend = BlendRecommender(parts, random_state=0).fit(frame)
     loaded = BlendRecommender.load(blend.save(tmp_path / "b.safetensors"))
     _assert_same_blend(blend, loaded, frame)

@@ -48,7 +48,10 @@ def saved(ratings, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def saved_blend(ratings, tmp_path_factory) -> Path:
     small = {k: v for k, v in TINY.items() if k != "random_state"}
-    parts = [AutoEncoderRecommender(**small), AutoEncoderRecommender(kind="item", **small)]
+    parts = [
+        AutoEncoderRecommender(kind="user", **small),
+        AutoEncoderRecommender(kind="item", **small),
+    ]
     blend = BlendRecommender(parts, random_state=0).fit(ratings)
     return blend.save(tmp_path_factory.mktemp("blend") / "blend.safetensors")
 
@@ -73,7 +76,10 @@ def test_a_model_fitted_on_all_equal_ratings_saves_and_loads(ratings, tmp_path, 
 def test_a_blend_fitted_on_all_equal_ratings_saves_and_loads(ratings, tmp_path):
     same = ratings.assign(rating=4.0)
     small = {k: v for k, v in TINY.items() if k != "random_state"}
-    parts = [AutoEncoderRecommender(**small), AutoEncoderRecommender(kind="item", **small)]
+    parts = [
+        AutoEncoderRecommender(kind="user", **small),
+        AutoEncoderRecommender(kind="item", **small),
+    ]
     blend = BlendRecommender(parts, random_state=0).fit(same)
     loaded = _round_trip(blend, tmp_path / "equal.safetensors")
     assert loaded.rating_scale_ == (4.0, 4.0)
@@ -531,12 +537,12 @@ def test_a_safetensors_error_while_writing_is_an_os_error(
     "changes",
     [
         {"kind": "nonsense"},
-        {"kind": "item"},
+        {"kind": "user"},
         {"hidden_layers": (3, 3), "activation": "relu"},
         {"activation": "no-such-activation", "ranking": "rating"},
         {"rating_scale": (0, 100)},
     ],
-    ids=["nonsense-kind", "item-kind", "layers", "bad-activation", "scale"],
+    ids=["nonsense-kind", "user-kind", "layers", "bad-activation", "scale"],
 )
 def test_save_writes_the_fitted_configuration_not_later_set_params(ratings, tmp_path, changes):
     model = AutoEncoderRecommender(**TINY).fit(ratings)
@@ -546,7 +552,7 @@ def test_save_writes_the_fitted_configuration_not_later_set_params(ratings, tmp_
     model.set_params(**changes)
     loaded = _round_trip(model, tmp_path / "changed.safetensors")
     assert loaded.fit_params_ == fitted
-    assert loaded.kind == "user" and loaded.hidden_layers == (8,)
+    assert loaded.kind == fitted["kind"] == "item" and loaded.hidden_layers == (8,)
     assert np.array_equal(loaded.predict(ratings), expected_pred)
     assert np.array_equal(loaded.predict(ratings), model.predict(ratings))
     pd.testing.assert_frame_equal(loaded.recommend(1, k=5), expected_top)
@@ -555,7 +561,10 @@ def test_save_writes_the_fitted_configuration_not_later_set_params(ratings, tmp_
 @pytest.fixture()
 def fitted_blend(ratings) -> BlendRecommender:
     small = {k: v for k, v in TINY.items() if k != "random_state"}
-    parts = [AutoEncoderRecommender(**small), AutoEncoderRecommender(kind="item", **small)]
+    parts = [
+        AutoEncoderRecommender(kind="user", **small),
+        AutoEncoderRecommender(kind="item", **small),
+    ]
     return BlendRecommender(parts, random_state=0).fit(ratings)
 
 
