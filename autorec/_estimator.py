@@ -267,11 +267,8 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         Parameters
         ----------
         name : {"default", "reference", "i-autorec"}
-            ``"default"``: the class defaults. ``"reference"``: the reference notebook's
-            user-based 200-100-200 sigmoid network with autorec's training recipe
-            (autorec 0.1's defaults). ``"i-autorec"``: the item-based model with 500
-            sigmoid units and L2 regularization of Sedhain et al., without the bias
-            model (see the benchmarks page).
+            The class defaults; the reference notebook's user-based 200-100-200 network
+            (autorec 0.1's defaults); Sedhain et al.'s I-AutoRec without the bias model.
         **overrides
             Any constructor parameter, e.g. ``random_state=0`` or ``epochs=20``.
 
