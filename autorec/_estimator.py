@@ -172,10 +172,6 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         With ``fit(..., validation=pairs)``: the kept model's predictions for those pairs,
         made (like the validation RMSE) from the other training ratings only; else None.
 
-    See Also
-    --------
-    autorec.baselines.BiasBaseline : The user + item bias baseline to compare against.
-
     Examples
     --------
     >>> from autorec import AutoEncoderRecommender
