@@ -60,7 +60,6 @@ def restore(
         if not params["residual"]:  # files from before the bias model: its "off" values
             weights.setdefault("input_shift", torch.zeros(n_columns))
             weights.setdefault("row_shrink", torch.tensor(0.0))
-            weights.setdefault("row_weight", torch.tensor(0.0))
         check_shapes(weights, params["hidden_layers"], n_columns, params["residual"])
         module = build_module(params, n_columns)
         module.load_state_dict(weights, strict=True)
@@ -116,7 +115,6 @@ def check_shapes(
         "output_bias": (n_columns,),
         "input_shift": (n_columns,),
         "row_shrink": (),
-        "row_weight": (),
     }
     if residual:
         expected["implicit_weight"] = (n_columns, widths[0])

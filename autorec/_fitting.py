@@ -140,7 +140,6 @@ def set_bias_model(module: AutoEncoderNet, rows: sp.csr_matrix) -> None:
         module.input_shift.copy_(shift)
         module.output_bias.copy_(shift)
         module.row_shrink.fill_(BIAS_REG)
-        module.row_weight.fill_(1.0)
         module.output_weight.zero_()  # the untrained network predicts the bias model
 
 
@@ -168,5 +167,5 @@ def build_module(
         params["dropout"],
         output_bias=output_bias,
         generator=generator,
-        residual=params.get("residual", False),
+        residual=params["residual"],
     )

@@ -89,14 +89,13 @@ class AutoEncoderNet(nn.Module):
         self.hidden = nn.Sequential(*layers)
         self.output_weight = nn.Parameter(torch.empty(self.n_columns, widths[-1]))
         self.output_bias = nn.Parameter(torch.full((self.n_columns,), float(output_bias)))
-        # The bias model the network learns the residual of (``residual=True``; zeros and
-        # off otherwise): ``input_shift`` holds each column's mu + b_col, the ratings
-        # centred by it feed input_weight, and every row's code carries, in its last
-        # entry, the row's bias ``row_weight * sum(centred) / (count + row_shrink)``, added
-        # to each of its outputs. Computed from the row's inputs, a new row gets one too.
+        # The bias model the network learns the residual of (``residual=True``; unused
+        # otherwise): ``input_shift`` holds each column's mu + b_col, the ratings centred
+        # by it feed input_weight, and every row's code carries, in its last entry, the
+        # row's bias ``sum(centred) / (count + row_shrink)`` (0 without residual), added to
+        # each of its outputs. Computed from the row's inputs, a new row gets one too.
         self.register_buffer("input_shift", torch.zeros(self.n_columns))
         self.register_buffer("row_shrink", torch.tensor(0.0))
-        self.register_buffer("row_weight", torch.tensor(0.0))
         self._init_weights(generator)
 
     def _init_weights(self, generator: torch.Generator | None) -> None:
@@ -150,50 +149,21 @@ class AutoEncoderNet(nn.Module):
         """:meth:`encode` with some ratings hidden (denoising): ``keep`` is 1 for the
         ratings shown, 0 for those hidden; the shown ones reach the hidden layers scaled by
         ``1 / keep_rate``, and the row's bias is computed from the shown ones only."""
-        centred = values - self.input_shift[columns]
         if keep is not None:
-            values, centred = values * keep, centred * keep
-        if self.implicit_weight is None:
-            first = nn.functional.embedding_bag(
-                columns,
-                self.input_weight,
-                offsets,
-                mode="sum",
-                per_sample_weights=values / keep_rate,
-            )
-        else:
-            shown = torch.ones_like(values) if keep is None else keep
-            first = nn.functional.embedding_bag(
-                columns,
-                self.input_weight,
-                offsets,
-                mode="sum",
-                per_sample_weights=centred / keep_rate,
-            ) + nn.functional.embedding_bag(
-                columns,
-                self.implicit_weight,
-                offsets,
-                mode="sum",
-                per_sample_weights=shown / keep_rate,
-            )
+            values = values * keep
+        if not self.residual:
+            first = _bag(self.input_weight, columns, offsets, values / keep_rate)
+            code = self.hidden(first + self.input_bias)
+            return torch.cat([code, code.new_zeros(code.shape[0], 1)], dim=1)
+        shown = torch.ones_like(values) if keep is None else keep
+        centred = (values - self.input_shift[columns]) * shown
+        first = _bag(self.input_weight, columns, offsets, centred / keep_rate)
+        first = first + _bag(self.implicit_weight, columns, offsets, shown / keep_rate)
         code = self.hidden(first + self.input_bias)
-        ones = torch.zeros_like(columns)
-        total = nn.functional.embedding_bag(
-            ones, self._one, offsets, mode="sum", per_sample_weights=centred
-        )
-        count = nn.functional.embedding_bag(
-            ones,
-            self._one,
-            offsets,
-            mode="sum",
-            per_sample_weights=torch.ones_like(centred) if keep is None else keep,
-        )
-        bias = self.row_weight * total / (count + self.row_shrink).clamp_min(1e-12)
-        return torch.cat([code, bias], dim=1)
-
-    @property
-    def _one(self) -> torch.Tensor:
-        return torch.ones((1, 1), dtype=self.input_weight.dtype, device=self.input_weight.device)
+        one = torch.ones((1, 1), dtype=values.dtype, device=values.device)
+        row = torch.zeros_like(columns)  # every rating into the one-entry table
+        total, count = (_bag(one, row, offsets, w) for w in (centred, shown))
+        return torch.cat([code, total / (count + self.row_shrink).clamp_min(1e-12)], dim=1)
 
     def decode_at(
         self, code: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor
@@ -213,6 +183,15 @@ class AutoEncoderNet(nn.Module):
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Every output of each row of the batch (batch x n_columns)."""
         return torch.addmm(self.output_bias, code[:, :-1], self.output_weight.T) + code[:, -1:]
+
+
+def _bag(
+    table: torch.Tensor, columns: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Per row of a CSR batch: the sum of ``table``'s rows at ``columns``, weighted."""
+    return nn.functional.embedding_bag(
+        columns, table, offsets, mode="sum", per_sample_weights=weights
+    )
 
 
 #: Rows encoded at once when coding a whole matrix.
