@@ -211,7 +211,8 @@ def test_generalization_quick_prints_its_tables():
         "### synth-many-users:",
         "NOT representative",
         "BiasBaseline",
-        "autorec default (reference network)",
+        "autorec default (residual I-AutoRec)",
+        "autorec reference network (preset)",
         "autorec i-autorec preset",
         "autorec best configuration (blend)",
         "| Data set | bias RMSE |",  # the target table
@@ -229,14 +230,14 @@ def test_generalization_quick_json_gaps_are_differences():
         "--datasets",
         "synth-many-users",
         "--models",
-        "bias,reference",
+        "bias,default",
         "--json",
     )
     result = json.loads(out)
     rows = {r["model"]: r for r in result["summary"]["synth-many-users"]["rows"]}
-    assert set(rows) == {"bias", "reference"}
-    gap = rows["reference"]["test_rmse"] - rows["bias"]["test_rmse"]
-    assert rows["reference"]["gap_bias"] == pytest.approx(gap)
-    assert rows["reference"]["gap_mf"] is None  # no MF row asked for
-    assert 0.0 <= rows["reference"]["ndcg@10"] <= 1.0
+    assert set(rows) == {"bias", "default"}
+    gap = rows["default"]["test_rmse"] - rows["bias"]["test_rmse"]
+    assert rows["default"]["gap_bias"] == pytest.approx(gap)
+    assert rows["default"]["gap_mf"] is None  # no MF row asked for
+    assert 0.0 <= rows["default"]["ndcg@10"] <= 1.0
     assert result["settings"]["quick"] and result["settings"]["autorec_epochs"] == 2
