@@ -53,10 +53,10 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
     ratings in ``kind="item"``; 0 means "not rated") is encoded through a stack of
     hidden layers and decoded back to a full row; the loss is the squared error on the
     *rated* entries only. The prediction for an unrated cell is the decoder's output
-    there. The defaults are a residual I-AutoRec (500 sigmoid units over item rows,
-    learning what a user + item bias model leaves unexplained) trained with Adam, L2,
-    early stopping on a validation slice of the training ratings and batch size and
-    patience chosen from the data's shape; the reference study's user-based 200-100-200
+    there. The defaults are a residual I-AutoRec (sigmoid units over item rows, 500 on
+    MovieLens-1M, learning what a user + item bias model leaves unexplained) trained
+    with Adam, L2, early stopping on a validation slice, and width, denoising, batch
+    size and patience chosen from the data's shape; the reference study's 200-100-200
     network is ``from_preset("reference")`` (numbers: the benchmarks page, "Defaults").
 
     Training never builds the dense users x items matrix: the first layer reads the
@@ -65,9 +65,10 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
 
     Parameters
     ----------
-    hidden_layers : sequence of int, default=(500,)
+    hidden_layers : sequence of int or "auto", default="auto"
         Widths of the hidden layers. ``(500,)`` with ``kind="item"`` is the I-AutoRec
         model of Sedhain et al. (2015); ``(200, 100, 200)`` the reference network.
+        ``"auto"``: one layer, a unit per 6 columns within [10, 500] (500 on MovieLens-1M).
     activation : str, default="sigmoid"
         Activation after each hidden layer: one of ``"sigmoid"``, ``"relu"``, ``"selu"``,
         ``"silu"``, ``"elu"``, ``"tanh"``, ``"gelu"``, ``"leaky_relu"``, ``"identity"``.
@@ -78,10 +79,10 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         unless users outnumber items ten to one; ``fit_params_["kind"]`` says which.
     dropout : float, default=0.0
         Dropout probability after every hidden activation, in [0, 1).
-    input_dropout : float, default=0.0
+    input_dropout : float or "auto", default="auto"
         Fraction of each row's observed ratings hidden from the input at every training
         step (denoising); the loss still covers all of them, so the network learns to
-        predict ratings it cannot see. In [0, 1).
+        predict ratings it cannot see. In [0, 1). ``"auto"``: 0.5 on user rows, else 0.
     epochs : int, default=200
         Maximum number of passes over the training rows (early stopping usually ends
         training well before).
@@ -148,7 +149,8 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         The training ratings, users x items (the model's input at prediction time).
     history_ : dict
         Per-epoch ``train_rmse`` (running, during the epoch), ``val_rmse``, ``seconds``,
-        and ``best_epoch`` (1-based), the epoch whose weights were kept (``best_epoch_``).
+        ``val_reference`` (the untrained network's) and ``best_epoch``, the epoch kept
+        (``best_epoch_``; 0: a residual network's untrained bias model validated best).
     rating_scale_, global_mean_, fit_seconds_ : tuple of float, float, float
         The range predictions are clipped to; the mean training rating; the wall time
         of the last ``fit``.
@@ -213,12 +215,12 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
 
     def __init__(
         self,
-        hidden_layers: Sequence[int] = (500,),
+        hidden_layers: Sequence[int] | str = "auto",
         activation: str = "sigmoid",
         kind: str = "auto",
         *,
         dropout: float = 0.0,
-        input_dropout: float = 0.0,
+        input_dropout: float | str = "auto",
         epochs: int = 200,
         batch_size: int | str = "auto",
         learning_rate: float = 1e-3,

@@ -262,6 +262,8 @@ def train(
     """Train ``module`` on ``rows``, early-stopping on ``val``; return the history.
 
     The module ends with the weights of the best epoch (the last one without ``val``).
+    A residual network's untrained state (its bias model) is epoch 0 and competes too: on
+    data too sparse for the network to add anything, the bias model is what is kept.
     """
     optimizer = make_optimizer(module, config.optimizer, config.learning_rate, config.weight_decay)
     decay = LearningRateDecay(optimizer, config.lr_decay)
@@ -269,6 +271,10 @@ def train(
     history: dict[str, Any] = {"train_rmse": [], "val_rmse": [], "seconds": []}
     if val is not None:
         guard.validation_reference = validation_rmse(module, rows, val, config.rating_scale)
+        history["val_reference"] = guard.validation_reference
+        if module.residual:  # the untrained network is the bias model: a candidate too
+            stopping.update(0, guard.validation_reference)
+            best.save(module)
     bar = _progress(config)
     for epoch in range(1, config.epochs + 1):
         tick = time.perf_counter()

@@ -113,6 +113,26 @@ def test_beats_baselines_on_planted_low_rank_data(planted_split, kind):
     assert model_rmse < global_rmse - 0.2
 
 
+def test_residual_network_keeps_its_bias_model_when_training_only_overfits():
+    # Ratings that are user + item effects plus independent noise: nothing for the network
+    # to learn, and at this learning rate every epoch validates worse than the untrained
+    # network (the bias model), which epoch 0 keeps.
+    rng = np.random.default_rng(0)
+    users, items = np.meshgrid(np.arange(80), np.arange(60), indexing="ij")
+    keep = rng.random(users.shape) < 0.3
+    u, i = users[keep], items[keep]
+    effect = rng.normal(0, 0.5, 80)[u] + rng.normal(0, 0.5, 60)[i]
+    rating = np.clip(np.rint(3.5 + effect + rng.normal(0, 1.0, u.size)), 1, 5)
+    df = pd.DataFrame({"user_id": u, "item_id": i, "rating": rating})
+    est = AutoEncoderRecommender(
+        hidden_layers=(64,), epochs=6, learning_rate=1e-2, patience=6, random_state=0
+    ).fit(df)
+    assert est.fit_params_["residual"]
+    assert est.best_epoch_ == 0, est.history_
+    assert min(est.history_["val_rmse"]) > est.history_["val_reference"]
+    assert not est.module_.output_weight.detach().any()  # the untrained output layer
+
+
 # --------------------------------------------------------------------- reproducibility
 def test_same_random_state_gives_identical_predictions(ratings):
     a = AutoEncoderRecommender(**SMALL).fit(ratings)
@@ -364,14 +384,22 @@ def test_validation_fraction_zero_runs_every_epoch_and_keeps_the_last(ratings):
     assert all(np.isnan(est.history_["val_rmse"]))
 
 
-def test_early_stopping_stops_and_keeps_best_epoch(ratings):
+@pytest.mark.parametrize("residual", [False, True])
+def test_early_stopping_stops_and_keeps_best_epoch(ratings, residual):
     # A high learning rate makes the validation RMSE bounce: patience=1 must stop early.
     est = AutoEncoderRecommender(
-        hidden_layers=(16,), epochs=50, patience=1, learning_rate=0.2, random_state=0
+        hidden_layers=(16,),
+        epochs=50,
+        patience=1,
+        learning_rate=0.2,
+        residual=residual,
+        random_state=0,
     ).fit(ratings)
     val = est.history_["val_rmse"]
     assert len(val) < 50
-    assert est.best_epoch_ == int(np.nanargmin(val)) + 1
+    # a residual network's untrained state (its bias model) is epoch 0 and competes
+    scores = [est.history_["val_reference"] if residual else np.inf, *val]
+    assert est.best_epoch_ == int(np.nanargmin(scores))
     assert len(val) - est.best_epoch_ == 1  # stopped one epoch (patience) after the best
 
 

@@ -81,8 +81,9 @@ def _assert_same_model(a: AutoEncoderRecommender, b: AutoEncoderRecommender, pai
     assert (a.n_users_, a.n_items_) == (b.n_users_, b.n_items_)
     assert (a.utility_ != b.utility_).nnz == 0
     # "auto" parameters load as the values fit chose for them (fit_params_)
-    chosen = {k: a.fit_params_[k] for k in ("kind", "batch_size", "patience")}
-    params_a = {k: v for k, v in {**a.get_params(), **chosen}.items() if k != "device"}
+    params = {k: v for k, v in a.get_params().items() if k != "device"}
+    chosen = {k: a.fit_params_[k] for k, v in params.items() if v == "auto"}
+    params_a = {**params, **chosen}
     params_b = {k: v for k, v in b.get_params().items() if k != "device"}
     assert params_a == params_b
     # the loaded parameters are the validated ones fit used: tuples stay tuples

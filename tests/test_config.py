@@ -1,0 +1,64 @@
+"""The "auto" parameters: what each resolves to for data of a given shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from autorec import AutoEncoderRecommender
+from autorec._config import resolve_auto, validate_params
+from autorec.datasets import make_ratings
+
+AUTO = ("kind", "hidden_layers", "input_dropout", "batch_size", "patience")
+
+
+def _resolved(n_users: int, n_items: int, n_ratings: int, **params) -> dict:
+    est = AutoEncoderRecommender(**params)
+    out = resolve_auto(validate_params(est), n_users, n_items, n_ratings)
+    return {key: out[key] for key in AUTO}
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        # MovieLens-1M's training ratings: item rows, 500 units (capped), no denoising.
+        ((6040, 3706, 750_121), ("item", (500,), 0.0, 64, 4)),
+        # few users, many items: item rows over 300 user columns -> 50 units
+        ((300, 3000, 40_000), ("item", (50,), 0.0, 64, 10)),
+        # users outnumber items 200:1 -> user rows over 100 item columns, denoised
+        ((20_000, 100, 150_000), ("user", (17,), 0.5, 64, 7)),
+        # tiny: the width and batch size stay at their floors
+        ((12, 20, 100), ("item", (10,), 0.0, 8, 10)),
+    ],
+)
+def test_auto_parameters_follow_the_data_shape(shape, expected):
+    assert tuple(_resolved(*shape).values()) == expected
+
+
+def test_explicit_values_are_never_replaced():
+    explicit = {
+        "kind": "user",
+        "hidden_layers": (7, 3),
+        "input_dropout": 0.1,
+        "batch_size": 5,
+        "patience": 2,
+    }
+    assert _resolved(6040, 3706, 750_121, **explicit) == explicit
+    # an explicit kind still steers the "auto" width: item rows count users as columns
+    assert _resolved(20_000, 100, 150_000, kind="item")["hidden_layers"] == (500,)
+
+
+def test_fit_records_the_resolved_values_and_keeps_the_auto_parameters():
+    ratings = make_ratings(n_users=40, n_items=90, n_ratings=900, random_state=0)
+    est = AutoEncoderRecommender(epochs=2, random_state=0).fit(ratings)
+    assert all(est.get_params()[key] == "auto" for key in AUTO)
+    assert {key: est.fit_params_[key] for key in AUTO} == _resolved(40, 90, est.utility_.nnz)
+    assert est.module_.input_weight.shape == (40, *est.fit_params_["hidden_layers"])
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("hidden_layers", "wide"), ("input_dropout", "Auto"), ("input_dropout", 1.0)],
+)
+def test_bad_auto_like_values_name_the_parameter(param, value):
+    with pytest.raises((ValueError, TypeError), match=param):
+        validate_params(AutoEncoderRecommender(**{param: value}))
