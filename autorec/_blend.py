@@ -37,23 +37,24 @@ FORMAT = "autorec.BlendRecommender"
 _MAX_AUTO = 12
 
 
+#: The presets blended by default (autorec's best configuration; the benchmarks page).
+DEFAULT_PRESETS = ("default", "reference", "i-autorec-1000")
+
+
 def _default_estimators() -> list[AutoEncoderRecommender]:
-    return [
-        AutoEncoderRecommender.from_preset("reference"),
-        AutoEncoderRecommender.from_preset("i-autorec"),
-    ]
+    return [AutoEncoderRecommender.from_preset(name) for name in DEFAULT_PRESETS]
 
 
 class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, ParamsMixin):
-    """Weighted average of the predicted ratings of several autoencoders (by default U +
-    I-AutoRec).
+    """Weighted average of the predicted ratings of several autoencoders (by default the
+    residual default, the reference user network and a 1000-unit I-AutoRec).
 
     A user-based and an item-based autoencoder make different errors: the user model
-    sees a user's whole history, the item model an item's whole audience. Averaging
-    their raw predictions is the most accurate configuration autorec ships (see the
-    benchmarks page). Each estimator is cloned and fitted on the same ratings; the
-    blend's prediction is ``sum(w_j * prediction_j)`` with non-negative weights that sum
-    to 1.
+    sees a user's whole history, the item model an item's whole audience; a residual
+    and a plain network differ again. Averaging their raw predictions is the most
+    accurate configuration autorec ships (see the benchmarks page). Each estimator is
+    cloned and fitted on the same ratings; the blend's prediction is
+    ``sum(w_j * prediction_j)`` with non-negative weights that sum to 1.
 
     With ``weights="auto"`` (the default) the weights are learned without touching any
     test data: the blend holds out ``validation_fraction`` of each user's ratings, every
@@ -66,8 +67,8 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
     ----------
     estimators : list of AutoEncoderRecommender, optional
         Unfitted templates; each is cloned (``get_params``) before fitting. By default
-        ``[AutoEncoderRecommender.from_preset("reference"),
-        AutoEncoderRecommender.from_preset("i-autorec")]``.
+        one ``AutoEncoderRecommender.from_preset(name)`` per name of ``DEFAULT_PRESETS``:
+        ``"default"``, ``"reference"``, ``"i-autorec-1000"``.
     weights : "auto", None or sequence of float, default="auto"
         ``"auto"``: learned on the shared validation slice (see above). ``None``: equal
         weights. A sequence: one non-negative weight per estimator, normalized to sum to

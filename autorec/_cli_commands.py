@@ -126,10 +126,17 @@ def _require_matplotlib() -> None:
         raise CLIError(f"--plot needs matplotlib, which is not installed: {PLOT_HINT}") from None
 
 
+def _member_label(model: AutoEncoderRecommender) -> str:
+    """A fitted model described by its fitted parameters: "residual item 500"."""
+    fit = model.fit_params_
+    widths = "-".join(str(w) for w in fit["hidden_layers"])
+    return f"{'residual ' if fit['residual'] else ''}{fit['kind']} {widths}"
+
+
 def _write_plot(
     path: Path, models: Sequence[AutoEncoderRecommender], baseline_rmse: float, title: str
 ) -> None:
-    """Learning curves of each model (one for --kind user|item, two for a blend)."""
+    """Learning curves of each model (one, or one per member of a blend)."""
     from matplotlib.figure import Figure  # pyplot-free: no GUI backend involved
     from matplotlib.ticker import MaxNLocator
 
@@ -138,7 +145,7 @@ def _write_plot(
     for i, model in enumerate(models):
         history = model.history_
         epochs = list(range(1, len(history["train_rmse"]) + 1))
-        who = f"{model.fit_params_['kind']} model, " if len(models) > 1 else ""
+        who = f"{_member_label(model)}, " if len(models) > 1 else ""
         train_color, val_color = f"C{2 * i}", f"C{2 * i + 1}"
         ax.plot(
             epochs,
@@ -235,7 +242,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         _status(args, f"model saved to {result['model_path']}")
     if args.plot is not None:
         title = (
-            "BlendRecommender (user + item)"
+            "BlendRecommender"
             if blend
             else f"AutoEncoderRecommender (kind={model.fit_params_['kind']!r})"
         )
@@ -268,13 +275,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     ]
     if "blend_weights" in result:
         weights = "+".join(f"{w:.2f}" for w in result["blend_weights"])
-        rows.insert(-1, ["weights, user+item (learned)", weights, "-"])
+        rows.insert(-1, ["blend weights (learned)", weights, "-"])
     print(
         f"MovieLens-1M, {args.split} split (random_state={args.random_state}): "
         f"{result['n_train']:,} training / {result['n_test']:,} test ratings"
     )
     print()
     print(_table(["", f"AutoEncoder ({args.kind})", "BiasBaseline"], rows, align="<"))
+    if "blend_weights" in result:
+        print("blend members, in order: " + " + ".join(map(_member_label, parts)))
     print()
     print(
         "Full-catalogue top-10 (candidates: every movie the user did not rate in training; "

@@ -7,8 +7,8 @@ here changes every table at once.
   reference study's; ``"random90"``: a random 90/10 split, the AutoRec papers') and
   :func:`split` applies one.
 * ``MODELS`` names the configurations (``"default"``: the class defaults, ``"user"``:
-  the reference network, ``"item"``: the I-AutoRec preset, ``"blend"``: the reference
-  and I-AutoRec networks with learned weights) and
+  the reference network, ``"item"``: the I-AutoRec preset, ``"blend"``: the default,
+  the reference and a 1000-unit I-AutoRec network with learned weights) and
   :func:`make_model` builds one.
 * :func:`rating_scores` gives RMSE and the study's top-k accuracy of a fitted model on
   a split; :func:`evaluate` adds the bias baseline on the same split.
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._blend import BlendRecommender
+from ._blend import DEFAULT_PRESETS, BlendRecommender
 from ._estimator import AutoEncoderRecommender
 from ._serialization import read_format
 from ._topn import evaluate_ranking
@@ -109,9 +109,10 @@ MODELS: dict[str, ModelSpec] = {
         ("i-autorec",), "item-based autoencoder", "the I-AutoRec preset (500 units, item-based)"
     ),
     "blend": ModelSpec(
-        ("reference", "i-autorec"),
-        "user + item autoencoder blend",
-        "both, with weights learned on a held-out slice (the most accurate)",
+        DEFAULT_PRESETS,
+        "autoencoder blend",
+        "the default, the reference network and a 1000-unit I-AutoRec, with weights "
+        "learned on a held-out slice (the most accurate)",
     ),
 }
 
@@ -138,8 +139,9 @@ def make_model(
     """The model ``kind`` (a key of ``MODELS``) stands for, unfitted.
 
     ``"default"`` is the class defaults; ``"user"`` the ``"reference"`` preset (the
-    study's network); ``"item"`` the ``"i-autorec"`` preset; ``"blend"`` a
-    :class:`autorec.BlendRecommender` of those two with learned weights. ``epochs``
+    study's network); ``"item"`` the ``"i-autorec"`` preset; ``"blend"``
+    ``BlendRecommender()``, the default, the reference and the ``"i-autorec-1000"``
+    presets with learned weights. ``epochs``
     overrides the maximum number of epochs and ``overrides`` any other parameter (of
     each sub-model of a blend).
     """

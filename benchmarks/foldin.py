@@ -1,6 +1,7 @@
 """Fold-in on MovieLens-1M: how close a folded-in user is to the fitted one, and how fast.
 
-For each model (autorec's default user network, the i-autorec item preset, the blend),
+For each model (autorec's default, the reference user network, the i-autorec item
+preset, the blend; ``autorec.evaluation.make_model``),
 fitted on the standard split's training ratings: a random sample of training users
 (at least 5 training ratings each) is folded in from their own training ratings
 (``recommend(None, user_ratings=...)``, no retraining) and compared with the same user's
@@ -17,7 +18,7 @@ the item codes (``fold_in_l2_``, chosen at fit time), so its figures are the one
 
 Usage::
 
-    python benchmarks/foldin.py                       # 200 users, all three models
+    python benchmarks/foldin.py                       # 200 users, all four models
     python benchmarks/foldin.py --models item --markdown
     python benchmarks/foldin.py --quick               # 500 users of ML-1M, 2 epochs
 """
@@ -40,14 +41,21 @@ from scipy.stats import spearmanr
 from autorec.datasets import load_movielens_1m
 from autorec.evaluation import make_model, split
 
-MODELS = {"user": "autorec default (user)", "item": "i-autorec preset", "blend": "blend"}
+MODELS = {
+    "default": "autorec default (residual, item rows)",
+    "user": "reference network (user rows)",
+    "item": "i-autorec preset",
+    "blend": "blend",
+}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-home", help="folder holding ml-1m/ (default: ../shared/data)")
     parser.add_argument("--seed", type=int, default=0, help="random state of split and fit")
-    parser.add_argument("--models", default="user,item,blend", help="from: user, item, blend")
+    parser.add_argument(
+        "--models", default="default,user,item,blend", help="from: " + ", ".join(MODELS)
+    )
     parser.add_argument("--check-users", type=int, default=200, help="users folded in")
     parser.add_argument("--users", type=int, default=None, help="only the first N user ids")
     parser.add_argument("--epochs", type=int, default=None, help="cap the epochs")

@@ -114,16 +114,19 @@ def test_methods_before_fit_raise_not_fitted(call) -> None:
         call(BlendRecommender([_user()]))
 
 
-def test_default_estimators_are_the_two_presets(ratings) -> None:
+def test_default_estimators_are_the_three_presets(ratings) -> None:
     templates = _default_estimators()
-    assert [t.kind for t in templates] == ["user", "item"]
-    for template, preset in zip(templates, ("reference", "i-autorec"), strict=True):
+    assert [t.kind for t in templates] == ["auto", "user", "item"]
+    presets = ("default", "reference", "i-autorec-1000")
+    for template, preset in zip(templates, presets, strict=True):
         assert template.get_params() == AutoEncoderRecommender.from_preset(preset).get_params()
-    assert PRESETS["i-autorec"]["kind"] == "item"
+    assert PRESETS["i-autorec-1000"]["kind"] == "item"
     blend = BlendRecommender(random_state=0).fit(ratings)
     assert blend.estimators is None  # fit does not write the defaults back
-    assert [m.kind for m in blend.estimators_] == ["user", "item"]
-    assert [m.hidden_layers for m in blend.estimators_] == [(200, 100, 200), (500,)]
+    assert [m.fit_params_["kind"] for m in blend.estimators_] == ["item", "user", "item"]
+    assert [m.fit_params_["residual"] for m in blend.estimators_] == [True, False, False]
+    widths = [m.fit_params_["hidden_layers"] for m in blend.estimators_]
+    assert widths[1:] == [(200, 100, 200), (1000,)]
 
 
 # ------------------------------------------------------------------------ predict

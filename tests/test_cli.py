@@ -132,12 +132,13 @@ def test_evaluate_item_kind_uses_the_item_preset(tiny, capsys) -> None:
     assert make_model("user").kind == "user"
 
 
-def test_estimator_for_blend_uses_both_presets() -> None:
+def test_estimator_for_blend_uses_the_blend_presets() -> None:
     model = make_model("blend", epochs=7, random_state=1, verbose=1)
     assert isinstance(model, autorec.BlendRecommender)
     assert model.random_state == 1 and model.weights == "auto"
-    assert [m.kind for m in model.estimators] == ["user", "item"]
-    for sub, preset in zip(model.estimators, ("reference", "i-autorec"), strict=True):
+    assert [m.kind for m in model.estimators] == ["auto", "user", "item"]
+    presets = ("default", "reference", "i-autorec-1000")
+    for sub, preset in zip(model.estimators, presets, strict=True):
         expected = autorec.AutoEncoderRecommender.from_preset(
             preset, epochs=7, random_state=1, verbose=1
         )
@@ -154,16 +155,17 @@ def test_evaluate_blend_json_reports_each_sub_model(tiny, capsys) -> None:
     result = json.loads(out)
     assert result["kind"] == "blend"
     assert result["n_train"] + result["n_test"] == len(ratings)
-    assert result["max_epochs"] == [2, 2]
+    assert result["max_epochs"] == [2, 2, 2]
     for key in ("epochs_run", "best_epoch"):
-        assert isinstance(result[key], list) and len(result[key]) == 2, key
+        assert isinstance(result[key], list) and len(result[key]) == 3, key
         assert all(isinstance(v, int) for v in result[key]), key
     assert all(1 <= e <= 2 for e in result["epochs_run"])
-    assert all(1 <= b <= e for b, e in zip(result["best_epoch"], result["epochs_run"], strict=True))
+    # epoch 0: the residual member's bias model
+    assert all(0 <= b <= e for b, e in zip(result["best_epoch"], result["epochs_run"], strict=True))
     for key in ("rmse_train", "rmse_test", "fit_seconds"):
         assert isinstance(result[key], float) and result[key] > 0, key
     weights = result["blend_weights"]
-    assert len(weights) == 2 and all(w >= 0 for w in weights)
+    assert len(weights) == 3 and all(w >= 0 for w in weights)
     assert sum(weights) == pytest.approx(1.0)
 
 
@@ -174,10 +176,12 @@ def test_evaluate_blend_table(tiny, capsys) -> None:
     assert code == 0, err
     assert "AutoEncoder (blend)" in out
     (line,) = [line for line in out.splitlines() if line.startswith("epochs run (kept)")]
-    assert re.search(r"\s[12]\+[12] \([12]\+[12]\)\s", line), line
-    (line,) = [line for line in out.splitlines() if line.startswith("weights, user+item")]
-    user, item = map(float, re.search(r"(\d\.\d\d)\+(\d\.\d\d)", line).groups())
-    assert user + item == pytest.approx(1.0, abs=0.011)
+    assert re.search(r"\s[12]\+[12]\+[12] \([0-2]\+[0-2]\+[0-2]\)\s", line), line
+    (line,) = [line for line in out.splitlines() if line.startswith("blend weights")]
+    weights = map(float, re.search(r"(\d\.\d\d)\+(\d\.\d\d)\+(\d\.\d\d)", line).groups())
+    assert sum(weights) == pytest.approx(1.0, abs=0.016)
+    members = "blend members, in order: residual item 10 + user 200-100-200 + item 1000"
+    assert members in out
 
 
 def test_evaluate_blend_save_then_recommend_with_it(tiny, capsys, tmp_path) -> None:
@@ -191,7 +195,7 @@ def test_evaluate_blend_save_then_recommend_with_it(tiny, capsys, tmp_path) -> N
     assert result["model_path"] == str(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blend.safetensors"]
     blend = autorec.BlendRecommender.load(path)
-    assert [m.kind for m in blend.estimators_] == ["user", "item"]
+    assert [m.fit_params_["kind"] for m in blend.estimators_] == ["item", "user", "item"]
     assert np.allclose(blend.weights_, result["blend_weights"])
     user = int(blend.estimators_[0].user_map_.ids[0])
     argv = ("recommend", "--data-home", home, "--model", path, "--user", user, "-k", 3)
@@ -361,7 +365,7 @@ def test_recommend_blend_without_model(tiny, capsys) -> None:
     argv = ("recommend", "--data-home", home, "--kind", "blend", "--epochs", 2, "-k", 4)
     code, out, err = _run(capsys, *argv, "--user", user)
     assert code == 0, err
-    assert "training the default user + item autoencoder blend on all" in err
+    assert "training the default autoencoder blend on all" in err
     rows = _rows(out)
     assert [r[0] for r in rows] == [1, 2, 3, 4]
     assert not {r[1] for r in rows} & set(ratings.loc[ratings.user_id == user, "item_id"])
