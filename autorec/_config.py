@@ -97,8 +97,8 @@ def check_hidden_layers(layers: Any) -> tuple[int, ...]:
         )
     ):
         raise ValueError(
-            "hidden_layers must be a non-empty sequence of positive integers such as "
-            f"(200, 100, 200), got {layers!r}"
+            "hidden_layers must be 'auto' or a non-empty sequence of positive integers "
+            f"such as (200, 100, 200), got {layers!r}"
         )
     return tuple(int(w) for w in layers)
 
@@ -117,9 +117,7 @@ def validate_params(est: Any) -> dict[str, Any]:
         "ranking": check_option(est.ranking, "ranking", RANKINGS),
         "residual": check_bool(est.residual, "residual"),
         "dropout": scalar(est.dropout, "dropout", low=0.0, high=0.99),
-        "input_dropout": "auto"
-        if _is_auto(est.input_dropout)
-        else scalar(est.input_dropout, "input_dropout", low=0.0, high=0.99),
+        "input_dropout": _auto_or_fraction(est.input_dropout, "input_dropout"),
         "epochs": scalar(est.epochs, "epochs", int, low=1, high=10**6),
         "batch_size": _auto_or(est.batch_size, "batch_size", high=10**9),
         "learning_rate": scalar(
@@ -143,6 +141,13 @@ def validate_params(est: Any) -> dict[str, Any]:
 
 def _is_auto(value: Any) -> bool:
     return isinstance(value, str) and value == "auto"
+
+
+def _auto_or_fraction(value: Any, name: str) -> float | str:
+    """``"auto"`` or a float in [0.0, 0.99]."""
+    if isinstance(value, str) and not _is_auto(value):
+        raise ValueError(f"{name} must be 'auto' or a float in [0.0, 0.99], got {value!r}")
+    return "auto" if _is_auto(value) else check_scalar(value, name, low=0.0, high=0.99)
 
 
 def _auto_or(value: Any, name: str, high: int) -> int | str:

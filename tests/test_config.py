@@ -56,9 +56,13 @@ def test_fit_records_the_resolved_values_and_keeps_the_auto_parameters():
 
 
 @pytest.mark.parametrize(
-    ("param", "value"),
-    [("hidden_layers", "wide"), ("input_dropout", "Auto"), ("input_dropout", 1.0)],
+    ("param", "value", "allowed"),
+    [
+        ("hidden_layers", "wide", "'auto' or a non-empty sequence"),
+        ("input_dropout", "Auto", r"'auto' or a float in \[0.0, 0.99\]"),
+        ("input_dropout", 1.0, r"\[0.0, 0.99\]"),
+    ],
 )
-def test_bad_auto_like_values_name_the_parameter(param, value):
-    with pytest.raises((ValueError, TypeError), match=param):
+def test_bad_auto_like_values_name_the_parameter_and_what_is_allowed(param, value, allowed):
+    with pytest.raises(ValueError, match=f"{param} must be.*{allowed}.*{value!r}"):
         validate_params(AutoEncoderRecommender(**{param: value}))
