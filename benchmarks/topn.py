@@ -4,7 +4,8 @@ For every user: candidates = every movie not among that user's training ratings;
 relevant = that user's test movies rated 4 or 5 (``autorec.evaluation.evaluate_ranking``,
 k = 10). Rows: autorec's default model and the best configuration with their ranking
 (``ranking="hybrid"``), the same two ranked by predicted rating alone (the reference
-study's order), the i-autorec preset by predicted rating, and the ranking baselines
+study's order), the reference network (the study's, hybrid ranking), the i-autorec
+preset by predicted rating, and the ranking baselines
 MostPopular and EASE; with Cornac installed (``pip install cornac``), Cornac's MostPop,
 EASE and VAE on the same splits, so the figures are checked against a library we did not
 write. Also the test RMSE and top-k accuracy of the rating models (ranking does not
@@ -157,6 +158,8 @@ def run(ratings: pd.DataFrame, name: str, seed: int, args: argparse.Namespace) -
         _row("autorec best configuration (hybrid)", lambda: best.fit(train), train, test, True),
         _row("autorec best, by predicted rating", _by_rating(best), train, test, True),
     ]
+    reference = _common.reference_model(seed, **over)
+    rows.append(_row("reference network (hybrid)", lambda: reference.fit(train), train, test, True))
     item = make_model("item", random_state=seed, ranking="rating", **over)
     rows.append(
         _row("i-autorec preset, by predicted rating", lambda: item.fit(train), train, test, True)
