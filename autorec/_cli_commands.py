@@ -70,7 +70,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = ""
 
 
 def _plus(value: int | list[int]) -> str:
-    """An epoch count for the table: ``18`` for one model, ``18+7`` for a blend's two."""
+    """An epoch count for the table: ``18`` for one model, ``33+67+26`` for a blend's members."""
     return "+".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
@@ -220,7 +220,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate(model, train, test)
     result["ranking"] = ranking_table(model, train, test)
     baseline_seconds = result["baseline_fit_seconds"]
-    # A blend reports one number per sub-model (user, item): lists, "18+7" in the table.
+    # A blend reports one number per member, in order: lists, "33+67+26" in the table.
     per_model = {
         "epochs_run": [len(m.history_["val_rmse"]) for m in parts],
         "best_epoch": [int(m.best_epoch_) for m in parts],
