@@ -173,6 +173,9 @@ def test_speed_quick_prints_the_json_keys(movielens_home):
     assert result["speedup"] == pytest.approx(
         result["epoch_seconds_notebook"] / result["epoch_seconds_autorec"]
     )
+    assert result["speedup_reference"] == pytest.approx(
+        result["epoch_seconds_notebook"] / result["epoch_seconds_reference"]
+    )
     assert result["fit_seconds_rating_only"] > 0 and result["ranking_overhead_pct"] >= 0
     assert result["ranking_overhead_pct"] == pytest.approx(
         100 * max(result["ranking_seconds"], 0.0) / result["fit_seconds_rating_only"]
