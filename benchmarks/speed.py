@@ -28,7 +28,6 @@ from typing import Any
 import _common
 import _notebook
 
-from autorec import AutoEncoderRecommender
 from autorec.evaluation import split
 from autorec.metrics import rmse
 
@@ -148,8 +147,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     # The notebook's own network (the reference preset), a few epochs: the like-for-like
     # epoch comparison (the default's item network does more work per epoch).
-    reference = AutoEncoderRecommender.from_preset(
-        "reference", random_state=args.seed, ranking="rating", epochs=min(args.epochs or 5, 5)
+    reference = _common.reference_model(
+        args.seed, ranking="rating", epochs=min(args.epochs or 5, 5)
     ).fit(train)
     result["epoch_seconds_reference"] = statistics.median(reference.history_["seconds"])
     result["reference_epochs_timed"] = len(reference.history_["seconds"])
