@@ -47,6 +47,11 @@ logger = logging.getLogger(__name__)
 #: Fused Adam/AdamW kernels exist on CPU and CUDA from torch 2.4 on; they are ~10x faster.
 _FUSED_OK = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
 
+#: Early stopping and the learning-rate decay wait for this many optimizer steps: with a
+#: large batch over few rows (a dozen steps an epoch), the first epochs are noisy and a
+#: residual network may need several of them to overtake its bias model.
+WARMUP_STEPS = 100
+
 #: Validation cells: (row codes, column codes, ratings).
 Validation = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -263,19 +268,26 @@ def train(
 
     The module ends with the weights of the best epoch (the last one without ``val``).
     A residual network's untrained state (its bias model) is epoch 0 and competes too: on
-    data too sparse for the network to add anything, the bias model is what is kept.
+    data too sparse for the network to add anything, the bias model is what is kept. It
+    competes only for being kept: patience and the learning-rate decay count from the
+    best trained epoch, and start after ``WARMUP_STEPS`` optimizer steps, so a network
+    that needs a few epochs to overtake its bias model (large batches, few steps an
+    epoch) is not stopped before it has trained.
     """
     optimizer = make_optimizer(module, config.optimizer, config.learning_rate, config.weight_decay)
     decay = LearningRateDecay(optimizer, config.lr_decay)
     stopping, best, guard = EarlyStopping(config.patience), BestWeights(), DivergenceGuard()
     history: dict[str, Any] = {"train_rmse": [], "val_rmse": [], "seconds": []}
+    kept_score, kept_epoch = math.inf, 0  # the weights ``best`` holds, and their score
     if val is not None:
         guard.validation_reference = validation_rmse(module, rows, val, config.rating_scale)
         history["val_reference"] = guard.validation_reference
         if module.residual:  # the untrained network is the bias model: a candidate too
-            stopping.update(0, guard.validation_reference)
+            kept_score, kept_epoch = guard.validation_reference, 0
             best.save(module)
     bar = _progress(config)
+    steps = max(1, math.ceil(rows.shape[0] / config.batch_size))
+    warmup = math.ceil(WARMUP_STEPS / steps)  # epochs
     for epoch in range(1, config.epochs + 1):
         tick = time.perf_counter()
         train_rmse = _run_epoch(module, rows, optimizer, config, generator, guard)
@@ -290,11 +302,14 @@ def train(
         if not math.isfinite(train_rmse) or (
             val is not None and guard.validation_diverged(val_rmse)
         ):
-            DivergenceGuard.fail(epoch, config.learning_rate, stopping.best_epoch or None)
+            DivergenceGuard.fail(epoch, config.learning_rate, kept_epoch or None)
             break
         score = val_rmse if val is not None else -epoch
-        decay.step(score, stopping, epoch)
-        if stopping.update(epoch, score):
+        if epoch > warmup:
+            decay.step(score, stopping, epoch)
+        stopping.update(epoch, score)
+        if score < kept_score:
+            kept_score, kept_epoch = score, epoch
             best.save(module)
         bar.set_postfix(train_rmse=f"{train_rmse:.4f}", val_rmse=f"{val_rmse:.4f}")
         logger.info(
@@ -304,10 +319,10 @@ def train(
             val_rmse,
             seconds,
         )
-        if val is not None and stopping.should_stop(epoch):
-            logger.info("early stopping after epoch %d; best epoch %d", epoch, stopping.best_epoch)
+        if val is not None and epoch >= warmup and stopping.should_stop(epoch):
+            logger.info("early stopping after epoch %d; best epoch %d", epoch, kept_epoch)
             break
     bar.close()
     best.restore(module)
-    history["best_epoch"] = stopping.best_epoch
+    history["best_epoch"] = kept_epoch
     return history

@@ -20,12 +20,12 @@ def _resolved(n_users: int, n_items: int, n_ratings: int, **params) -> dict:
 @pytest.mark.parametrize(
     ("shape", "expected"),
     [
-        # MovieLens-1M's training ratings: item rows, 500 units (capped), no denoising.
-        ((6040, 3706, 750_121), ("item", (500,), 0.0, 64, 4)),
+        # MovieLens-1M's training ratings: item rows, 500 units, batch 256 (both capped)
+        ((6040, 3706, 750_121), ("item", (500,), 0.0, 256, 4)),
         # few users, many items: item rows over 300 user columns -> 50 units
-        ((300, 3000, 40_000), ("item", (50,), 0.0, 64, 10)),
+        ((300, 3000, 40_000), ("item", (50,), 0.0, 214, 10)),
         # users outnumber items 200:1 -> user rows over 100 item columns, denoised
-        ((20_000, 100, 150_000), ("user", (17,), 0.5, 64, 7)),
+        ((20_000, 100, 150_000), ("user", (17,), 0.5, 256, 7)),
         # tiny: the width and batch size stay at their floors
         ((12, 20, 100), ("item", (10,), 0.0, 8, 10)),
     ],

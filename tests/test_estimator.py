@@ -6,6 +6,7 @@ few seconds; the real-data check lives in ``test_estimator_realdata.py``.
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 
@@ -19,6 +20,7 @@ from sklearn.base import clone
 
 import autorec._training as training_module
 from autorec import AutoEncoderRecommender, NotFittedError, TrainingDivergedError
+from autorec._training import WARMUP_STEPS
 from autorec.baselines import BiasBaseline, GlobalMean
 from autorec.datasets import make_ratings, train_test_split
 from autorec.metrics import rmse
@@ -400,7 +402,24 @@ def test_early_stopping_stops_and_keeps_best_epoch(ratings, residual):
     # a residual network's untrained state (its bias model) is epoch 0 and competes
     scores = [est.history_["val_reference"] if residual else np.inf, *val]
     assert est.best_epoch_ == int(np.nanargmin(scores))
-    assert len(val) - est.best_epoch_ == 1  # stopped one epoch (patience) after the best
+    # stopped one epoch (patience) after the best trained epoch, once the warm-up is done
+    n_rows = est.utility_.shape[0 if est.fit_params_["kind"] == "user" else 1]
+    warmup = math.ceil(WARMUP_STEPS / math.ceil(n_rows / est.fit_params_["batch_size"]))
+    assert len(val) == max(warmup, int(np.nanargmin(val)) + 2)
+
+
+def test_a_residual_network_slow_to_overtake_its_bias_model_is_not_stopped():
+    # One optimizer step an epoch: the first epochs validate worse than the bias model
+    # (epoch 0) and than epoch 1, but patience waits for the warm-up steps, and then the
+    # network overtakes the bias model and is kept.
+    ratings = make_ratings(n_users=200, n_items=300, n_ratings=8000, random_state=0)
+    est = AutoEncoderRecommender(
+        kind="item", batch_size=300, patience=2, epochs=400, random_state=0
+    ).fit(ratings)
+    val, reference = est.history_["val_rmse"], est.history_["val_reference"]
+    assert min(val[1:4]) > max(val[0], reference)
+    assert est.best_epoch_ > 20  # patience alone would have stopped it after epoch 3
+    assert val[est.best_epoch_ - 1] < reference - 0.02
 
 
 class _Terminal:
