@@ -88,7 +88,7 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         training well before).
     batch_size : int or "auto", default="auto"
         Rows (users or items) per optimizer step. ``"auto"``: rows / 14 within [8, 256]
-        (256 on MovieLens-1M), so small data still gets a dozen steps per epoch.
+        (256 on MovieLens-1M), so small data still gets about 14 steps per epoch.
     learning_rate : float, default=1e-3
         Step size of the optimizer.
     weight_decay : float, default=3e-4
