@@ -262,15 +262,18 @@ def rating_block(
     """Raw outputs (len(index), items) for the users at ``index``, in chunks.
 
     BLAS picks another kernel for a product with few rows, which changes the last bits:
-    each chunk is padded to a multiple of :data:`PAD_ROWS` (repeating the last user), so a
-    user's scores do not depend on which other users are asked with it.
+    each chunk is padded (repeating the last user) to a multiple of :data:`PAD_ROWS` on the
+    CPU and to :data:`CHUNK_USERS` rows on a GPU, whose libraries choose kernels by the
+    exact row count, so a user's scores do not depend on which other users are asked with
+    it.
     """
     n_items = codes.shape[0] if kind == "item" else module.n_columns
     out = np.empty((len(index), n_items), dtype=np.float32)
+    multiple = PAD_ROWS if device.type == "cpu" else CHUNK_USERS
     with torch.no_grad():
         for start in range(0, len(index), CHUNK_USERS):
             part = index[start : start + CHUNK_USERS]
-            padded = np.pad(part, (0, -len(part) % PAD_ROWS), mode="edge")
+            padded = np.pad(part, (0, -len(part) % multiple), mode="edge")
             chunk = torch.from_numpy(padded).to(device)
             block = user_rows(module, kind, codes, chunk)
             out[start : start + len(part)] = block[: len(part)].cpu().numpy()

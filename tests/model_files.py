@@ -52,3 +52,13 @@ def rewrite(
 def named(path: Path) -> str:
     """A ``match`` pattern for a message naming ``path``."""
     return re.escape(str(path))
+
+
+def reload(like: Any, path: Path) -> Any:
+    """Load the file at ``path`` with ``like``'s class onto the device ``like`` was fitted
+    on (its first member's, for a blend), so predictions can be compared exactly: the same
+    device computes the same bits, while a model trained on a GPU and loaded on the CPU
+    agrees only to float32 round-off (``tests/test_gpu.py`` checks that case)."""
+    members = getattr(like, "estimators_", None)
+    device = (members[0] if members else like).device_
+    return type(like).load(path, device=device)

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_files import reload
 from sklearn.base import clone
 
 from autorec import AutoEncoderRecommender, BlendRecommender, NotFittedError
@@ -274,7 +275,7 @@ def test_save_load_round_trip(case, ratings, tmp_path):
         pytest.skip("this model has no file format")
     model = case["model"]
     path = model.save(tmp_path / "model.safetensors")
-    loaded = type(model).load(path)
+    loaded = reload(model, path)
     user = ratings["user_id"].iloc[0]
     pd.testing.assert_frame_equal(loaded.recommend(user, k=5), model.recommend(user, k=5))
     with warnings.catch_warnings():

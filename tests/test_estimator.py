@@ -16,11 +16,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_files import reload
 from sklearn.base import clone
 
 import autorec._training as training_module
 from autorec import AutoEncoderRecommender, NotFittedError, TrainingDivergedError
 from autorec._training import WARMUP_STEPS
+from autorec._validation import resolve_device
 from autorec.baselines import BiasBaseline, GlobalMean
 from autorec.datasets import make_ratings, train_test_split
 from autorec.metrics import rmse
@@ -243,7 +245,7 @@ def test_fit_returns_self_and_learned_attributes_end_in_underscore(ratings):
     assert est.history_["best_epoch"] == est.best_epoch_
     assert 1 <= est.best_epoch_ <= len(est.history_["val_rmse"]) <= SMALL["epochs"]
     assert len(est.history_["train_rmse"]) == len(est.history_["seconds"])
-    assert est.device_ == torch.device("cpu")
+    assert est.device_ == resolve_device("auto")  # CUDA where there is one
     assert est.module_.training is False
 
 
@@ -882,7 +884,7 @@ def test_item_model_fold_in_is_the_ridge_solution(item_model, ratings):
     own = ratings[ratings["user_id"] == ratings["user_id"].iloc[0]]
     items = item_model.item_map_.transform(own["item_id"])
     values = own["rating"].to_numpy(np.float64)
-    codes = item_model._codes().numpy().astype(np.float64)
+    codes = item_model._codes().cpu().numpy().astype(np.float64)
     hidden, offset = codes[:, :-1], codes[:, -1]  # the code, then the item's own bias
     design = np.hstack([hidden[items], np.ones((len(items), 1))])
     penalty = np.diag([item_model.fold_in_l2_] * hidden.shape[1] + [0.0])
@@ -1069,7 +1071,7 @@ def test_parameters_changed_after_fit_do_not_change_the_fitted_model(ratings, tm
     model.set_params(kind="user", hidden_layers=(3, 3))
     assert np.array_equal(model.predict(ratings), before)
     model.set_params(kind="nonsense")
-    loaded = AutoEncoderRecommender.load(model.save(tmp_path / "m.safetensors"))
+    loaded = reload(model, model.save(tmp_path / "m.safetensors"))
     assert loaded.kind == "item" and np.array_equal(loaded.predict(ratings), before)
 
 

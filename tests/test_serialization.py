@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from model_files import named, read_file, rewrite
+from model_files import named, read_file, reload, rewrite
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -93,10 +93,10 @@ def _assert_same_model(a: AutoEncoderRecommender, b: AutoEncoderRecommender, pai
 
 # ----------------------------------------------------------------------- round trip
 def test_round_trip_gives_an_identical_model(model, saved, ratings):
-    loaded = AutoEncoderRecommender.load(saved)
+    loaded = reload(model, saved)
     assert isinstance(loaded, AutoEncoderRecommender)
     _assert_same_model(model, loaded, ratings)
-    assert loaded.device_ == torch.device("cpu")
+    assert loaded.device_ == model.device_
     assert loaded.module_.training is False
 
 
@@ -139,7 +139,7 @@ def test_round_trip_with_string_ids(kind, tmp_path):
     )
     est = AutoEncoderRecommender(kind=kind, **SMALL).fit(frame)
     path = est.save(tmp_path / "strings.safetensors")
-    loaded = AutoEncoderRecommender.load(path)
+    loaded = reload(est, path)
     _assert_same_model(est, loaded, frame)
     assert loaded.user_map_.ids.tolist()[0] == "user-1"
     assert loaded.recommend("user-1", k=3)["item_id"].str.startswith("Movie é ").all()
@@ -153,7 +153,7 @@ def test_round_trip_with_huge_int_ids(tmp_path):
     frame = make_ratings(n_users=20, n_items=15, n_ratings=200, random_state=3)
     frame = frame.assign(user_id=frame["user_id"] * 10**12, item_id=frame["item_id"] + 10**12)
     est = AutoEncoderRecommender(**SMALL).fit(frame)
-    loaded = AutoEncoderRecommender.load(est.save(tmp_path / "ints.safetensors"))
+    loaded = reload(est, est.save(tmp_path / "ints.safetensors"))
     _assert_same_model(est, loaded, frame)
     assert loaded.user_map_.ids.dtype.kind == "i"
     assert loaded.user_map_.ids[-1] == 20 * 10**12
@@ -171,7 +171,7 @@ def test_round_trip_item_model_and_non_default_params(ratings, tmp_path):
         rating_scale=(0, 5),
         random_state=5,
     ).fit(ratings)
-    loaded = AutoEncoderRecommender.load(est.save(tmp_path / "item.safetensors"))
+    loaded = reload(est, est.save(tmp_path / "item.safetensors"))
     _assert_same_model(est, loaded, ratings)
     assert loaded.rating_scale_ == (0.0, 5.0)
     assert loaded.activation == "elu"
@@ -181,12 +181,12 @@ def test_round_trip_item_model_and_non_default_params(ratings, tmp_path):
 @pytest.mark.parametrize("ranking", ["rating", "exposure"])
 def test_round_trip_with_other_rankings(ratings, tmp_path, ranking):
     est = AutoEncoderRecommender(**SMALL, ranking=ranking).fit(ratings)
-    loaded = AutoEncoderRecommender.load(est.save(tmp_path / "r.safetensors"))
+    loaded = reload(est, est.save(tmp_path / "r.safetensors"))
     _assert_same_model(est, loaded, ratings)
 
 
 def test_loaded_model_can_fold_in_and_be_refit(model, saved, ratings):
-    loaded = AutoEncoderRecommender.load(saved)
+    loaded = reload(model, saved)
     user = model.user_map_.ids[0]
     rows = ratings[ratings["user_id"] == user]
     own = dict(zip(rows["item_id"], rows["rating"], strict=True))
@@ -210,7 +210,10 @@ def test_a_model_saved_on_a_gpu_loads_on_the_cpu(ratings, tmp_path):
     assert loaded.get_params()["device"] == "cpu"
     assert loaded.device_ == torch.device("cpu")
     assert all(p.device.type == "cpu" for p in loaded.module_.parameters())
-    assert np.array_equal(loaded.predict(ratings), est.predict(ratings))
+    if est.device_.type == "cpu":
+        assert np.array_equal(loaded.predict(ratings), est.predict(ratings))
+    else:  # really trained on a GPU: the CPU agrees to float32 round-off
+        assert np.allclose(loaded.predict(ratings), est.predict(ratings), atol=1e-4)
 
 
 def test_load_defaults_to_the_cpu(saved):
@@ -247,9 +250,7 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(model, ratings, tmp_pa
     assert path.read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
     monkeypatch.undo()
-    assert np.array_equal(
-        AutoEncoderRecommender.load(path).predict(ratings), model.predict(ratings)
-    )
+    assert np.array_equal(reload(model, path).predict(ratings), model.predict(ratings))
 
 
 def test_interrupted_save_cleans_up(model, tmp_path, monkeypatch):
@@ -278,9 +279,7 @@ def test_save_overwrites_an_existing_model(model, ratings, tmp_path):
     path = tmp_path / "model.safetensors"
     AutoEncoderRecommender(**{**SMALL, "random_state": 9}).fit(ratings).save(path)
     model.save(path)
-    assert np.array_equal(
-        AutoEncoderRecommender.load(path).predict(ratings), model.predict(ratings)
-    )
+    assert np.array_equal(reload(model, path).predict(ratings), model.predict(ratings))
 
 
 def test_saving_an_unfitted_model_is_a_not_fitted_error(tmp_path):
@@ -619,7 +618,7 @@ def _assert_same_blend(blend: BlendRecommender, loaded: BlendRecommender, pairs)
 
 
 def test_blend_round_trip_gives_an_identical_blend(blend, saved_blend, ratings):
-    loaded = BlendRecommender.load(saved_blend)
+    loaded = reload(blend, saved_blend)
     pairs = ratings.sample(100, random_state=0)
     _assert_same_blend(blend, loaded, pairs)
     assert np.array_equal(blend.validation_rmse_, loaded.validation_rmse_)
@@ -660,7 +659,7 @@ def test_a_blend_with_string_ids(tmp_path):
         AutoEncoderRecommender(kind="item", **small),
     ]
     blend = BlendRecommender(parts, random_state=0).fit(frame)
-    loaded = BlendRecommender.load(blend.save(tmp_path / "b.safetensors"))
+    loaded = reload(blend, blend.save(tmp_path / "b.safetensors"))
     _assert_same_blend(blend, loaded, frame)
     assert loaded.recommend("u1", k=3).shape[0] == 3
 
