@@ -37,6 +37,12 @@ AUTO_COLUMNS_PER_UNIT, AUTO_UNITS = 6, (10, 500)
 #: input_dropout="auto": user rows (chosen when items are few, so each row holds a
 #: handful of ratings) are trained denoising; item rows are not (no gain on ML-1M).
 AUTO_INPUT_DROPOUT = {"user": 0.5, "item": 0.0}
+#: refine_l2="auto": user rows with a code of at most this many units end the encoder in a
+#: ridge step of this penalty (synthetic 20,000 users x 100 items, 17 units: 0.6794 against
+#: 0.6952 without, over random states 0-2). Item rows already have a free output unit per
+#: user: no step; nor on wider codes, where its h x h solves are costly on a CPU (ML-1M
+#: user rows, 500 units: about 140 s an epoch against 2.5 s).
+AUTO_REFINE_L2, AUTO_REFINE_UNITS = 1.0, 100
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 #: Named configurations for :meth:`AutoEncoderRecommender.from_preset`.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -54,6 +60,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "weight_decay": 0.0,
         "patience": 6,
         "residual": False,
+        "refine_l2": 0.0,
     },
     # I-AutoRec (Sedhain et al., 2015): one hidden layer of 500 sigmoid units over item
     # rows, with L2 regularization, predicting ratings directly (no bias model).
@@ -66,6 +73,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "weight_decay": 3e-4,
         "patience": 4,
         "residual": False,
+        "refine_l2": 0.0,
     },
 }
 # I-AutoRec twice as wide: the third member of the best configuration (the blend), where
@@ -110,6 +118,7 @@ def validate_params(est: Any) -> dict[str, Any]:
         "residual": check_bool(est.residual, "residual"),
         "dropout": scalar(est.dropout, "dropout", low=0.0, high=0.99),
         "input_dropout": _auto_or_fraction(est.input_dropout, "input_dropout"),
+        "refine_l2": _auto_or_penalty(est.refine_l2, "refine_l2"),
         "epochs": scalar(est.epochs, "epochs", int, low=1, high=10**6),
         "batch_size": _auto_or(est.batch_size, "batch_size", high=10**9),
         "learning_rate": scalar(
@@ -142,6 +151,13 @@ def _auto_or_fraction(value: Any, name: str) -> float | str:
     return "auto" if _is_auto(value) else check_scalar(value, name, low=0.0, high=0.99)
 
 
+def _auto_or_penalty(value: Any, name: str) -> float | str:
+    """``"auto"`` or a float in [0, 1e6] (0: off)."""
+    if isinstance(value, str) and not _is_auto(value):
+        raise ValueError(f"{name} must be 'auto' or a float in [0, 1e6] (0: off), got {value!r}")
+    return "auto" if _is_auto(value) else check_scalar(value, name, low=0.0, high=1e6)
+
+
 def _auto_or(value: Any, name: str, high: int) -> int | str:
     """``"auto"`` (chosen at fit time from the data's shape) or an int in [1, high]."""
     if isinstance(value, str):
@@ -156,8 +172,8 @@ def resolve_auto(
 ) -> dict[str, Any]:
     """``params`` with every ``"auto"`` replaced by the value chosen for data of this
     shape (what ``fit_params_`` records): see ``AUTO_USER_RATIO``,
-    ``AUTO_COLUMNS_PER_UNIT``, ``AUTO_INPUT_DROPOUT``, ``AUTO_STEPS`` and
-    ``AUTO_PATIENCE_RATINGS``."""
+    ``AUTO_COLUMNS_PER_UNIT``, ``AUTO_INPUT_DROPOUT``, ``AUTO_REFINE_L2``, ``AUTO_STEPS``
+    and ``AUTO_PATIENCE_RATINGS``."""
     out = dict(params)
     if out["kind"] == "auto":
         out["kind"] = "user" if n_users > AUTO_USER_RATIO * n_items else "item"
@@ -167,6 +183,9 @@ def resolve_auto(
         out["hidden_layers"] = (units,)
     if out["input_dropout"] == "auto":
         out["input_dropout"] = AUTO_INPUT_DROPOUT[out["kind"]]
+    if out["refine_l2"] == "auto":
+        narrow = out["kind"] == "user" and out["hidden_layers"][-1] <= AUTO_REFINE_UNITS
+        out["refine_l2"] = AUTO_REFINE_L2 if narrow else 0.0
     if out["batch_size"] == "auto":
         rows = n_users if out["kind"] == "user" else n_items
         out["batch_size"] = int(np.clip(rows // AUTO_STEPS, *AUTO_BATCH))

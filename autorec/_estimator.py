@@ -15,7 +15,7 @@ import torch
 
 from ._base import ParamsMixin
 from ._config import PRESETS, validate_params
-from ._estimator_state import restore
+from ._estimator_state import STATE, restore
 from ._fitting import fit_input_rows, learn
 from ._foldin import fold_in_item_model
 from ._hybrid import HybridRankingMixin, new_user_row
@@ -128,6 +128,11 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         and which columns were rated feed the first layer, each row's bias is recomputed
         from its inputs (a new user gets one too), and the output weights start at zero,
         so the untrained network *is* the bias model and L2 shrinks towards it.
+    refine_l2 : float or "auto", default="auto"
+        Ridge penalty of a last encoder step that corrects each row's code by regressing
+        the row's residuals on the decoder's weights at its rated columns (as matrix
+        factorisation solves a user's factors); trained through. 0: no step. ``"auto"``:
+        1.0 on user rows with a code of at most 100 units (cheap there), else 0.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, numpy Generator or None, default=None
@@ -188,30 +193,8 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
     """
 
     _fitted_attribute = "module_"
-    #: The fitted state, listed once: what ``save`` writes and ``load`` restores, and how
-    #: each attribute is stored (see :func:`autorec._serialization.dump_state`).
-    _STATE: ClassVar[dict[str, str]] = {
-        "fit_params_": "json",
-        "n_users_": "json",
-        "n_items_": "json",
-        "rating_scale_": "json",
-        "global_mean_": "json",
-        "history_": "json",
-        "best_epoch_": "json",
-        "fit_seconds_": "json",
-        "ranking_weights_": "json",
-        "ranking_validation_": "json",
-        "fold_in_l2_": "json",
-        "user_map_": "ids",
-        "item_map_": "ids",
-        "utility_": "csr",
-        "user_mean_": "array",
-        "item_mean_": "array",
-        "item_popularity_": "array",
-        "exposure_items_": "index",
-        "exposure_weights_": "array",
-        "module_": "module",
-    }
+    #: The fitted state, listed once (what ``save`` writes and ``load`` restores).
+    _STATE: ClassVar[dict[str, str]] = STATE
 
     def __init__(
         self,
@@ -233,6 +216,7 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         duplicates: str = "error",
         ranking: str = "hybrid",
         residual: bool = True,
+        refine_l2: float | str = "auto",
         device: str | torch.device = "auto",
         random_state: int | np.random.Generator | None = None,
         verbose: int = 0,
@@ -254,6 +238,7 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         self.duplicates = duplicates
         self.ranking = ranking
         self.residual = residual
+        self.refine_l2 = refine_l2
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -514,6 +499,5 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         tensors: dict[str, torch.Tensor],
         device: str | torch.device,
     ) -> AutoEncoderRecommender:
-        """A fitted model from a file's header and tensors (prefix already removed); the
-        checks live in :func:`autorec._estimator_state.restore`."""
+        """A fitted model from a file (checked by :func:`~autorec._estimator_state.restore`)."""
         return restore(cls, path, header, tensors, device)

@@ -22,7 +22,33 @@ from ._serialization import (
 )
 from ._validation import check_rating_scale, check_scalar, resolve_device
 
-__all__ = ["blend_weights", "check_shapes", "restore"]
+__all__ = ["STATE", "blend_weights", "check_shapes", "restore"]
+
+#: The fitted state of an :class:`~autorec.AutoEncoderRecommender`, listed once: what
+#: ``save`` writes and ``load`` restores, and how each attribute is stored (see
+#: :func:`autorec._serialization.dump_state`).
+STATE: dict[str, str] = {
+    "fit_params_": "json",
+    "n_users_": "json",
+    "n_items_": "json",
+    "rating_scale_": "json",
+    "global_mean_": "json",
+    "history_": "json",
+    "best_epoch_": "json",
+    "fit_seconds_": "json",
+    "ranking_weights_": "json",
+    "ranking_validation_": "json",
+    "fold_in_l2_": "json",
+    "user_map_": "ids",
+    "item_map_": "ids",
+    "utility_": "csr",
+    "user_mean_": "array",
+    "item_mean_": "array",
+    "item_popularity_": "array",
+    "exposure_items_": "index",
+    "exposure_weights_": "array",
+    "module_": "module",
+}
 
 
 def restore(
@@ -37,6 +63,7 @@ def restore(
         state, ids = dict(header["state"]), dict(header["ids"])
         raw = dict(state["fit_params_"])
         raw.setdefault("residual", False)  # files from before the option: never residual
+        raw.setdefault("refine_l2", 0.0)  # likewise: no refinement step
         for key in ("hidden_layers", "rating_scale"):  # JSON has no tuples
             if isinstance(raw.get(key), list):
                 raw[key] = tuple(raw[key])

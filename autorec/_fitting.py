@@ -168,4 +168,5 @@ def build_module(
         output_bias=output_bias,
         generator=generator,
         residual=params["residual"],
+        refine_l2=params["refine_l2"],
     )

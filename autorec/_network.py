@@ -11,6 +11,12 @@ function it computes:
 * the masked loss only needs the outputs at rated columns, so during training the last
   layer is evaluated only there (:meth:`AutoEncoderNet.decode_at`); the full output row is
   computed only when a whole row of predictions is asked for (:meth:`AutoEncoderNet.decode`).
+
+With ``refine_l2 > 0`` the encoder ends in one closed-form step (:meth:`AutoEncoderNet.refine`):
+each row's code is corrected by the ridge regression of the row's own residuals on the
+decoder's weights at its rated columns, the way matrix factorisation solves a user's
+factors (semi-amortized inference: the encoder's guess, then one exact step). Training
+runs through the step, so the decoder learns weights that the step uses well.
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ from ._sparse import SparseRows
 
 #: Above this fraction of rated cells in a batch, outputs are computed densely.
 DENSE_DECODE_DENSITY = 0.01
+#: The ridge penalty on the row's bias (the code's last entry) in :meth:`AutoEncoderNet.refine`
+#: (that of the bias model: ``autorec._fitting.BIAS_REG``).
+REFINE_BIAS_L2 = 5.0
+#: :meth:`AutoEncoderNet.refine` works on groups of rows whose padded design matrices hold
+#: at most this many numbers (bounds its memory on long rows and wide codes).
+REFINE_BLOCK = 1 << 23
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
@@ -59,6 +71,10 @@ class AutoEncoderNet(nn.Module):
         Initial value of the output biases (the mean training rating is a good start).
     generator : torch.Generator, optional
         Source of randomness for the initial weights.
+    residual : bool
+        Learn the residual of a bias model (see ``input_shift`` below).
+    refine_l2 : float
+        Ridge penalty of the refinement step at the end of the encoder (0: no step).
     """
 
     def __init__(
@@ -70,11 +86,13 @@ class AutoEncoderNet(nn.Module):
         output_bias: float = 0.0,
         generator: torch.Generator | None = None,
         residual: bool = False,
+        refine_l2: float = 0.0,
     ) -> None:
         super().__init__()
         widths = [int(h) for h in hidden_layers]
         self.n_columns = int(n_columns)
         self.residual = bool(residual)
+        self.refine_l2 = float(refine_l2)
         self.input_weight = nn.Parameter(torch.empty(self.n_columns, widths[0]))
         # residual: the first layer reads the centred ratings through input_weight and
         # *which* columns were rated through implicit_weight (like SVD++'s implicit term)
@@ -148,22 +166,86 @@ class AutoEncoderNet(nn.Module):
     ) -> torch.Tensor:
         """:meth:`encode` with some ratings hidden (denoising): ``keep`` is 1 for the
         ratings shown, 0 for those hidden; the shown ones reach the hidden layers scaled by
-        ``1 / keep_rate``, and the row's bias is computed from the shown ones only."""
-        if keep is not None:
-            values = values * keep
-        if not self.residual:
-            first = _bag(self.input_weight, columns, offsets, values / keep_rate)
-            code = self.hidden(first + self.input_bias)
-            return torch.cat([code, code.new_zeros(code.shape[0], 1)], dim=1)
+        ``1 / keep_rate``, and the row's bias (and the refinement step) use the shown ones
+        only."""
         shown = torch.ones_like(values) if keep is None else keep
-        centred = (values - self.input_shift[columns]) * shown
-        first = _bag(self.input_weight, columns, offsets, centred / keep_rate)
-        first = first + _bag(self.implicit_weight, columns, offsets, shown / keep_rate)
-        code = self.hidden(first + self.input_bias)
-        one = torch.ones((1, 1), dtype=values.dtype, device=values.device)
-        row = torch.zeros_like(columns)  # every rating into the one-entry table
-        total, count = (_bag(one, row, offsets, w) for w in (centred, shown))
-        return torch.cat([code, total / (count + self.row_shrink).clamp_min(1e-12)], dim=1)
+        if not self.residual:
+            first = _bag(self.input_weight, columns, offsets, values * shown / keep_rate)
+            code = self.hidden(first + self.input_bias)
+            code = torch.cat([code, code.new_zeros(code.shape[0], 1)], dim=1)
+        else:
+            centred = (values - self.input_shift[columns]) * shown
+            first = _bag(self.input_weight, columns, offsets, centred / keep_rate)
+            first = first + _bag(self.implicit_weight, columns, offsets, shown / keep_rate)
+            code = self.hidden(first + self.input_bias)
+            one = torch.ones((1, 1), dtype=values.dtype, device=values.device)
+            row = torch.zeros_like(columns)  # every rating into the one-entry table
+            total, count = (_bag(one, row, offsets, w) for w in (centred, shown))
+            bias = total / (count + self.row_shrink).clamp_min(1e-12)
+            code = torch.cat([code, bias], dim=1)
+        if self.refine_l2 > 0 and columns.numel():
+            code = self.refine(code, columns, offsets, values, shown)
+        return code
+
+    def refine(
+        self,
+        code: torch.Tensor,
+        columns: torch.Tensor,
+        offsets: torch.Tensor,
+        values: torch.Tensor,
+        shown: torch.Tensor,
+    ) -> torch.Tensor:
+        """Each row's code plus the ridge solution ``d`` of its residuals on the decoder::
+
+            d = argmin  sum_j (x_j . (c + d) + b_j - r_j)^2 + refine_l2 |d_hidden|^2
+                                                       + REFINE_BIAS_L2 d_bias^2
+
+        over the row's shown ratings ``r_j`` at columns ``j``, with ``x_j`` the decoder's
+        weights at ``j`` and a 1 for the row's bias, ``b_j`` the output bias: one exact
+        step from the encoder's code towards the code that best explains the row's own
+        ratings (a row with no rating keeps its code). Differentiable.
+        """
+        n_rows, width = code.shape
+        n = columns.numel()
+        lengths = torch.diff(offsets, append=offsets.new_tensor([n]))
+        row = torch.repeat_interleave(
+            torch.arange(n_rows, device=code.device), lengths, output_size=n
+        )
+        x = torch.cat([self.output_weight[columns], values.new_ones(n, 1)], dim=1)
+        residual = (values - (code[row] * x).sum(dim=1) - self.output_bias[columns]) * shown
+        x = x * shown[:, None]
+        penalty = torch.full((width,), self.refine_l2, dtype=code.dtype, device=code.device)
+        penalty[-1] = REFINE_BIAS_L2
+        # Rows in groups whose padded (rows, longest row, width) design fits REFINE_BLOCK.
+        steps = [
+            self._ridge_step(x, residual, row, offsets, lengths, start, stop, penalty)
+            for start, stop in _row_groups(lengths.cpu().numpy(), width)
+        ]
+        return code + torch.cat(steps)
+
+    @staticmethod
+    def _ridge_step(
+        x: torch.Tensor,
+        residual: torch.Tensor,
+        row: torch.Tensor,
+        offsets: torch.Tensor,
+        lengths: torch.Tensor,
+        start: int,
+        stop: int,
+        penalty: torch.Tensor,
+    ) -> torch.Tensor:
+        """The ridge corrections of rows ``start:stop`` (see :meth:`refine`)."""
+        first = int(offsets[start])
+        last = int(offsets[stop - 1] + lengths[stop - 1])
+        local = row[first:last] - start
+        position = torch.arange(first, last, device=x.device) - offsets[row[first:last]]
+        longest = max(int(lengths[start:stop].max()), 1)
+        design = x.new_zeros(stop - start, longest, x.shape[1])
+        design = design.index_put((local, position), x[first:last])
+        target = residual.new_zeros(stop - start, longest)
+        target = target.index_put((local, position), residual[first:last])
+        gram = design.transpose(1, 2) @ design + torch.diag(penalty)
+        return torch.linalg.solve(gram, (design.transpose(1, 2) @ target[..., None]))[..., 0]
 
     def decode_at(
         self, code: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor
@@ -183,6 +265,22 @@ class AutoEncoderNet(nn.Module):
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Every output of each row of the batch (batch x n_columns)."""
         return torch.addmm(self.output_bias, code[:, :-1], self.output_weight.T) + code[:, -1:]
+
+
+def _row_groups(lengths: np.ndarray, width: int) -> list[tuple[int, int]]:
+    """Consecutive (start, stop) groups of rows whose padded design, rows x longest row x
+    ``width``, holds at most :data:`REFINE_BLOCK` numbers (a longer row: a group alone)."""
+    groups, start, n_rows = [], 0, len(lengths)
+    while start < n_rows:
+        stop, longest = start + 1, max(int(lengths[start]), 1)
+        while stop < n_rows:
+            wider = max(longest, int(lengths[stop]))
+            if (stop + 1 - start) * wider * width > REFINE_BLOCK:
+                break
+            stop, longest = stop + 1, wider
+        groups.append((start, stop))
+        start = stop
+    return groups
 
 
 def _bag(

@@ -8,7 +8,7 @@ from autorec import AutoEncoderRecommender
 from autorec._config import resolve_auto, validate_params
 from autorec.datasets import make_ratings
 
-AUTO = ("kind", "hidden_layers", "input_dropout", "batch_size", "patience")
+AUTO = ("kind", "hidden_layers", "input_dropout", "batch_size", "patience", "refine_l2")
 
 
 def _resolved(n_users: int, n_items: int, n_ratings: int, **params) -> dict:
@@ -21,13 +21,16 @@ def _resolved(n_users: int, n_items: int, n_ratings: int, **params) -> dict:
     ("shape", "expected"),
     [
         # MovieLens-1M's training ratings: item rows, 500 units, batch 256 (both capped)
-        ((6040, 3706, 750_121), ("item", (500,), 0.0, 256, 4)),
+        ((6040, 3706, 750_121), ("item", (500,), 0.0, 256, 4, 0.0)),
         # few users, many items: item rows over 300 user columns -> 50 units
-        ((300, 3000, 40_000), ("item", (50,), 0.0, 214, 10)),
-        # users outnumber items 200:1 -> user rows over 100 item columns, denoised
-        ((20_000, 100, 150_000), ("user", (17,), 0.5, 256, 7)),
+        ((300, 3000, 40_000), ("item", (50,), 0.0, 214, 10, 0.0)),
+        # users outnumber items 200:1 -> user rows over 100 item columns, denoised, and
+        # their narrow codes refined by a ridge step
+        ((20_000, 100, 150_000), ("user", (17,), 0.5, 256, 7, 1.0)),
+        # user rows over 3,000 items: 500 units, too wide for the step
+        ((40_000, 3000, 900_000), ("user", (500,), 0.5, 256, 4, 0.0)),
         # tiny: the width and batch size stay at their floors
-        ((12, 20, 100), ("item", (10,), 0.0, 8, 10)),
+        ((12, 20, 100), ("item", (10,), 0.0, 8, 10, 0.0)),
     ],
 )
 def test_auto_parameters_follow_the_data_shape(shape, expected):
@@ -41,10 +44,14 @@ def test_explicit_values_are_never_replaced():
         "input_dropout": 0.1,
         "batch_size": 5,
         "patience": 2,
+        "refine_l2": 0.5,
     }
     assert _resolved(6040, 3706, 750_121, **explicit) == explicit
     # an explicit kind still steers the "auto" width: item rows count users as columns
     assert _resolved(20_000, 100, 150_000, kind="item")["hidden_layers"] == (500,)
+    # ... and an explicit width the "auto" step: user rows with a narrow code get it
+    assert _resolved(6040, 3706, 750_121, kind="user", hidden_layers=(64,))["refine_l2"] == 1.0
+    assert _resolved(20_000, 100, 150_000, hidden_layers=(200, 100, 200))["refine_l2"] == 0.0
 
 
 def test_fit_records_the_resolved_values_and_keeps_the_auto_parameters():
@@ -61,6 +68,8 @@ def test_fit_records_the_resolved_values_and_keeps_the_auto_parameters():
         ("hidden_layers", "wide", "'auto' or a non-empty sequence"),
         ("input_dropout", "Auto", r"'auto' or a float in \[0.0, 0.99\]"),
         ("input_dropout", 1.0, r"\[0.0, 0.99\]"),
+        ("refine_l2", "ridge", r"'auto' or a float in \[0, 1e6\] \(0: off\)"),
+        ("refine_l2", -1.0, r"\[0.0, 1000000.0\]"),
     ],
 )
 def test_bad_auto_like_values_name_the_parameter_and_what_is_allowed(param, value, allowed):
