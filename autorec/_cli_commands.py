@@ -127,10 +127,12 @@ def _require_matplotlib() -> None:
 
 
 def _member_label(model: AutoEncoderRecommender) -> str:
-    """A fitted model described by its fitted parameters: "residual item 500"."""
+    """A fitted model described by its fitted parameters: "residual item 500", "residual
+    user 17 refined"."""
     fit = model.fit_params_
     widths = "-".join(str(w) for w in fit["hidden_layers"])
-    return f"{'residual ' if fit['residual'] else ''}{fit['kind']} {widths}"
+    refined = " refined" if fit.get("refine_l2") else ""
+    return f"{'residual ' if fit['residual'] else ''}{fit['kind']} {widths}{refined}"
 
 
 def _write_plot(
