@@ -41,7 +41,7 @@ AUTO_INPUT_DROPOUT = {"user": 0.5, "item": 0.0}
 #: ridge step of this penalty (synthetic 20,000 users x 100 items, 17 units: 0.6794 against
 #: 0.6952 without, over random states 0-2). Item rows already have a free output unit per
 #: user: no step; nor on wider codes, where its h x h solves are costly on a CPU (ML-1M
-#: user rows, 500 units: about 140 s an epoch against 2.5 s).
+#: user rows, 500 units: 143-236 s an epoch against 2.5-2.9 s, on a busy 2-core machine).
 AUTO_REFINE_L2, AUTO_REFINE_UNITS = 1.0, 100
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 #: Named configurations for :meth:`AutoEncoderRecommender.from_preset`.
