@@ -36,8 +36,9 @@ DENSE_DECODE_DENSITY = 0.01
 #: The ridge penalty on the row's bias (the code's last entry) in :meth:`AutoEncoderNet.refine`
 #: (that of the bias model: ``autorec._fitting.BIAS_REG``).
 REFINE_BIAS_L2 = 5.0
-#: :meth:`AutoEncoderNet.refine` works on groups of rows whose padded design matrices hold
-#: at most this many numbers (bounds its memory on long rows and wide codes).
+#: :meth:`AutoEncoderNet.refine` works on groups of rows whose padded design matrices and
+#: Gram matrices hold at most this many numbers each (bounds its memory on long rows and
+#: wide codes).
 REFINE_BLOCK = 1 << 23
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -216,7 +217,8 @@ class AutoEncoderNet(nn.Module):
         x = x * shown[:, None]
         penalty = torch.full((width,), self.refine_l2, dtype=code.dtype, device=code.device)
         penalty[-1] = REFINE_BIAS_L2
-        # Rows in groups whose padded (rows, longest row, width) design fits REFINE_BLOCK.
+        # Rows in groups whose padded design (rows x longest row x width) and Gram matrices
+        # (rows x width x width) fit REFINE_BLOCK.
         steps = [
             self._ridge_step(x, residual, row, offsets, lengths, start, stop, penalty)
             for start, stop in _row_groups(lengths.cpu().numpy(), width)
@@ -268,11 +270,12 @@ class AutoEncoderNet(nn.Module):
 
 
 def _row_groups(lengths: np.ndarray, width: int) -> list[tuple[int, int]]:
-    """Consecutive (start, stop) groups of rows whose padded design, rows x longest row x
-    ``width``, holds at most :data:`REFINE_BLOCK` numbers (a longer row: a group alone)."""
+    """Consecutive (start, stop) groups of rows whose padded design (rows x longest row x
+    ``width``) and Gram matrices (rows x ``width`` x ``width``) hold at most
+    :data:`REFINE_BLOCK` numbers each (a row too long for that: a group alone)."""
     groups, start, n_rows = [], 0, len(lengths)
     while start < n_rows:
-        stop, longest = start + 1, max(int(lengths[start]), 1)
+        stop, longest = start + 1, max(int(lengths[start]), width)
         while stop < n_rows:
             wider = max(longest, int(lengths[stop]))
             if (stop + 1 - start) * wider * width > REFINE_BLOCK:
