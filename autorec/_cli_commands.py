@@ -131,7 +131,7 @@ def _member_label(model: AutoEncoderRecommender) -> str:
     user 17 refined"."""
     fit = model.fit_params_
     widths = "-".join(str(w) for w in fit["hidden_layers"])
-    refined = " refined" if fit.get("refine_l2") else ""
+    refined = " refined" if fit["refine_l2"] else ""
     return f"{'residual ' if fit['residual'] else ''}{fit['kind']} {widths}{refined}"
 
 

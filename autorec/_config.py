@@ -117,8 +117,8 @@ def validate_params(est: Any) -> dict[str, Any]:
         "ranking": check_option(est.ranking, "ranking", RANKINGS),
         "residual": check_bool(est.residual, "residual"),
         "dropout": scalar(est.dropout, "dropout", low=0.0, high=0.99),
-        "input_dropout": _auto_or_fraction(est.input_dropout, "input_dropout"),
-        "refine_l2": _auto_or_penalty(est.refine_l2, "refine_l2"),
+        "input_dropout": _auto_or_float(est.input_dropout, "input_dropout", high=0.99),
+        "refine_l2": _auto_or_float(est.refine_l2, "refine_l2", high=1e6),
         "epochs": scalar(est.epochs, "epochs", int, low=1, high=10**6),
         "batch_size": _auto_or(est.batch_size, "batch_size", high=10**9),
         "learning_rate": scalar(
@@ -144,18 +144,11 @@ def _is_auto(value: Any) -> bool:
     return isinstance(value, str) and value == "auto"
 
 
-def _auto_or_fraction(value: Any, name: str) -> float | str:
-    """``"auto"`` or a float in [0.0, 0.99]."""
+def _auto_or_float(value: Any, name: str, high: float) -> float | str:
+    """``"auto"`` or a float in [0.0, high]."""
     if isinstance(value, str) and not _is_auto(value):
-        raise ValueError(f"{name} must be 'auto' or a float in [0.0, 0.99], got {value!r}")
-    return "auto" if _is_auto(value) else check_scalar(value, name, low=0.0, high=0.99)
-
-
-def _auto_or_penalty(value: Any, name: str) -> float | str:
-    """``"auto"`` or a float in [0, 1e6] (0: off)."""
-    if isinstance(value, str) and not _is_auto(value):
-        raise ValueError(f"{name} must be 'auto' or a float in [0, 1e6] (0: off), got {value!r}")
-    return "auto" if _is_auto(value) else check_scalar(value, name, low=0.0, high=1e6)
+        raise ValueError(f"{name} must be 'auto' or a float in [0.0, {high}], got {value!r}")
+    return "auto" if _is_auto(value) else check_scalar(value, name, low=0.0, high=high)
 
 
 def _auto_or(value: Any, name: str, high: int) -> int | str:

@@ -68,7 +68,7 @@ def test_fit_records_the_resolved_values_and_keeps_the_auto_parameters():
         ("hidden_layers", "wide", "'auto' or a non-empty sequence"),
         ("input_dropout", "Auto", r"'auto' or a float in \[0.0, 0.99\]"),
         ("input_dropout", 1.0, r"\[0.0, 0.99\]"),
-        ("refine_l2", "ridge", r"'auto' or a float in \[0, 1e6\] \(0: off\)"),
+        ("refine_l2", "ridge", r"'auto' or a float in \[0.0, 1000000.0\]"),
         ("refine_l2", -1.0, r"\[0.0, 1000000.0\]"),
     ],
 )
