@@ -144,8 +144,8 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
 
     Attributes
     ----------
-    module_ : AutoEncoderNet
-        The trained torch module (in eval mode).
+    module_ : torch.nn.Module
+        The trained network (an ``AutoEncoderNet``, in eval mode).
     user_map_, item_map_ : autorec.datasets.IdMap
         Raw ids to row / column index and back.
     n_users_, n_items_ : int
@@ -499,5 +499,5 @@ class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMix
         tensors: dict[str, torch.Tensor],
         device: str | torch.device,
     ) -> AutoEncoderRecommender:
-        """A fitted model from a file (checked by :func:`~autorec._estimator_state.restore`)."""
+        """A fitted model from a file (checked by ``autorec._estimator_state.restore``)."""
         return restore(cls, path, header, tensors, device)

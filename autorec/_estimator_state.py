@@ -26,7 +26,7 @@ __all__ = ["STATE", "blend_weights", "check_shapes", "restore"]
 
 #: The fitted state of an :class:`~autorec.AutoEncoderRecommender`, listed once: what
 #: ``save`` writes and ``load`` restores, and how each attribute is stored (see
-#: :func:`autorec._serialization.dump_state`).
+#: ``autorec._serialization.dump_state``).
 STATE: dict[str, str] = {
     "fit_params_": "json",
     "n_users_": "json",

@@ -1,8 +1,8 @@
 """Ranking baselines for full-catalogue top-N: :class:`MostPopular` and :class:`EASE`.
 
 Both treat a rating as an interaction (its value is ignored) and rank items for
-:meth:`~autorec._recommender.RecommenderMixin.recommend` and
-:func:`autorec._topn.evaluate_ranking`; neither predicts ratings.
+``autorec._recommender.RecommenderMixin.recommend`` and
+``autorec._topn.evaluate_ranking``; neither predicts ratings.
 """
 
 from __future__ import annotations

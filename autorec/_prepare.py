@@ -67,7 +67,7 @@ class FitData:
 def prepare(
     ratings: pd.DataFrame | UtilityMatrix, rating_scale=None, duplicates: str = "error"
 ) -> FitData:
-    """Validate ``ratings`` (see :func:`autorec._validation.check_ratings`) and build the
+    """Validate ``ratings`` (see ``autorec._validation.check_ratings``) and build the
     training matrix; a :class:`~autorec.datasets.UtilityMatrix` is only checked against
     ``rating_scale``."""
     if isinstance(ratings, UtilityMatrix):

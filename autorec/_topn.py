@@ -276,7 +276,7 @@ def evaluate_ranking(
     Parameters
     ----------
     model : fitted recommender
-        Any model with the :class:`~autorec._recommender.RecommenderMixin` shape: fitted
+        Any model with the ``autorec._recommender.RecommenderMixin`` shape: fitted
         ``user_map_`` and ``item_map_`` and the hooks ``_user_scores(index)`` and
         ``_seen_items(index)``. Users are scored in blocks of 1,024.
     train : pandas.DataFrame

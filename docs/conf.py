@@ -41,6 +41,8 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax ships with the docs (no CDN): formulas render offline.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "autorec_cli",
@@ -67,7 +69,6 @@ numpydoc_xref_param_type = True
 # (offline) still reads "int" or "DataFrame", never "python:int".
 _OWN = {
     "AutoEncoderRecommender": "autorec.AutoEncoderRecommender",
-    "AutoEncoderNet": "autorec._network.AutoEncoderNet",
     "IdMap": "autorec.datasets.IdMap",
     "UtilityMatrix": "autorec.datasets.UtilityMatrix",
     "MovieLens1M": "autorec.datasets.MovieLens1M",

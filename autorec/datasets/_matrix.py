@@ -251,7 +251,7 @@ def utility_matrix(
     ----------
     ratings : pandas.DataFrame
         Columns ``user_id``, ``item_id``, ``rating`` (checked with
-        :func:`autorec._validation.check_ratings`; duplicate pairs are an error).
+        ``autorec._validation.check_ratings``; duplicate pairs are an error).
     user_map, item_map : IdMap, default=None
         Maps to reuse (e.g. the training matrix's, to build a test matrix with
         the same rows and columns). When None, built from ``ratings`` (sorted ids).
@@ -309,7 +309,7 @@ def utility_from_checked(
     item_map: IdMap | None = None,
     unknown: str = "error",
 ) -> UtilityMatrix:
-    """:func:`utility_matrix` of a frame that :func:`~autorec._validation.check_ratings`
+    """:func:`utility_matrix` of a frame that ``autorec._validation.check_ratings``
     already validated (so a ``fit`` validates its ratings once)."""
     users = _as_id_array(frame["user_id"], "user_id")
     items = _as_id_array(frame["item_id"], "item_id")

@@ -73,7 +73,7 @@ def train_test_split(
     ValueError
         If ``test_size`` is not strictly between 0 and 1, ``by`` is not one of
         the allowed values, or ``ratings`` is invalid (see
-        :func:`autorec._validation.check_ratings`).
+        ``autorec._validation.check_ratings``).
 
     Examples
     --------
