@@ -148,6 +148,7 @@ def choose_weights(
     MovieLens-1M user.
     """
     low, high = scale
+    k = min(k, exposure.shape[1])  # a catalogue smaller than k ranks all of it
     base = torch.from_numpy(np.log(np.maximum(exposure, np.float32(EPS)), dtype=np.float32))
     mask = seen.tocoo()
     base[

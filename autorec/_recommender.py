@@ -222,7 +222,15 @@ class RecommenderMixin:
                 f"{as_python(items[bad][0])!r}; ratings must be {allowed}"
             )
         index = self.item_map_.transform(items)  # type: ignore[attr-defined]
-        if (index < 0).any():
+        if not (index >= 0).any():
+            unknown = f" (ids {items[:5].tolist()}, {len(items)} in all)" if len(items) else ""
+            warnings.warn(
+                f"user_ratings holds no item from the training data{unknown}; without a "
+                "known rating the user gets what every new user gets: the most-rated items",
+                UserWarning,
+                stacklevel=4,
+            )
+        elif (index < 0).any():
             warnings.warn(
                 f"{int((index < 0).sum())} item(s) in user_ratings were not in the training "
                 f"data and are ignored (e.g. {items[index < 0][:5].tolist()})",
@@ -239,6 +247,39 @@ class RecommenderMixin:
                 "one rating"
             )
         return index.astype(np.int64), values
+
+    def _with_history(
+        self, user_id: Any, items: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A fold-in user's ratings merged with their training ratings when ``user_id``
+        is a training user (a rating given in ``user_ratings`` wins on the same item)."""
+        if user_id is None:
+            return items, values
+        ids = np.asarray([user_id], dtype=object if isinstance(user_id, str) else None)
+        _check_id_values(ids, "user id")
+        row = int(self.user_map_.transform(ids)[0])  # type: ignore[attr-defined]
+        if row < 0:
+            return items, values
+        matrix = self.utility_  # type: ignore[attr-defined]
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        past, past_values = matrix.indices[start:stop], matrix.data[start:stop]
+        keep = ~np.isin(past, items)
+        merged = np.concatenate([past[keep].astype(np.int64), items])
+        order = np.argsort(merged, kind="stable")
+        both = np.concatenate([past_values[keep].astype(np.float64), values])
+        return merged[order], both[order]
+
+    def _cold_start(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(scores, predicted ratings or None) for a user with no known rating: the
+        items ranked by their number of training ratings, each predicted at its mean
+        training rating."""
+        counts = self._item_counts()
+        if getattr(self, "rating_scale_", None) is None:
+            return counts.astype(np.float64), None
+        matrix = self.utility_  # type: ignore[attr-defined]
+        sums = np.bincount(matrix.indices, weights=matrix.data, minlength=matrix.shape[1])
+        means = sums / np.maximum(counts, 1)
+        return counts.astype(np.float64), means.astype(np.float32)
 
     # ------------------------------------------------------------------ public
     def recommend(
@@ -270,7 +311,12 @@ class RecommenderMixin:
             Series indexed by item id, or a frame with ``item_id`` and ``rating``), each
             item rated once. The user's recommendations come without retraining (for
             the models that support it); items unknown to the model are ignored with a
-            warning.
+            warning. When ``user_id`` is a training user, their training ratings are
+            merged in (``user_ratings`` wins on an item rated in both) and all of them
+            are excluded with ``exclude_seen``. A user with no rating of a known item
+            gets, with a warning, what every new user gets from every model: the
+            most-rated items, ``score`` their number of training ratings and
+            ``predicted_rating`` their mean training rating.
 
         Returns
         -------
@@ -303,7 +349,8 @@ class RecommenderMixin:
             if not (user_id is None or np.ndim(user_id) == 0):
                 raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
             items, values = self._parse_user_ratings(user_ratings)
-            scores, predicted = self._fold_in(items, values)
+            items, values = self._with_history(user_id, items, values)
+            scores, predicted = self._fold_in(items, values) if len(items) else self._cold_start()
             scores = np.asarray(scores, dtype=np.float64)[None, :]
             predicted = None if predicted is None else np.asarray(predicted)[None, :]
             result = self._rank(scores, predicted, [items], [user_id], k, exclude_seen, True)
