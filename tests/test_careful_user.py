@@ -107,3 +107,54 @@ def test_fold_in_of_a_training_user_keeps_their_history_out(fitted_models, name)
     spelled_out = {**dict(zip(rows["item_id"], rows["rating"], strict=True)), new_item: 5}
     same = models[name].recommend(None, k=50, user_ratings=spelled_out)
     pd.testing.assert_frame_equal(out, same)
+
+
+@pytest.fixture(scope="module")
+def r():
+    return make_ratings(80, 50, 1500, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"optimizer": "sgd", "learning_rate": 10.0, "epochs": 8},
+        {"kind": "user", "refine_l2": 1e-9},
+    ],
+    ids=["sgd-lr-10", "refine-1e-9"],
+)
+def test_divergence_after_good_epochs_with_the_bias_model_best_keeps_it(r, params):
+    with pytest.warns(RuntimeWarning, match="kept the weights of epoch 0"):
+        model = AutoEncoderRecommender(random_state=0, **params).fit(r)
+    assert model.best_epoch_ == 0
+    assert np.isfinite(model.predict(r.head(50))).all()
+
+
+@pytest.mark.parametrize(
+    "params, factor, cause",
+    [
+        ({"kind": "user"}, 1e-4, r"rating scale \[0.0001, 0.0005\].*rescale"),
+        ({"kind": "item"}, 1e29, r"rating scale \[1e\+29, 5e\+29\].*rescale"),
+        ({"kind": "user", "refine_l2": 1e-12}, 1.0, r"refine_l2=1e-12.*'auto'"),
+    ],
+    ids=["ratings-x1e-4", "ratings-x1e29", "refine-1e-12"],
+)
+def test_divergence_names_the_likely_cause(r, params, factor, cause):
+    from autorec.exceptions import TrainingDivergedError
+
+    scaled = r.assign(rating=r["rating"] * factor)
+    with pytest.raises(TrainingDivergedError, match=cause) as info:
+        AutoEncoderRecommender(random_state=0, epochs=3, **params).fit(scaled)
+    assert "lower learning_rate" not in str(info.value)
+
+
+def test_validation_pairs_must_be_rated_and_leave_something_to_train_on(r):
+    rated = set(zip(r["user_id"], r["item_id"], strict=True))
+    unrated = [(u, i) for u in range(3) for i in range(50) if (u, i) not in rated][:20]
+    pairs = pd.DataFrame(unrated, columns=["user_id", "item_id"])
+    model = AutoEncoderRecommender(epochs=2, random_state=0)
+    with pytest.raises(ValueError, match=r"user_id=0, item_id=\d+\) is not a rating"):
+        model.fit(r, validation=pairs)
+    with pytest.raises(ValueError, match="validation holds all 1500 ratings"):
+        model.fit(r, validation=r[["user_id", "item_id"]])
+    model.fit(r, validation=r[["user_id", "item_id"]].iloc[:100])
+    assert max(model.history_["val_rmse"]) < 2.0
