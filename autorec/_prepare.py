@@ -72,6 +72,13 @@ def prepare(
     training matrix; a :class:`~autorec.datasets.UtilityMatrix` is only checked against
     ``rating_scale``."""
     if isinstance(ratings, UtilityMatrix):
+        maps = (len(ratings.user_map), len(ratings.item_map))
+        if ratings.matrix.shape != maps:
+            raise ValueError(
+                f"ratings is a UtilityMatrix whose matrix has shape {ratings.matrix.shape} but "
+                f"whose id maps hold {maps[0]} users and {maps[1]} items; build it with "
+                "autorec.datasets.utility_matrix so the two agree"
+            )
         matrix = sp.csr_matrix(ratings.matrix, dtype=np.float32)
         values = matrix.data
         if values.size == 0:

@@ -14,7 +14,7 @@ join, id checks) lives here once, as in implicit's ``RecommenderBase``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -74,14 +74,21 @@ def top_k_items(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _as_user_ids(user_id: Any) -> tuple[np.ndarray, bool]:
     """The requested users as a 1-D array, and whether a single user was asked for."""
-    if isinstance(user_id, set | frozenset | dict | Mapping):
+    if isinstance(user_id, set | frozenset | dict | Mapping | Iterator):
         raise TypeError(
             f"user_id must be one id or an ordered array-like of ids (list, array, Series), "
             f"got a {type(user_id).__name__}"
         )
-    if np.ndim(user_id) == 0:
-        return np.asarray([user_id], dtype=object if isinstance(user_id, str) else None), True
-    ids = user_id.to_numpy() if isinstance(user_id, pd.Series | pd.Index) else np.asarray(user_id)
+    try:
+        if np.ndim(user_id) == 0:
+            return np.asarray([user_id], dtype=object if isinstance(user_id, str) else None), True
+        ids = (
+            user_id.to_numpy() if isinstance(user_id, pd.Series | pd.Index) else np.asarray(user_id)
+        )
+    except ValueError:  # a ragged list: NumPy's "inhomogeneous shape"
+        raise ValueError(
+            f"user_id must be one id or a 1-D array of ids, got a nested sequence {user_id!r:.80}"
+        ) from None
     if ids.ndim != 1:
         raise ValueError(f"user_id must be one id or a 1-D array of ids, got shape {ids.shape}")
     if ids.size == 0:
@@ -345,6 +352,7 @@ class RecommenderMixin:
         exclude_seen = check_bool(exclude_seen, "exclude_seen")
         if movies is not None:
             _check_movies(movies)
+            _check_movie_ids(movies, self.item_map_.ids)  # type: ignore[attr-defined]
         if user_ratings is not None:
             if not (user_id is None or np.ndim(user_id) == 0):
                 raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
@@ -443,8 +451,44 @@ class CompletionMixin:
 
 
 def _check_movies(movies: Any) -> None:
-    if not isinstance(movies, pd.DataFrame) or "item_id" not in movies.columns:
-        raise ValueError("movies must be a DataFrame with an 'item_id' column (and title, genres)")
+    if (
+        not isinstance(movies, pd.DataFrame)
+        or isinstance(movies.columns, pd.MultiIndex)
+        or "item_id" not in movies.columns
+    ):
+        got = type(movies).__name__
+        if isinstance(movies, pd.DataFrame):
+            got = f"columns {[str(c) for c in movies.columns][:6]}"
+        raise ValueError(
+            "movies must be a DataFrame with a flat 'item_id' column (and title, genres), "
+            f"got {got}"
+        )
+    if movies.columns.duplicated().any():
+        dup = sorted({str(c) for c in movies.columns[movies.columns.duplicated()]})
+        raise ValueError(f"movies has duplicated column name(s) {dup}; column names must be unique")
+
+
+def _id_type(ids: np.ndarray) -> str | None:
+    """``"int"`` or ``"str"`` when every id is one, else None."""
+    if ids.dtype.kind in "iu":
+        return "int"
+    values = ids.tolist()
+    for name, cls in (("int", int | np.integer), ("str", str)):
+        if values and all(isinstance(v, cls) and not isinstance(v, bool) for v in values):
+            return name
+    return None
+
+
+def _check_movie_ids(movies: pd.DataFrame, model_ids: np.ndarray) -> None:
+    """Movies whose ids are of another type than the model's match no item: an error,
+    not a column of NaN titles."""
+    theirs, ours = _id_type(movies["item_id"].to_numpy()), _id_type(np.asarray(model_ids))
+    if theirs and ours and theirs != ours:
+        fix = '{"item_id": "int64"}' if ours == "int" else '{"item_id": str}'
+        raise ValueError(
+            f"movies['item_id'] holds {theirs} ids but the model's item ids are {ours}s, so "
+            f"no title would match; convert them first, e.g. movies.astype({fix})"
+        )
 
 
 def _join_movies(result: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:

@@ -158,3 +158,104 @@ def test_validation_pairs_must_be_rated_and_leave_something_to_train_on(r):
         model.fit(r, validation=r[["user_id", "item_id"]])
     model.fit(r, validation=r[["user_id", "item_id"]].iloc[:100])
     assert max(model.history_["val_rmse"]) < 2.0
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ((10**8,), r"a layer of 100,000,000 units; a layer has at most 100,000"),
+        ((90_000, 90_000), r"weight matrix of 8,100,000,000 weights \(30.2 GiB\)"),
+    ],
+    ids=["one-huge-layer", "two-wide-layers"],
+)
+def test_layer_widths_are_bounded_before_anything_is_allocated(r, layers, message):
+    with pytest.raises(ValueError, match=message):
+        AutoEncoderRecommender(hidden_layers=layers, epochs=1).fit(r)
+
+
+def test_the_first_layer_is_bounded_against_the_catalogue(r):
+    from autorec._config import check_layer_sizes
+
+    check_layer_sizes((1000,), 6040, "item")  # the widest preset on MovieLens-1M
+    with pytest.raises(ValueError, match=r"over 6,040 users needs a weight matrix"):
+        check_layer_sizes((60_000,), 6040, "item")
+
+
+def test_a_utility_matrix_whose_shape_disagrees_with_its_maps_is_refused(r):
+    from autorec.datasets import IdMap, utility_matrix
+
+    good = utility_matrix(r)
+    bad = type(good)(good.matrix[:, :-1], good.user_map, good.item_map)
+    with pytest.raises(ValueError, match=r"shape \(80, 49\).*80 users and 50 items"):
+        AutoEncoderRecommender(epochs=1).fit(bad)
+    fewer = type(good)(good.matrix, IdMap(good.user_map.ids[:-1]), good.item_map)
+    with pytest.raises(ValueError, match="UtilityMatrix"):
+        AutoEncoderRecommender(epochs=1).fit(fewer)
+
+
+def test_a_gzip_bomb_in_the_data_folder_stops_decompressing(tmp_path):
+    import gzip
+
+    from autorec.datasets import load_movielens_1m
+    from autorec.datasets._parsers import GZIP_MIN_LIMIT, MovieLensFormatError
+
+    folder = tmp_path / "ml-1m"
+    folder.mkdir()
+    bomb = gzip.compress(b"\0" * (GZIP_MIN_LIMIT + 2**20), compresslevel=9)
+    (folder / "ratings.dat.gz").write_bytes(bomb)
+    (folder / "movies.dat").write_bytes(b"10::Heat (1995)::Action\n")
+    with pytest.raises(MovieLensFormatError, match="decompression stopped"):
+        load_movielens_1m(tmp_path, download_if_missing=False)
+    ratings = b"".join(b"%d::10::5::978300760\n" % user for user in range(1, 1001))
+    (folder / "ratings.dat.gz").write_bytes(gzip.compress(ratings))  # a real file's ratio
+    assert len(load_movielens_1m(tmp_path, download_if_missing=False).ratings) == 1000
+
+
+@pytest.fixture(scope="module")
+def m(r):
+    return AutoEncoderRecommender(epochs=1, random_state=0).fit(r)
+
+
+def _movies(n: int = 50) -> pd.DataFrame:
+    return pd.DataFrame({"item_id": np.arange(n), "title": [f"movie {i}" for i in range(n)]})
+
+
+@pytest.mark.parametrize(
+    "movies, message",
+    [
+        (_movies().astype({"item_id": str}), r"holds str ids but the model's item ids are ints"),
+        (pd.concat([_movies(), _movies()[["title"]]], axis=1), r"duplicated column.*\['title'\]"),
+        (
+            pd.DataFrame(
+                _movies().to_numpy(),
+                columns=pd.MultiIndex.from_tuples([("item_id", ""), ("t", "")]),
+            ),
+            "a flat 'item_id' column",
+        ),
+    ],
+    ids=["string-ids-for-int-model", "duplicate-columns", "multiindex-columns"],
+)
+def test_movies_frames_that_cannot_be_joined_are_named(m, movies, message):
+    with pytest.raises(ValueError, match=message):
+        m.recommend(1, k=3, movies=movies)
+    assert m.recommend(1, k=3, movies=_movies())["title"].notna().all()
+
+
+def test_predict_with_a_duplicated_column_is_named(m, r):
+    pairs = pd.concat([r[["user_id", "item_id"]].head(3), r[["user_id"]].head(3)], axis=1)
+    with pytest.raises(ValueError, match=r"duplicated column name\(s\) \['user_id'\]"):
+        m.predict(pairs)
+
+
+@pytest.mark.parametrize(
+    "users, error, message",
+    [
+        ((u for u in [1, 2]), TypeError, "got a generator"),
+        (iter([1, 2]), TypeError, "got a list_iterator"),
+        ([[1, 2], [3]], ValueError, r"1-D array of ids, got a nested sequence \[\[1, 2\], \[3\]\]"),
+    ],
+    ids=["generator", "iterator", "ragged"],
+)
+def test_recommend_users_that_are_not_an_array_are_named(m, users, error, message):
+    with pytest.raises(error, match=message):
+        m.recommend(users)
