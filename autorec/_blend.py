@@ -177,10 +177,10 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
             return np.full(n, 1.0 / n)
         # np.asarray(..., dtype=float) would turn None into NaN and True into 1.0: check
         # each entry is a real number first.
-        try:
-            values = list(self.weights) if not isinstance(self.weights, bytes) else None
-        except TypeError:
-            values = None
+        # a dict (its keys), a set (no order) or a generator (spent by the first look)
+        # is not one number per estimator
+        ordered = isinstance(self.weights, Sequence | np.ndarray | pd.Series)
+        values = list(self.weights) if ordered and not isinstance(self.weights, bytes) else None
         if values is None or not all(
             isinstance(w, numbers.Real) and not isinstance(w, bool | np.bool_) for w in values
         ):
@@ -391,7 +391,8 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
                 estimators=[type(m)(**m.get_params()) for m in fitted],
                 weights=params["weights"],
                 validation_fraction=params["validation_fraction"],
-                ranking=params.get("ranking", "rating"),  # version 1 ranked by rating
+                # version 1 ranked by rating; a later file names its ranking
+                ranking=params.get("ranking", "rating") if version == 1 else params["ranking"],
                 random_state=params["random_state"],
             )
             blend._normalized_weights(n)

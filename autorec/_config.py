@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +45,9 @@ AUTO_INPUT_DROPOUT = {"user": 0.5, "item": 0.0}
 #: user rows, 500 units: 143-236 s an epoch against 2.5-2.9 s, on a busy 2-core machine).
 AUTO_REFINE_L2, AUTO_REFINE_UNITS = 1.0, 100
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+#: The widest hidden layer, and the most weights one weight matrix may hold (2**28 float32
+#: weights: 1 GiB; ML-1M's widest preset, 6,040 user columns x 1,000 units, holds 6e6).
+MAX_WIDTH, MAX_MATRIX = 100_000, 2**28
 #: Named configurations for :meth:`AutoEncoderRecommender.from_preset`.
 PRESETS: dict[str, dict[str, Any]] = {
     # The class defaults: a residual autoencoder over item rows (user rows when items are
@@ -100,7 +104,29 @@ def check_hidden_layers(layers: Any) -> tuple[int, ...]:
             "hidden_layers must be 'auto' or a non-empty sequence of positive integers "
             f"such as (200, 100, 200), got {layers!r}"
         )
+    widest = max(int(w) for w in layers)
+    if widest > MAX_WIDTH:
+        raise ValueError(
+            f"hidden_layers={tuple(int(w) for w in layers)!r} has a layer of {widest:,} units; "
+            f"a layer has at most {MAX_WIDTH:,} (a few hundred to a thousand suit "
+            "MovieLens-1M)"
+        )
     return tuple(int(w) for w in layers)
+
+
+def check_layer_sizes(layers: tuple[int, ...], n_columns: int, kind: str) -> None:
+    """Every weight matrix of the network fits in ``MAX_MATRIX`` weights: the first and
+    last layers are ``n_columns`` (the catalogue for user rows, the users for item rows)
+    times their width."""
+    sizes = [n_columns * layers[0], n_columns * layers[-1]]
+    sizes += [a * b for a, b in itertools.pairwise(layers)]
+    if max(sizes) > MAX_MATRIX:
+        columns = "items" if kind == "user" else "users"
+        raise ValueError(
+            f"hidden_layers={layers!r} over {n_columns:,} {columns} needs a weight matrix of "
+            f"{max(sizes):,} weights ({max(sizes) * 4 / 2**30:.1f} GiB); at most "
+            f"{MAX_MATRIX:,} fit: narrow the layers"
+        )
 
 
 def validate_params(est: Any) -> dict[str, Any]:
@@ -185,4 +211,5 @@ def resolve_auto(
     if out["patience"] == "auto":
         scaled = 4 * np.sqrt(AUTO_PATIENCE_RATINGS / max(n_ratings, 1))
         out["patience"] = int(np.clip(round(scaled), *AUTO_PATIENCE))
+    check_layer_sizes(out["hidden_layers"], n_columns, out["kind"])
     return out

@@ -69,6 +69,12 @@ def restore(
                 raw[key] = tuple(raw[key])
         model = cls(**raw)  # an unknown parameter is a TypeError: refused, not dropped
         params = model._validate_params()
+        unresolved = sorted(key for key, value in params.items() if _is_auto(value))
+        if unresolved:
+            raise ValueError(
+                f"fit_params_ leaves {unresolved} at 'auto'; a fitted model records the "
+                "values fit chose"
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise bad_file(path, f"its configuration is invalid ({exc})") from exc
     target = resolve_device(device)
@@ -96,8 +102,15 @@ def restore(
         scale = check_rating_scale(state["rating_scale_"], "rating_scale_")
         if scale is None:
             raise ValueError("rating_scale_ is missing")
-        global_mean = check_scalar(state["global_mean_"], "global_mean_")
+        global_mean = check_scalar(state["global_mean_"], "global_mean_", **_within(scale))
         utility = decode_csr("utility_", tensors, (n_users, n_items))
+        _check_within("utility_", utility.data, scale)
+        means = {
+            name: decode_array(name, tensors, (size,))
+            for name, size in (("user_mean_", n_users), ("item_mean_", n_items))
+        }
+        for name, values in means.items():
+            _check_within(name, values, scale)
         fitted = {
             "fit_params_": params,
             "n_users_": n_users,
@@ -106,12 +119,11 @@ def restore(
             "item_map_": item_map,
             "utility_": utility,
             **load_ranking(header, tensors, utility, params["ranking"]),
-            "user_mean_": decode_array("user_mean_", tensors, (n_users,)),
-            "item_mean_": decode_array("item_mean_", tensors, (n_items,)),
+            **means,
             "rating_scale_": scale,
             "global_mean_": global_mean,
             "history_": dict(state["history_"]),
-            "best_epoch_": int(state["best_epoch_"]),
+            "best_epoch_": check_scalar(state["best_epoch_"], "best_epoch_", int, low=0),
             "fit_seconds_": float(state.get("fit_seconds_", float("nan"))),
             "module_": module.to(target).eval(),
             "device_": target,
@@ -119,7 +131,7 @@ def restore(
             "fold_in_l2_": _optional_l2(state.get("fold_in_l2_")),
             "_fit_inputs": None,
         }
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, OverflowError) as exc:
         raise bad_file(path, f"its contents do not fit together ({exc})") from exc
     model.__dict__.update(fitted)
     model._reset_caches()
@@ -162,8 +174,33 @@ def check_shapes(
 
 
 def _optional_l2(value: Any) -> float | None:
-    """The fold-in penalty of an item model (None: a user model, or an older file)."""
-    return None if value is None else check_scalar(value, "fold_in_l2_", low=0.0)
+    """The fold-in penalty of an item model (None: a user model, or an older file);
+    positive, as :func:`autorec._foldin.choose_l2` chooses it."""
+    if value is None:
+        return None
+    return check_scalar(value, "fold_in_l2_", low=0.0, high=1e6, include_low=False)
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == "auto"
+
+
+def _within(scale: tuple[float, float]) -> dict[str, float]:
+    """The scale as check_scalar bounds, with room for float32 rounding of a mean."""
+    slack = 1e-4 * max(scale[1] - scale[0], abs(scale[1]), 1e-30)
+    return {"low": scale[0] - slack, "high": scale[1] + slack}
+
+
+def _check_within(name: str, values: np.ndarray, scale: tuple[float, float]) -> None:
+    """Fitted ratings and means lie on the rating scale (a ValueError naming one that
+    does not: such a file predicts the ends of the scale everywhere)."""
+    bounds = _within(scale)
+    outside = (values < bounds["low"]) | (values > bounds["high"])
+    if outside.any():
+        raise ValueError(
+            f"{name} holds {float(values[outside][0])!r}, outside the rating scale "
+            f"[{scale[0]}, {scale[1]}]"
+        )
 
 
 def blend_weights(state: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray | None]:

@@ -19,10 +19,16 @@ from ._config import resolve_auto
 from ._foldin import choose_l2
 from ._hybrid import fit_ranking
 from ._network import AutoEncoderNet, encode_rows, predict_at, user_rows
-from ._prepare import FitData, carve_validation, fit_biases, hold_out, row_means
+from ._prepare import (
+    FitData,
+    carve_validation,
+    fit_biases,
+    hold_out,
+    row_means,
+    validation_codes,
+)
 from ._sparse import SparseRows
 from ._training import TrainConfig, train
-from ._validation import check_pairs
 
 __all__ = ["build_module", "fit_input_rows", "learn"]
 
@@ -45,11 +51,7 @@ def learn(
     if validation is None:
         fit_rows, val = carve_validation(rows_matrix, params["validation_fraction"], seed)
     else:
-        check_pairs(validation, "validation")
-        users = data.utility.user_map.transform(validation["user_id"].to_numpy())
-        items = data.utility.item_map.transform(validation["item_id"].to_numpy())
-        if (users < 0).any() or (items < 0).any():
-            raise ValueError("validation pairs must be pairs of the ratings being fitted")
+        users, items = validation_codes(data, validation)
         fit_rows, val = hold_out(rows_matrix, users, items, kind)
     config = TrainConfig(
         epochs=params["epochs"],

@@ -148,6 +148,7 @@ def choose_weights(
     MovieLens-1M user.
     """
     low, high = scale
+    k = min(k, exposure.shape[1])  # a catalogue smaller than k ranks all of it
     base = torch.from_numpy(np.log(np.maximum(exposure, np.float32(EPS)), dtype=np.float32))
     mask = seen.tocoo()
     base[
@@ -331,6 +332,8 @@ def load_ranking(
         if "item_popularity_" in tensors
         else item_counts(utility)
     )
+    if (popularity < 0).any():
+        raise ValueError("item_popularity_ holds negative counts")
     out: dict[str, Any] = {
         "item_popularity_": popularity,
         "exposure_items_": None,
@@ -348,8 +351,11 @@ def load_ranking(
         if not (isinstance(pair, list) and len(pair) == 2):
             raise ValueError(f"ranking_weights_ {pair!r} is not an (alpha, beta) pair")
         alpha, beta = (float(v) for v in pair)
-        if not (np.isfinite(alpha) and np.isfinite(beta)):
-            raise ValueError(f"ranking_weights_ {pair!r} are not finite")
+        if not (0 <= alpha <= 10 * max(ALPHAS) and 0 <= beta <= 10 * max(BETAS)):
+            raise ValueError(
+                f"ranking_weights_ {pair!r} are outside [0, {10 * max(ALPHAS)}] x "
+                f"[0, {10 * max(BETAS)}] (fit chooses them from {ALPHAS} x {BETAS})"
+            )
         out["ranking_weights_"] = (alpha, beta)
     return out
 

@@ -47,7 +47,10 @@ def upgrade_v1(
     ids: dict[str, Any] = {}
     for old, new in (("user_ids", "user_map_"), ("item_ids", "item_map_")):
         values = mine[old].numpy() if old in mine else np.asarray(json_ids.get(old, []), object)
-        part, ids[new] = encode_ids(new, values)
+        try:
+            part, ids[new] = encode_ids(new, values)
+        except (TypeError, ValueError) as exc:
+            raise bad_file(path, f"its {old} are invalid ({exc})") from exc
         out.update(part)
     if isinstance(params.get("hidden_layers"), list):
         params["hidden_layers"] = tuple(params["hidden_layers"])

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._validation import check_ratings
+from ._validation import as_python, check_pairs, check_ratings
 from .datasets._matrix import UtilityMatrix, utility_from_checked
 from .datasets._split import split_mask_by_group
 
@@ -25,6 +25,7 @@ __all__ = [
     "mean_fallback",
     "prepare",
     "row_means",
+    "validation_codes",
 ]
 
 #: Validation cells: (row codes, column codes, ratings), all in one order.
@@ -71,6 +72,13 @@ def prepare(
     training matrix; a :class:`~autorec.datasets.UtilityMatrix` is only checked against
     ``rating_scale``."""
     if isinstance(ratings, UtilityMatrix):
+        maps = (len(ratings.user_map), len(ratings.item_map))
+        if ratings.matrix.shape != maps:
+            raise ValueError(
+                f"ratings is a UtilityMatrix whose matrix has shape {ratings.matrix.shape} but "
+                f"whose id maps hold {maps[0]} users and {maps[1]} items; build it with "
+                "autorec.datasets.utility_matrix so the two agree"
+            )
         matrix = sp.csr_matrix(ratings.matrix, dtype=np.float32)
         values = matrix.data
         if values.size == 0:
@@ -126,6 +134,33 @@ def carve_validation(
         coo.data[is_test].astype(np.float32),
     )
     return fit_rows, val
+
+
+def validation_codes(data: FitData, validation: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(user codes, item codes) of ``fit(..., validation=pairs)``: each pair must be a
+    rating being fitted, and some rating must be left to train on."""
+    check_pairs(validation, "validation")
+    users = data.utility.user_map.transform(validation["user_id"].to_numpy())
+    items = data.utility.item_map.transform(validation["item_id"].to_numpy())
+    matrix = data.matrix.tocoo()
+    n_items = np.int64(matrix.shape[1])
+    keys = users.astype(np.int64) * n_items + items
+    rated = np.isin(keys, matrix.row.astype(np.int64) * n_items + matrix.col)
+    rated &= (users >= 0) & (items >= 0)
+    if not rated.all():
+        first = validation.iloc[int(np.argmin(rated))]
+        raise ValueError(
+            f"validation pair (user_id={as_python(first['user_id'])!r}, item_id="
+            f"{as_python(first['item_id'])!r}) is not a rating being fitted "
+            f"({int((~rated).sum())} such pair(s)); validation pairs must be pairs of the "
+            "ratings being fitted"
+        )
+    if len(np.unique(keys)) >= matrix.nnz:
+        raise ValueError(
+            f"validation holds all {matrix.nnz} ratings being fitted; leave some ratings "
+            "out of it to train on"
+        )
+    return users, items
 
 
 def hold_out(

@@ -14,7 +14,7 @@ join, id checks) lives here once, as in implicit's ``RecommenderBase``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -74,14 +74,21 @@ def top_k_items(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _as_user_ids(user_id: Any) -> tuple[np.ndarray, bool]:
     """The requested users as a 1-D array, and whether a single user was asked for."""
-    if isinstance(user_id, set | frozenset | dict | Mapping):
+    if isinstance(user_id, set | frozenset | dict | Mapping | Iterator):
         raise TypeError(
             f"user_id must be one id or an ordered array-like of ids (list, array, Series), "
             f"got a {type(user_id).__name__}"
         )
-    if np.ndim(user_id) == 0:
-        return np.asarray([user_id], dtype=object if isinstance(user_id, str) else None), True
-    ids = user_id.to_numpy() if isinstance(user_id, pd.Series | pd.Index) else np.asarray(user_id)
+    try:
+        if np.ndim(user_id) == 0:
+            return np.asarray([user_id], dtype=object if isinstance(user_id, str) else None), True
+        ids = (
+            user_id.to_numpy() if isinstance(user_id, pd.Series | pd.Index) else np.asarray(user_id)
+        )
+    except ValueError:  # a ragged list: NumPy's "inhomogeneous shape"
+        raise ValueError(
+            f"user_id must be one id or a 1-D array of ids, got a nested sequence {user_id!r:.80}"
+        ) from None
     if ids.ndim != 1:
         raise ValueError(f"user_id must be one id or a 1-D array of ids, got shape {ids.shape}")
     if ids.size == 0:
@@ -222,7 +229,15 @@ class RecommenderMixin:
                 f"{as_python(items[bad][0])!r}; ratings must be {allowed}"
             )
         index = self.item_map_.transform(items)  # type: ignore[attr-defined]
-        if (index < 0).any():
+        if not (index >= 0).any():
+            unknown = f" (ids {items[:5].tolist()}, {len(items)} in all)" if len(items) else ""
+            warnings.warn(
+                f"user_ratings holds no item from the training data{unknown}; without a "
+                "known rating the user gets what every new user gets: the most-rated items",
+                UserWarning,
+                stacklevel=4,
+            )
+        elif (index < 0).any():
             warnings.warn(
                 f"{int((index < 0).sum())} item(s) in user_ratings were not in the training "
                 f"data and are ignored (e.g. {items[index < 0][:5].tolist()})",
@@ -239,6 +254,39 @@ class RecommenderMixin:
                 "one rating"
             )
         return index.astype(np.int64), values
+
+    def _with_history(
+        self, user_id: Any, items: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A fold-in user's ratings merged with their training ratings when ``user_id``
+        is a training user (a rating given in ``user_ratings`` wins on the same item)."""
+        if user_id is None:
+            return items, values
+        ids = np.asarray([user_id], dtype=object if isinstance(user_id, str) else None)
+        _check_id_values(ids, "user id")
+        row = int(self.user_map_.transform(ids)[0])  # type: ignore[attr-defined]
+        if row < 0:
+            return items, values
+        matrix = self.utility_  # type: ignore[attr-defined]
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        past, past_values = matrix.indices[start:stop], matrix.data[start:stop]
+        keep = ~np.isin(past, items)
+        merged = np.concatenate([past[keep].astype(np.int64), items])
+        order = np.argsort(merged, kind="stable")
+        both = np.concatenate([past_values[keep].astype(np.float64), values])
+        return merged[order], both[order]
+
+    def _cold_start(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(scores, predicted ratings or None) for a user with no known rating: the
+        items ranked by their number of training ratings, each predicted at its mean
+        training rating."""
+        counts = self._item_counts()
+        if getattr(self, "rating_scale_", None) is None:
+            return counts.astype(np.float64), None
+        matrix = self.utility_  # type: ignore[attr-defined]
+        sums = np.bincount(matrix.indices, weights=matrix.data, minlength=matrix.shape[1])
+        means = sums / np.maximum(counts, 1)
+        return counts.astype(np.float64), means.astype(np.float32)
 
     # ------------------------------------------------------------------ public
     def recommend(
@@ -270,7 +318,12 @@ class RecommenderMixin:
             Series indexed by item id, or a frame with ``item_id`` and ``rating``), each
             item rated once. The user's recommendations come without retraining (for
             the models that support it); items unknown to the model are ignored with a
-            warning.
+            warning. When ``user_id`` is a training user, their training ratings are
+            merged in (``user_ratings`` wins on an item rated in both) and all of them
+            are excluded with ``exclude_seen``. A user with no rating of a known item
+            gets, with a warning, what every new user gets from every model: the
+            most-rated items, ``score`` their number of training ratings and
+            ``predicted_rating`` their mean training rating.
 
         Returns
         -------
@@ -299,11 +352,13 @@ class RecommenderMixin:
         exclude_seen = check_bool(exclude_seen, "exclude_seen")
         if movies is not None:
             _check_movies(movies)
+            _check_movie_ids(movies, self.item_map_.ids)  # type: ignore[attr-defined]
         if user_ratings is not None:
             if not (user_id is None or np.ndim(user_id) == 0):
                 raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
             items, values = self._parse_user_ratings(user_ratings)
-            scores, predicted = self._fold_in(items, values)
+            items, values = self._with_history(user_id, items, values)
+            scores, predicted = self._fold_in(items, values) if len(items) else self._cold_start()
             scores = np.asarray(scores, dtype=np.float64)[None, :]
             predicted = None if predicted is None else np.asarray(predicted)[None, :]
             result = self._rank(scores, predicted, [items], [user_id], k, exclude_seen, True)
@@ -396,8 +451,44 @@ class CompletionMixin:
 
 
 def _check_movies(movies: Any) -> None:
-    if not isinstance(movies, pd.DataFrame) or "item_id" not in movies.columns:
-        raise ValueError("movies must be a DataFrame with an 'item_id' column (and title, genres)")
+    if (
+        not isinstance(movies, pd.DataFrame)
+        or isinstance(movies.columns, pd.MultiIndex)
+        or "item_id" not in movies.columns
+    ):
+        got = type(movies).__name__
+        if isinstance(movies, pd.DataFrame):
+            got = f"columns {[str(c) for c in movies.columns][:6]}"
+        raise ValueError(
+            "movies must be a DataFrame with a flat 'item_id' column (and title, genres), "
+            f"got {got}"
+        )
+    if movies.columns.duplicated().any():
+        dup = sorted({str(c) for c in movies.columns[movies.columns.duplicated()]})
+        raise ValueError(f"movies has duplicated column name(s) {dup}; column names must be unique")
+
+
+def _id_type(ids: np.ndarray) -> str | None:
+    """``"int"`` or ``"str"`` when every id is one, else None."""
+    if ids.dtype.kind in "iu":
+        return "int"
+    values = ids.tolist()
+    for name, cls in (("int", int | np.integer), ("str", str)):
+        if values and all(isinstance(v, cls) and not isinstance(v, bool) for v in values):
+            return name
+    return None
+
+
+def _check_movie_ids(movies: pd.DataFrame, model_ids: np.ndarray) -> None:
+    """Movies whose ids are of another type than the model's match no item: an error,
+    not a column of NaN titles."""
+    theirs, ours = _id_type(movies["item_id"].to_numpy()), _id_type(np.asarray(model_ids))
+    if theirs and ours and theirs != ours:
+        fix = '{"item_id": "int64"}' if ours == "int" else '{"item_id": str}'
+        raise ValueError(
+            f"movies['item_id'] holds {theirs} ids but the model's item ids are {ours}s, so "
+            f"no title would match; convert them first, e.g. movies.astype({fix})"
+        )
 
 
 def _join_movies(result: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:

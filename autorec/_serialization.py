@@ -94,7 +94,7 @@ def encode_ids(name: str, ids: np.ndarray) -> tuple[dict[str, torch.Tensor], dic
         kinds = (("str", str), ("bytes", bytes))
     for kind, cls in kinds:
         if all(isinstance(v, cls) for v in values):
-            raw = [v.encode("utf-8") if kind == "str" else v for v in values]
+            raw = [_utf8(name, v) if kind == "str" else v for v in values]
             lengths = np.fromiter((len(b) for b in raw), np.int64, len(raw))
             blob = np.frombuffer(b"".join(raw), dtype=np.uint8).copy()
             offsets = np.concatenate(([0], np.cumsum(lengths)))
@@ -105,6 +105,18 @@ def encode_ids(name: str, ids: np.ndarray) -> tuple[dict[str, torch.Tensor], dic
             return tensors, {"dtype": kind}
     kinds = sorted({type(v).__name__ for v in values})
     raise TypeError(f"{name} holds ids of types {kinds}; a model file stores int, str or bytes ids")
+
+
+def _utf8(name: str, text: str) -> bytes:
+    """``text`` as UTF-8; a string that has none (a lone surrogate) is a ValueError
+    naming it, so what ``save`` writes always loads."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{name} holds the id {text!r}, which is not valid Unicode text (a lone "
+            "surrogate) and cannot be stored in a model file; give it a valid name"
+        ) from None
 
 
 def decode_ids(name: str, tensors: dict[str, torch.Tensor], entry: Any) -> np.ndarray:
@@ -222,6 +234,13 @@ def write_model(
     read-only existing file is refused, as ``cp`` does.
     """
     path = Path(path)
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"cannot save to {str(path)!r}: the path is not valid UTF-8 and model files are "
+            "read through UTF-8 paths only; save under a UTF-8 name"
+        ) from None
     target = path.resolve() if path.is_symlink() else path
     _refuse_read_only(target)
     metadata = {

@@ -184,13 +184,18 @@ class DivergenceGuard:
         )
 
     @staticmethod
-    def fail(epoch: int, learning_rate: float, best_epoch: int | None) -> None:
+    def fail(
+        epoch: int,
+        learning_rate: float,
+        best_epoch: int | None,
+        advice: str = "lower learning_rate",
+    ) -> None:
         """Raise (no good epoch yet) or warn (the best weights are kept)."""
         what = "the loss became NaN, infinite or exploded"
         if best_epoch is None:
             raise TrainingDivergedError(
                 f"training diverged in epoch {epoch}: {what} (learning_rate="
-                f"{learning_rate!r}); lower learning_rate"
+                f"{learning_rate!r}); {advice}"
             )
         warnings.warn(
             f"training diverged in epoch {epoch} ({what}, learning_rate={learning_rate!r}); "
@@ -198,6 +203,24 @@ class DivergenceGuard:
             RuntimeWarning,
             stacklevel=5,
         )
+
+
+def divergence_advice(config: TrainConfig, refine_l2: float) -> str:
+    """What most likely made training diverge: ratings on an extreme scale, a refinement
+    step with almost no penalty, else the learning rate."""
+    low, high = config.rating_scale
+    span, size = high - low, max(abs(low), abs(high))
+    if not (1e-2 <= span and size <= 1e4):
+        return (
+            f"the likely cause is the rating scale [{low:g}, {high:g}]: the network trains "
+            "on ratings of ordinary size (about 1 to 100); rescale the ratings (e.g. to 1-5)"
+        )
+    if 0 < refine_l2 < 1e-4:
+        return (
+            f"the likely cause is refine_l2={refine_l2!r}, a refinement step with almost no "
+            "penalty; use refine_l2='auto' (1.0) or at least 1e-2"
+        )
+    return "lower learning_rate"
 
 
 def _run_epoch(
@@ -241,7 +264,7 @@ def validation_rmse(
     """RMSE of the clipped outputs at the validation cells, inputs from ``rows``."""
     module.eval()
     pred = predict_at(module, rows, val[0], val[1])
-    return float(np.sqrt(np.mean((np.clip(pred, *scale) - val[2]) ** 2)))
+    return float(np.sqrt(np.mean((np.clip(pred, *scale).astype(np.float64) - val[2]) ** 2)))
 
 
 def _progress(config: TrainConfig) -> Any:
@@ -302,7 +325,9 @@ def train(
         if not math.isfinite(train_rmse) or (
             val is not None and guard.validation_diverged(val_rmse)
         ):
-            DivergenceGuard.fail(epoch, config.learning_rate, kept_epoch or None)
+            held = kept_epoch if best.state is not None and epoch > 1 else None
+            advice = divergence_advice(config, module.refine_l2)
+            DivergenceGuard.fail(epoch, config.learning_rate, held, advice)
             break
         score = val_rmse if val is not None else -epoch
         if epoch > warmup:

@@ -509,6 +509,9 @@ def check_pairs(pairs: Any, name: str = "pairs") -> pd.DataFrame:
             f"{name} is missing column(s) {missing}; it needs 'user_id' and 'item_id' "
             f"(it has {[str(c) for c in pairs.columns]})"
         )
+    if pairs.columns.duplicated().any():
+        dup = sorted({str(c) for c in pairs.columns[pairs.columns.duplicated()]})
+        raise ValueError(f"{name} has duplicated column name(s) {dup}; column names must be unique")
     if len(pairs):
         for column in _ID_COLUMNS:
             _check_ids(pairs, column, name)

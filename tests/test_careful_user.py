@@ -1,0 +1,261 @@
+"""What a careful user hit on ordinary data (issue 24): small catalogues, fold-in of
+unknown items, history merging, divergence after good epochs, odd validation slices,
+and the parameters and frames that used to fail late or silently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autorec import AutoEncoderRecommender, BlendRecommender
+from autorec.datasets import make_ratings
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _all_rate_four(n_users: int = 20, n_items: int = 5) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": np.repeat(np.arange(n_users), n_items),
+            "item_id": np.tile(np.arange(n_items), n_users),
+            "rating": 4.0,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "make, data",
+    [
+        (lambda: AutoEncoderRecommender(epochs=3, random_state=0), (60, 9, 270)),
+        (lambda: AutoEncoderRecommender(kind="item", epochs=3, random_state=0), (200, 8, 800)),
+        (
+            lambda: BlendRecommender(
+                [
+                    AutoEncoderRecommender(kind="user", epochs=2, random_state=0),
+                    AutoEncoderRecommender(kind="item", epochs=2, random_state=0),
+                ],
+                validation_fraction=0.2,
+                random_state=0,
+            ),
+            (60, 9, 270),
+        ),
+        (lambda: AutoEncoderRecommender(epochs=3, random_state=0), None),
+    ],
+    ids=["default-9-items", "item-8-items", "blend-9-items", "all-rate-4-5-items"],
+)
+def test_catalogues_smaller_than_the_ranking_cutoff_fit_and_recommend(make, data):
+    ratings = _all_rate_four() if data is None else make_ratings(*data, random_state=0)
+    model = make().fit(ratings)
+    user = ratings["user_id"].iloc[0]
+    out = model.recommend(user, k=20, exclude_seen=False)
+    assert len(out) == ratings["item_id"].nunique()
+    assert out["item_id"].is_unique
+
+
+def _configurations():
+    user = AutoEncoderRecommender(kind="user", epochs=2, random_state=0)
+    item = AutoEncoderRecommender(kind="item", epochs=2, random_state=0)
+    from autorec.baselines import BiasBaseline, GlobalMean
+
+    return {
+        "default": AutoEncoderRecommender(epochs=2, random_state=0),
+        "user": user,
+        "item": item,
+        "user-rating": AutoEncoderRecommender(kind="user", epochs=2, ranking="rating"),
+        "item-exposure": AutoEncoderRecommender(kind="item", epochs=2, ranking="exposure"),
+        "blend": BlendRecommender([user, item], random_state=0),
+        "bias": BiasBaseline(),
+        "mean": GlobalMean(),
+    }
+
+
+@pytest.fixture(scope="module")
+def fitted_models():
+    ratings = make_ratings(80, 50, 1500, random_state=0)
+    return ratings, {name: model.fit(ratings) for name, model in _configurations().items()}
+
+
+@pytest.mark.parametrize("name", list(_configurations()))
+@pytest.mark.parametrize("user_ratings", [{999: 5}, {}], ids=["unknown-item", "empty"])
+def test_fold_in_with_no_known_item_gives_every_model_the_most_rated_items(
+    fitted_models, name, user_ratings
+):
+    ratings, models = fitted_models
+    with pytest.warns(UserWarning, match="no item from the training data.*most-rated") as got:
+        out = models[name].recommend(None, k=5, user_ratings=user_ratings)
+    assert not [w for w in got if issubclass(w.category, RuntimeWarning)]
+    counts = ratings["item_id"].value_counts()
+    expected = sorted(counts.index, key=lambda item: (-counts[item], item))[:5]
+    assert out["item_id"].tolist() == expected
+    if "predicted_rating" in out:
+        means = ratings.groupby("item_id")["rating"].mean()
+        np.testing.assert_allclose(out["predicted_rating"], means[expected], rtol=1e-5)
+    if user_ratings:
+        assert "999" in str(got[0].message)
+
+
+@pytest.mark.parametrize("name", list(_configurations()))
+def test_fold_in_of_a_training_user_keeps_their_history_out(fitted_models, name):
+    ratings, models = fitted_models
+    history = set(ratings.loc[ratings["user_id"] == 1, "item_id"])
+    new_item = next(i for i in sorted(set(ratings["item_id"]) - history))
+    out = models[name].recommend(1, k=50, user_ratings={new_item: 5})
+    assert not set(out["item_id"]) & (history | {new_item})
+    assert len(out) == ratings["item_id"].nunique() - len(history) - 1
+    rows = ratings[ratings["user_id"] == 1]
+    spelled_out = {**dict(zip(rows["item_id"], rows["rating"], strict=True)), new_item: 5}
+    same = models[name].recommend(None, k=50, user_ratings=spelled_out)
+    pd.testing.assert_frame_equal(out, same)
+
+
+@pytest.fixture(scope="module")
+def r():
+    return make_ratings(80, 50, 1500, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"optimizer": "sgd", "learning_rate": 10.0, "epochs": 8},
+        {"kind": "user", "refine_l2": 1e-9},
+    ],
+    ids=["sgd-lr-10", "refine-1e-9"],
+)
+def test_divergence_after_good_epochs_with_the_bias_model_best_keeps_it(r, params):
+    with pytest.warns(RuntimeWarning, match="kept the weights of epoch 0"):
+        model = AutoEncoderRecommender(random_state=0, **params).fit(r)
+    assert model.best_epoch_ == 0
+    assert np.isfinite(model.predict(r.head(50))).all()
+
+
+@pytest.mark.parametrize(
+    "params, factor, cause",
+    [
+        ({"kind": "user"}, 1e-4, r"rating scale \[0.0001, 0.0005\].*rescale"),
+        ({"kind": "item"}, 1e29, r"rating scale \[1e\+29, 5e\+29\].*rescale"),
+        ({"kind": "user", "refine_l2": 1e-12}, 1.0, r"refine_l2=1e-12.*'auto'"),
+    ],
+    ids=["ratings-x1e-4", "ratings-x1e29", "refine-1e-12"],
+)
+def test_divergence_names_the_likely_cause(r, params, factor, cause):
+    from autorec.exceptions import TrainingDivergedError
+
+    scaled = r.assign(rating=r["rating"] * factor)
+    with pytest.raises(TrainingDivergedError, match=cause) as info:
+        AutoEncoderRecommender(random_state=0, epochs=3, **params).fit(scaled)
+    assert "lower learning_rate" not in str(info.value)
+
+
+def test_validation_pairs_must_be_rated_and_leave_something_to_train_on(r):
+    rated = set(zip(r["user_id"], r["item_id"], strict=True))
+    unrated = [(u, i) for u in range(3) for i in range(50) if (u, i) not in rated][:20]
+    pairs = pd.DataFrame(unrated, columns=["user_id", "item_id"])
+    model = AutoEncoderRecommender(epochs=2, random_state=0)
+    with pytest.raises(ValueError, match=r"user_id=0, item_id=\d+\) is not a rating"):
+        model.fit(r, validation=pairs)
+    with pytest.raises(ValueError, match="validation holds all 1500 ratings"):
+        model.fit(r, validation=r[["user_id", "item_id"]])
+    model.fit(r, validation=r[["user_id", "item_id"]].iloc[:100])
+    assert max(model.history_["val_rmse"]) < 2.0
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ((10**8,), r"a layer of 100,000,000 units; a layer has at most 100,000"),
+        ((90_000, 90_000), r"weight matrix of 8,100,000,000 weights \(30.2 GiB\)"),
+    ],
+    ids=["one-huge-layer", "two-wide-layers"],
+)
+def test_layer_widths_are_bounded_before_anything_is_allocated(r, layers, message):
+    with pytest.raises(ValueError, match=message):
+        AutoEncoderRecommender(hidden_layers=layers, epochs=1).fit(r)
+
+
+def test_the_first_layer_is_bounded_against_the_catalogue(r):
+    from autorec._config import check_layer_sizes
+
+    check_layer_sizes((1000,), 6040, "item")  # the widest preset on MovieLens-1M
+    with pytest.raises(ValueError, match=r"over 6,040 users needs a weight matrix"):
+        check_layer_sizes((60_000,), 6040, "item")
+
+
+def test_a_utility_matrix_whose_shape_disagrees_with_its_maps_is_refused(r):
+    from autorec.datasets import IdMap, utility_matrix
+
+    good = utility_matrix(r)
+    bad = type(good)(good.matrix[:, :-1], good.user_map, good.item_map)
+    with pytest.raises(ValueError, match=r"shape \(80, 49\).*80 users and 50 items"):
+        AutoEncoderRecommender(epochs=1).fit(bad)
+    fewer = type(good)(good.matrix, IdMap(good.user_map.ids[:-1]), good.item_map)
+    with pytest.raises(ValueError, match="UtilityMatrix"):
+        AutoEncoderRecommender(epochs=1).fit(fewer)
+
+
+def test_a_gzip_bomb_in_the_data_folder_stops_decompressing(tmp_path):
+    import gzip
+
+    from autorec.datasets import load_movielens_1m
+    from autorec.datasets._parsers import GZIP_MIN_LIMIT, MovieLensFormatError
+
+    folder = tmp_path / "ml-1m"
+    folder.mkdir()
+    bomb = gzip.compress(b"\0" * (GZIP_MIN_LIMIT + 2**20), compresslevel=9)
+    (folder / "ratings.dat.gz").write_bytes(bomb)
+    (folder / "movies.dat").write_bytes(b"10::Heat (1995)::Action\n")
+    with pytest.raises(MovieLensFormatError, match="decompression stopped"):
+        load_movielens_1m(tmp_path, download_if_missing=False)
+    ratings = b"".join(b"%d::10::5::978300760\n" % user for user in range(1, 1001))
+    (folder / "ratings.dat.gz").write_bytes(gzip.compress(ratings))  # a real file's ratio
+    assert len(load_movielens_1m(tmp_path, download_if_missing=False).ratings) == 1000
+
+
+@pytest.fixture(scope="module")
+def m(r):
+    return AutoEncoderRecommender(epochs=1, random_state=0).fit(r)
+
+
+def _movies(n: int = 50) -> pd.DataFrame:
+    return pd.DataFrame({"item_id": np.arange(n), "title": [f"movie {i}" for i in range(n)]})
+
+
+@pytest.mark.parametrize(
+    "movies, message",
+    [
+        (_movies().astype({"item_id": str}), r"holds str ids but the model's item ids are ints"),
+        (pd.concat([_movies(), _movies()[["title"]]], axis=1), r"duplicated column.*\['title'\]"),
+        (
+            pd.DataFrame(
+                _movies().to_numpy(),
+                columns=pd.MultiIndex.from_tuples([("item_id", ""), ("t", "")]),
+            ),
+            "a flat 'item_id' column",
+        ),
+    ],
+    ids=["string-ids-for-int-model", "duplicate-columns", "multiindex-columns"],
+)
+def test_movies_frames_that_cannot_be_joined_are_named(m, movies, message):
+    with pytest.raises(ValueError, match=message):
+        m.recommend(1, k=3, movies=movies)
+    assert m.recommend(1, k=3, movies=_movies())["title"].notna().all()
+
+
+def test_predict_with_a_duplicated_column_is_named(m, r):
+    pairs = pd.concat([r[["user_id", "item_id"]].head(3), r[["user_id"]].head(3)], axis=1)
+    with pytest.raises(ValueError, match=r"duplicated column name\(s\) \['user_id'\]"):
+        m.predict(pairs)
+
+
+@pytest.mark.parametrize(
+    "users, error, message",
+    [
+        ((u for u in [1, 2]), TypeError, "got a generator"),
+        (iter([1, 2]), TypeError, "got a list_iterator"),
+        ([[1, 2], [3]], ValueError, r"1-D array of ids, got a nested sequence \[\[1, 2\], \[3\]\]"),
+    ],
+    ids=["generator", "iterator", "ragged"],
+)
+def test_recommend_users_that_are_not_an_array_are_named(m, users, error, message):
+    with pytest.raises(error, match=message):
+        m.recommend(users)
