@@ -1,10 +1,12 @@
 """The ``autorec`` subcommands (``evaluate``, ``recommend``, ``download``, ``info``) and
-their output; the parser and ``main`` are in :mod:`autorec.cli`."""
+their output; the parser and ``main`` are in :mod:`autorec.cli`, which imports this
+module (and with it torch) only once a command runs."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import math
 import os
@@ -15,13 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from ._blend import BlendRecommender
+from ._cli_common import PLOT_HINT, PROG, CLIError, status
+from ._cli_data import data_title, load_data_from_args
 from ._estimator import AutoEncoderRecommender
 from ._version import __version__
 from .datasets import (
     DATA_HOME_ENV,
+    MOVIELENS_DATASETS,
+    RatingsDataset,
+    cached_datasets,
+    download_movielens,
     download_movielens_1m,
     get_data_home,
-    load_movielens_1m,
     movielens_1m_info,
 )
 from .datasets._fetch import default_file_mode
@@ -35,23 +42,14 @@ from .evaluation import (
     sub_models,
 )
 
-PROG = "autorec"
-PLOT_HINT = "pip install torch-autorec[plot]"
 #: What the reference notebook reported on the standard split (its top-k fed the test
 #: ratings to the model, so it is not comparable; shown for context only).
 REFERENCE = {"rmse_train": 0.88847, "rmse_test": 0.94895, "top_k": {5: 77.55, 10: 69.87}}
 TOP_K = (5, 10)
 
 
-class CLIError(Exception):
-    """A problem the user can fix; printed as one ``autorec: error:`` line, exit 1."""
-
-
 # ----------------------------------------------------------------------- helpers
-def _status(args: argparse.Namespace, message: str) -> None:
-    """A progress note on stderr (stdout holds only results); silenced by --quiet."""
-    if not args.quiet:
-        print(message, file=sys.stderr, flush=True)
+_status = status
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
@@ -91,17 +89,24 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _load(args: argparse.Namespace):
-    data = load_movielens_1m(
-        args.data_home,
-        download_if_missing=not args.no_download,
-        verbose=not args.quiet,
-    )
-    _status(
-        args,
-        f"MovieLens-1M: {len(data.ratings):,} ratings from {data.path}",
-    )
+def _load(args: argparse.Namespace) -> RatingsDataset:
+    data = load_data_from_args(args)
+    _status(args, f"{data_title(data)}: {len(data.ratings):,} ratings from {data.path}")
+    low, high = data.rating_scale
+    if low == high:
+        raise CLIError(
+            f"every rating in {data.path} is {low:g}: there is nothing to learn from one "
+            "value; if the scale is wider than what the file holds, give it with "
+            "--rating-scale LOW,HIGH"
+        )
     return data
+
+
+def _train_options(args: argparse.Namespace) -> tuple[str, int]:
+    """(kind, random_state) with their defaults filled in."""
+    kind = args.kind or "default"
+    seed = 0 if args.random_state is None else args.random_state
+    return kind, seed
 
 
 def _check_writable_target(path: Path, option: str, suffix: str | None = None) -> None:
@@ -136,7 +141,11 @@ def _member_label(model: AutoEncoderRecommender) -> str:
 
 
 def _write_plot(
-    path: Path, models: Sequence[AutoEncoderRecommender], baseline_rmse: float, title: str
+    path: Path,
+    models: Sequence[AutoEncoderRecommender],
+    baseline_rmse: float,
+    title: str,
+    data_name: str = "MovieLens-1M",
 ) -> None:
     """Learning curves of each model (one, or one per member of a blend)."""
     from matplotlib.figure import Figure  # pyplot-free: no GUI backend involved
@@ -175,7 +184,7 @@ def _write_plot(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("RMSE")
-    ax.set_title(f"{title} on MovieLens-1M")
+    ax.set_title(f"{title} on {data_name}")
     ax.grid(alpha=0.3)
     ax.legend()
     # A temporary file renamed into place: a full disk or an interrupt never leaves a
@@ -200,13 +209,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.save is not None:
         _check_writable_target(args.save, "--save")
     data = _load(args)
+    kind, seed = _train_options(args)
+    args.kind, args.random_state = kind, seed
+    title = data_title(data)
     train, test = split(data.ratings, args.split, random_state=args.random_state)
+    if not len(test):
+        raise CLIError(
+            f"the {args.split!r} split of {title} leaves no test ratings ({len(train):,} "
+            "ratings in all); evaluate needs more ratings per user, or try --split random90"
+        )
     show_progress = not (args.quiet or args.json)
     model = make_model(
         args.kind,
         epochs=args.epochs,
         random_state=args.random_state,
         verbose=1 if show_progress else 0,
+        rating_scale=data.rating_scale,
     )
     templates = model.estimators if isinstance(model, BlendRecommender) else [model]
     max_epochs = [int(t.epochs) for t in templates]
@@ -236,19 +254,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         random_state=args.random_state,
         device=str(parts[0].device_),
+        dataset=data.name,
         data_path=str(data.path),
+        rating_scale=list(data.rating_scale),
         autorec_version=__version__,
     )
     if args.save is not None:
         result["model_path"] = str(model.save(args.save))
         _status(args, f"model saved to {result['model_path']}")
     if args.plot is not None:
-        title = (
+        model_title = (
             "BlendRecommender"
             if blend
             else f"AutoEncoderRecommender (kind={model.fit_params_['kind']!r})"
         )
-        _write_plot(args.plot, parts, result["baseline_rmse_test"], title)
+        _write_plot(args.plot, parts, result["baseline_rmse_test"], model_title, title)
         result["plot_path"] = str(args.plot)
         _status(args, f"learning curves written to {args.plot}")
 
@@ -279,7 +299,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         weights = "+".join(f"{w:.2f}" for w in result["blend_weights"])
         rows.insert(-1, ["blend weights (learned)", weights, "-"])
     print(
-        f"MovieLens-1M, {args.split} split (random_state={args.random_state}): "
+        f"{title}, {args.split} split (random_state={args.random_state}): "
         f"{result['n_train']:,} training / {result['n_test']:,} test ratings"
     )
     print()
@@ -304,7 +324,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     ]
     header = ["", "NDCG@10", "recall@10", "% catalogue shown", "median ratings", "% < 20 ratings"]
     print(_table(header, ranking_rows, align="<"))
-    if args.split == "standard":
+    if args.split == "standard" and data.name == "ml-1m" and data.source != "file":
         ref = REFERENCE
         print()
         print(
@@ -316,86 +336,215 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_id(text: str, ids: Any) -> Any:
+    """A user or item id from the command line, typed like ``ids`` (ints stay ints)."""
+    if getattr(ids, "dtype", None) is not None and ids.dtype.kind in "iu":
+        try:
+            return int(text)
+        except ValueError:
+            return text  # not an integer: unknown, reported as such
+    return str(text)
+
+
+def _trained_on(model: Any) -> str:
+    """What a loaded model was trained on, as far as it knows: counts."""
+    utility = getattr(model, "utility_", None)
+    users, items = len(model.user_map_), int(model.n_items_)
+    if utility is None:  # pragma: no cover - every model keeps its utility matrix
+        return f"{users:,} users x {items:,} items"
+    return f"{utility.nnz:,} ratings of {users:,} users and {items:,} items"
+
+
 def _recommend(args: argparse.Namespace) -> int:
-    users = list(dict.fromkeys(args.user))  # unique, in the order given
+    if args.model is not None:
+        given = [f for f in ("kind", "epochs", "random_state") if getattr(args, f) is not None]
+        if given or args.save is not None:
+            given += ["save"] if args.save is not None else []
+            flags = ", ".join("--" + f.replace("_", "-") for f in given)
+            raise CLIError(
+                f"{flags} choose how a model is trained, but --model {args.model} is used as "
+                "it was saved; drop them, or drop --model to train a new one"
+            )
+    elif args.save is not None:
+        _check_writable_target(args.save, "--save")
     data = _load(args)
+    title = data_title(data)
+    kind, seed = _train_options(args)
+    ratings = data.ratings
     if args.model is not None:
         model = load_model(args.model)
-        user_map = model.user_map_
-        _status(args, f"loaded model {args.model} ({len(user_map):,} users)")
-        if user_map.ids.dtype.kind not in "iu" and all(
-            isinstance(v, str) for v in user_map.ids[:1].tolist()
-        ):
-            users = [str(u) for u in users]  # a model trained on string user ids
-        unknown = [u for u in users if u not in user_map]
+        _status(args, f"loaded model {args.model}, trained on {_trained_on(model)}")
+        ids = model.user_map_.ids
+        users = [_as_id(u, ids) for u in dict.fromkeys(args.user)]
+        unknown = [u for u in users if u not in model.user_map_]
         if unknown:
             raise CLIError(
                 f"user {unknown[0]} is not in the model's training data "
                 f"({len(unknown)} unknown of {len(users)}); pick users the model was trained on"
             )
     else:
-        known = set(data.ratings["user_id"].unique().tolist())
+        ids = ratings["user_id"]
+        users = [_as_id(u, ids) for u in dict.fromkeys(args.user)]
+        known = set(ids.unique().tolist())
         unknown = [u for u in users if u not in known]
         if unknown:
-            ids = data.ratings["user_id"]
+            numeric = ids.dtype.kind in "iu"
+            span = f"; user ids run from {ids.min()} to {ids.max()}" if numeric else ""
             raise CLIError(
-                f"user {unknown[0]} is not in MovieLens-1M ({len(unknown)} unknown of "
-                f"{len(users)}); user ids run from {ids.min()} to {ids.max()}"
+                f"user {unknown[0]} is not in {title} ({len(unknown)} unknown of "
+                f"{len(users)}){span}"
             )
         model = make_model(
-            args.kind,
+            kind,
             epochs=args.epochs,
-            random_state=args.random_state,
+            random_state=seed,
             verbose=0 if args.quiet else 1,
+            rating_scale=data.rating_scale,
         )
         _status(
             args,
-            f"no --model given: training the default {MODELS[args.kind].title} on all "
-            f"{len(data.ratings):,} ratings first (save one with `autorec evaluate --save PATH`)",
+            f"no --model given: training the default {MODELS[kind].title} on all "
+            f"{len(ratings):,} ratings first (keep it with --save PATH)",
         )
-        model.fit(data.ratings)
-    for i, user in enumerate(users):
-        recs = model.recommend(user, k=args.k, movies=data.movies)
-        untitled = int(recs["title"].isna().sum())
-        if untitled:
+        model.fit(ratings)
+        if args.save is not None:
+            _status(args, f"model saved to {model.save(args.save)}")
+    # Leave out every movie each user rated in the data, not only those the model saw:
+    # a model saved by `evaluate --save` was trained on the training part of a split.
+    rated = ratings.groupby("user_id", sort=False)["item_id"]
+    results = []
+    for user in users:
+        seen = set(rated.get_group(user).tolist()) if user in rated.groups else set()
+        recs = model.recommend(user, k=min(args.k + len(seen), model.n_items_), movies=data.movies)
+        recs = recs[~recs["item_id"].isin(seen)].head(args.k)
+        results.append((user, recs, False))
+    if args.rate:  # the person given on the command line: no id, "new" in CSV and JSON
+        results.append(("new", _fold_in(args, model, data), True))
+    for user, recs, _ in results:
+        _warn_untitled(user, recs, data)
+    out = sys.stdout
+    if out is None:  # started with stdout closed: nothing to print to
+        return 0
+    if args.format == "json":
+        blocks = [_json_block(u, r, new) for u, r, new in results]
+        print(json.dumps(blocks, indent=2, allow_nan=False))
+    elif args.format == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["user_id", *_COLUMNS])
+        for user, recs, _ in results:
+            for row in _rows_of(recs):
+                writer.writerow([user, *row])
+    else:
+        for i, (user, recs, new) in enumerate(results):
+            if i:
+                print()
+            who = "the new person (--rate)" if new else f"user {user}"
+            excluded = "the movies given with --rate" if new else f"movies rated in {title}"
             print(
-                f"{PROG}: warning: {untitled} of the {len(recs)} movies recommended to user "
-                f"{user} are not in {data.path}'s movies.dat (was the model trained on "
-                "other data?); they are shown without a title",
-                file=sys.stderr,
+                f"Top {len(recs)} movies for {who} ({excluded} excluded; predicted: the "
+                "predicted rating; ratings: how many people rated it in the model's training "
+                "data):"
             )
-        if i:
-            print()
-        print(
-            f"Top {len(recs)} movies for user {user} (movies rated in training excluded; "
-            "predicted: the predicted rating; ratings: how many people rated it):"
-        )
-        rows = [
+            header = ["rank", "movie id", "title", "predicted", "ratings", "genres"]
+            rows = [
+                [rank, item, name, f"{pred:.1f}", f"{count:,}", genres]
+                for rank, item, name, pred, count, genres in _rows_of(recs)
+            ]
+            print(_table(header, rows, align=">><>><"))
+    return 0
+
+
+_COLUMNS = ["rank", "item_id", "title", "predicted_rating", "n_ratings", "genres"]
+
+
+def _rows_of(recs: Any) -> list[list[Any]]:
+    """(rank, item id, title, predicted rating, count, genres) per recommendation."""
+    has_titles = "title" in recs.columns
+    out = []
+    for rank, (row, item) in enumerate(
+        zip(recs.itertuples(index=False), recs["item_id"].tolist(), strict=True), 1
+    ):
+        name = getattr(row, "title", None) if has_titles else None
+        genres = getattr(row, "genres", None) if has_titles else None
+        out.append(
             [
                 rank,
-                row.item_id,  # as the model stores it: an int for MovieLens, else a string
-                row.title if isinstance(row.title, str) else "(no title)",
-                f"{row.predicted_rating:.1f}",
-                f"{int(row.n_ratings):,}",
-                row.genres if isinstance(row.genres, str) else "",
+                item,  # as the model stores it: an int for MovieLens, else a string
+                name if isinstance(name, str) else "(no title)",
+                float(row.predicted_rating),
+                int(row.n_ratings),
+                genres if isinstance(genres, str) else "",
             ]
-            for rank, row in zip(recs.index, recs.itertuples(index=False), strict=True)
-        ]
-        header = ["rank", "movie id", "title", "predicted", "ratings", "genres"]
-        print(_table(header, rows, align=">><>><"))
+        )
+    return out
 
-    return 0
+
+def _json_block(user: Any, recs: Any, new: bool) -> dict[str, Any]:
+    return {
+        "user_id": None if new else user,
+        "new_user": new,
+        "recommendations": [dict(zip(_COLUMNS, row, strict=True)) for row in _rows_of(recs)],
+    }
+
+
+def _warn_untitled(user: Any, recs: Any, data: RatingsDataset) -> None:
+    if data.movies is None:
+        return
+    untitled = int(recs["title"].isna().sum())
+    if untitled:
+        where = f"{data.path}'s movies.dat" if data.name == "ml-1m" else str(data.path)
+        print(
+            f"{PROG}: warning: {untitled} of the {len(recs)} movies recommended to user "
+            f"{user} are not in {where} (was the model trained on other data?); they are "
+            "shown without a title",
+            file=sys.stderr,
+        )
+
+
+def _fold_in(args: argparse.Namespace, model: Any, data: RatingsDataset) -> Any:
+    """Recommendations for a person given by --rate ITEM=RATING, without retraining."""
+    item_ids = data.ratings["item_id"]
+    given: dict[Any, float] = {}
+    for text, value in args.rate:
+        item = _as_id(text, item_ids)
+        if item in given:
+            raise CLIError(f"--rate names movie {item} twice; rate each movie once")
+        low, high = data.rating_scale
+        if not low <= value <= high:
+            raise CLIError(
+                f"--rate {text}={value:g}: the rating is outside {data_title(data)}'s "
+                f"{low:g}-{high:g} scale"
+            )
+        given[item] = value
+    known = set(model.item_map_.ids.tolist()) if hasattr(model, "item_map_") else None
+    if known is not None and not any(item in known for item in given):
+        raise CLIError(
+            f"none of the movies given with --rate ({', '.join(map(str, given))}) is known to "
+            "the model; rate movies that are in the data"
+        )
+    return model.recommend(None, k=args.k, movies=data.movies, user_ratings=given)
 
 
 def _download(args: argparse.Namespace) -> int:
     home = get_data_home(args.data_home)
-    info = movielens_1m_info(home)
-    if info["found"] and not args.force:
-        print(f"MovieLens-1M is already in {info['path']} ({info['form']}); nothing to download")
+    name = args.dataset
+    spec = MOVIELENS_DATASETS[name]
+    if name == "ml-1m":
+        info = movielens_1m_info(home)
+        found, where = info["found"], f"{info['path']} ({info['form']})"
+    else:
+        (row,) = [r for r in cached_datasets(home) if r["name"] == name]
+        found, where = row["found"], f"{row['path']} ({row['form']})"
+    if found and not args.force:
+        print(f"{spec.title} is already in {where}; nothing to download")
         return 0
-    _status(args, f"downloading MovieLens-1M into {home}")
-    path = download_movielens_1m(home, force=args.force, verbose=not args.quiet)
-    print(f"MovieLens-1M downloaded and verified: {path}")
+    _status(args, f"downloading {spec.title} ({spec.remote.size:,} bytes) into {home}")
+    if name == "ml-1m":
+        path = download_movielens_1m(home, force=args.force, verbose=not args.quiet)
+    else:
+        path = download_movielens(name, home, force=args.force, verbose=not args.quiet)
+    checksum = "MD5" if spec.remote.algorithm == "md5" else "SHA-256"
+    print(f"{spec.title} downloaded and verified ({checksum}): {path}")
     print(
         "By using it you accept the GroupLens licence: research use only, no redistribution; "
         "cite Harper & Konstan (2015), https://doi.org/10.1145/2827872"
@@ -405,6 +554,8 @@ def _download(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     info = movielens_1m_info(args.data_home)
+    cached = cached_datasets(args.data_home)
+    info["cached"] = cached
     if args.json:
         print(json.dumps(info, indent=2))
     else:
@@ -430,6 +581,19 @@ def _info(args: argparse.Namespace) -> int:
         ]
         rows += [["note", note] for note in info["notes"]]
         print(_table(["MovieLens-1M", ""], rows, align="<<"))
+        print()
+        listed = [
+            [
+                row["name"],
+                "yes" if row["found"] else "no",
+                row["form"] or "-",
+                row["path"] or "-",
+                {None: "-", True: "holds", False: "FAILS"}[row["checksum_ok"]],
+            ]
+            for row in cached
+        ]
+        header = ["dataset", "cached", "form", "path", "archive checksum"]
+        print(_table(header, listed, align="<<<<<"))
     if not info["found"]:
         raise CLIError(
             f"MovieLens-1M is not in {info['data_home']}; run `autorec download` (with "

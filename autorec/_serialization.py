@@ -13,6 +13,7 @@ metadata is handed to the class as it is (see :func:`read_model`).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -221,8 +222,16 @@ def write_model(
     symbolic link is written through (its target is replaced, the link kept); a
     read-only existing file is refused, as ``cp`` does.
     """
+    if isinstance(path, (str, os.PathLike)) and not os.fspath(path).strip():
+        raise ValueError(
+            f"path {os.fspath(path)!r} is empty; give a file name, e.g. 'model.safetensors'"
+        )
     path = Path(path)
     target = path.resolve() if path.is_symlink() else path
+    if target.is_dir():
+        raise IsADirectoryError(
+            errno.EISDIR, f"{path} is a folder; give a file name, e.g. {path / 'model.safetensors'}"
+        )
     _refuse_read_only(target)
     metadata = {
         "format": format_name,
