@@ -28,12 +28,27 @@ from .datasets import (
     load_ratings,
 )
 
-__all__ = ["DEFAULT_DATASET", "add_data_arguments", "data_title", "load_data_from_args"]
+__all__ = [
+    "DEFAULT_DATASET",
+    "add_data_arguments",
+    "data_title",
+    "dataset_name",
+    "load_data_from_args",
+]
 
 #: What ``--dataset`` means when neither it nor ``--ratings`` is given.
 DEFAULT_DATASET = "ml-1m"
 _SEP_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 _FILE_ONLY = ("sep", "columns", "header", "items", "rating_scale")
+
+
+def dataset_name(text: str) -> str:
+    """An argparse type: a key of ``MOVIELENS_DATASETS`` (shown as NAME, not a long list)."""
+    if text not in MOVIELENS_DATASETS:
+        raise argparse.ArgumentTypeError(
+            f"unknown dataset {text!r}; choose one of {', '.join(MOVIELENS_DATASETS)}"
+        )
+    return text
 
 
 def _sep(text: str) -> str:
@@ -77,7 +92,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, download: bool = True
     which = group.add_mutually_exclusive_group()
     which.add_argument(
         "--dataset",
-        choices=tuple(MOVIELENS_DATASETS),
+        type=dataset_name,
         default=None,
         metavar="NAME",
         help=f"a MovieLens dataset: {', '.join(MOVIELENS_DATASETS)} (default: "

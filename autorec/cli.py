@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ._cli_common import PLOT_HINT, PROG, CLIError
-from ._cli_data import DEFAULT_DATASET, add_data_arguments
+from ._cli_data import DEFAULT_DATASET, add_data_arguments, dataset_name
 from ._protocol import MODELS, SPLITS
 from ._version import __version__
 from .datasets import (
@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dataset",
-        choices=tuple(MOVIELENS_DATASETS),
+        type=dataset_name,
         default=DEFAULT_DATASET,
         metavar="NAME",
         help=f"{', '.join(MOVIELENS_DATASETS)} (default: %(default)s)",

@@ -9,16 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
-
-import numpy as np
-import pandas as pd
+from typing import Any
 
 from autorec.datasets._base import get_data_home
-from autorec.datasets._delimited import open_maybe_gzip, read_ratings_table
+from autorec.datasets._delimited import open_maybe_gzip
 from autorec.datasets._fetch import (
     CacheNotWritableError,
     DownloadError,
@@ -34,7 +31,8 @@ from autorec.datasets._movielens import (
     DatasetNotFoundError,
     load_movielens_1m,
 )
-from autorec.datasets._parsers import MovieLensFormatError, parse_movies
+from autorec.datasets._movielens_formats import Opener, member_files, read_movielens
+from autorec.datasets._parsers import MovieLensFormatError
 from autorec.datasets._ratings_file import RatingsDataset, title_year
 
 __all__ = [
@@ -48,12 +46,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _BASE = "files.grouplens.org/datasets/movielens"
-
-#: The genres of ML-100K's ``u.item`` flags, in column order (its ``u.genre``).
-_GENRES_100K = (
-    "unknown|Action|Adventure|Animation|Children's|Comedy|Crime|Documentary|Drama|Fantasy|"
-    "Film-Noir|Horror|Musical|Mystery|Romance|Sci-Fi|Thriller|War|Western"
-).split("|")
 
 LICENCE = """\
 Usage licence (from the GroupLens README of each archive)
@@ -250,130 +242,6 @@ def _spec(name: str) -> MovieLensSpec:
     return MOVIELENS_DATASETS[name]
 
 
-# ------------------------------------------------------------------ format parsers
-Opener = Callable[[], IO[bytes]]
-
-
-def _with_year(movies: pd.DataFrame) -> pd.DataFrame:
-    return movies.assign(year=title_year(movies["title"]))
-
-
-def _items_100k(data: bytes, source: str) -> pd.DataFrame:
-    """``u.item``: ``id|title|release date|video date|IMDb URL|19 genre flags``, latin-1."""
-    rows = []
-    for number, line in enumerate(data.decode("latin-1").split("\n"), 1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        fields = line.split("|")
-        if len(fields) != 5 + len(_GENRES_100K) or not fields[0].strip().isdigit():
-            raise MovieLensFormatError(
-                source,
-                f"expected 24 '|'-separated fields starting with a movie id, got {len(fields)}",
-                number,
-                line[:200],
-            )
-        genres = "|".join(
-            g for g, flag in zip(_GENRES_100K, fields[5:], strict=True) if flag == "1"
-        )
-        rows.append((int(fields[0]), fields[1].strip(), genres))
-    if not rows:
-        raise MovieLensFormatError(source, "no movies found (the file is empty or blank)")
-    ids, titles, genres = zip(*rows, strict=True)
-    frame = pd.DataFrame({"item_id": np.array(ids, np.int64), "title": titles, "genres": genres})
-    return frame
-
-
-def _users_100k(data: bytes, source: str) -> pd.DataFrame:
-    """``u.user``: ``id|age|gender|occupation|zip``."""
-    rows = []
-    for number, line in enumerate(data.decode("latin-1").split("\n"), 1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        fields = line.split("|")
-        if len(fields) != 5 or not (fields[0].isdigit() and fields[1].isdigit()):
-            raise MovieLensFormatError(
-                source, "expected id|age|gender|occupation|zip", number, line[:200]
-            )
-        rows.append((int(fields[0]), fields[2], int(fields[1]), fields[3], fields[4]))
-    users, genders, ages, occupations, zips = zip(*rows, strict=True)
-    return pd.DataFrame(
-        {
-            "user_id": np.array(users, np.int64),
-            "gender": list(genders),
-            "age": np.array(ages, np.int64),
-            "occupation": list(occupations),
-            "zip_code": list(zips),
-        }
-    )
-
-
-def _movies_csv(opener: Opener, source: str) -> pd.DataFrame:
-    """``movies.csv``: ``movieId,title,genres`` with a header, UTF-8, quoted titles."""
-    try:
-        with opener() as raw:
-            table = pd.read_csv(
-                raw, dtype={"movieId": np.int64}, keep_default_na=False, encoding="utf-8"
-            )
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise MovieLensFormatError(source, f"does not parse ({exc})") from exc
-    if list(table.columns[:3]) != ["movieId", "title", "genres"]:
-        raise MovieLensFormatError(
-            source, f"expected the header movieId,title,genres, got {list(table.columns)}"
-        )
-    genres = table["genres"].where(table["genres"] != "(no genres listed)", "")
-    return pd.DataFrame(
-        {"item_id": table["movieId"], "title": table["title"].str.strip(), "genres": genres}
-    )
-
-
-def _read(spec: MovieLensSpec, open_member: Callable[[str], Opener | None], where: str):
-    """(ratings, movies, users) of an archive or folder, ``open_member(name)`` giving an
-    opener for a member (None when absent)."""
-
-    def need(name: str) -> Opener:
-        opener = open_member(name)
-        if opener is None:
-            raise MovieLensFormatError(where, f"there is no {spec.folder}/{name}")
-        return opener
-
-    def read_bytes(name: str) -> bytes:
-        with need(name)() as stream:
-            return stream.read()
-
-    def ratings(name: str, sep: str, header: bool) -> pd.DataFrame:
-        return read_ratings_table(
-            need(name),
-            source=f"{where}/{name}",
-            sep=sep,
-            header=header,
-            columns=(0, 1, 2),
-            timestamp=3,
-            int_ids=True,
-            rating_scale=spec.rating_scale,
-            error=MovieLensFormatError,
-        )
-
-    users = None
-    if spec.layout == "100k":
-        frame = ratings("u.data", "\t", False)
-        movies = _items_100k(read_bytes("u.item"), f"{where}/u.item")
-        if open_member("u.user") is not None:
-            users = _users_100k(read_bytes("u.user"), f"{where}/u.user")
-    elif spec.layout == "dat":
-        frame = ratings("ratings.dat", "::", False)
-        data = read_bytes("movies.dat")
-        try:
-            movies = parse_movies(data, source=f"{where}/movies.dat", encoding="utf-8")
-        except MovieLensFormatError:
-            movies = parse_movies(data, source=f"{where}/movies.dat", encoding="latin-1")
-    else:
-        frame = ratings("ratings.csv", ",", True)
-        movies = _movies_csv(need("movies.csv"), f"{where}/movies.csv")
-    return frame, _with_year(movies), users
-
-
 def _read_zip(spec: MovieLensSpec, path: Path) -> RatingsDataset:
     try:
         archive = zipfile.ZipFile(path)
@@ -387,7 +255,7 @@ def _read_zip(spec: MovieLensSpec, path: Path) -> RatingsDataset:
             return (lambda: archive.open(full)) if full in names else None
 
         try:
-            ratings, movies, users = _read(spec, open_member, f"{path}:{spec.folder}")
+            ratings, movies, users = read_movielens(spec, open_member, f"{path}:{spec.folder}")
         except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
             raise MovieLensFormatError(str(path), f"the archive is damaged ({exc})") from exc
     return RatingsDataset(
@@ -395,17 +263,11 @@ def _read_zip(spec: MovieLensSpec, path: Path) -> RatingsDataset:
     )
 
 
-def _member_files(spec: MovieLensSpec) -> tuple[str, ...]:
-    return {"100k": ("u.data", "u.item"), "dat": ("ratings.dat", "movies.dat")}.get(
-        spec.layout, ("ratings.csv", "movies.csv")
-    )
-
-
 def _folder_of(spec: MovieLensSpec, home: Path) -> Path | None:
     """An extracted copy: ``<home>/<archive folder>`` or ``<home>/<name>``, holding the
     ratings (plain or ``.gz``) and movies files."""
     for folder in dict.fromkeys((home / spec.folder, home / spec.name)):
-        ratings, movies = (folder / n for n in _member_files(spec))
+        ratings, movies = (folder / n for n in member_files(spec.layout))
         has_ratings = ratings.is_file() or ratings.with_name(ratings.name + ".gz").is_file()
         if has_ratings and movies.is_file():
             return folder
@@ -419,7 +281,7 @@ def _read_folder(spec: MovieLensSpec, folder: Path) -> RatingsDataset:
                 return lambda: open_maybe_gzip(candidate)
         return None
 
-    ratings, movies, users = _read(spec, open_member, str(folder))
+    ratings, movies, users = read_movielens(spec, open_member, str(folder))
     return RatingsDataset(
         spec.name, ratings, movies, users, spec.rating_scale, folder, "folder", spec.DESCR
     )
@@ -430,7 +292,7 @@ def _from_1m(data: Any) -> RatingsDataset:
     return RatingsDataset(
         "ml-1m",
         data.ratings,
-        _with_year(data.movies),
+        data.movies.assign(year=title_year(data.movies["title"])),
         data.users,
         spec.rating_scale,
         data.path,
@@ -543,7 +405,7 @@ def _not_found(
     remote = spec.remote
     lines = [
         f"{spec.title} was not found in {home}: looked for the folder {home / spec.folder} "
-        f"(holding {' and '.join(_member_files(spec))}) and for the archive "
+        f"(holding {' and '.join(member_files(spec.layout))}) and for the archive "
         f"{home / remote.filename}.",
         *notes,
         reason,
