@@ -347,6 +347,31 @@ def _ids(column: pd.Series) -> pd.Series:
     return column.astype(str).str.strip()
 
 
+def _has_repeated_pair(users: pd.Series, items: pd.Series) -> bool:
+    """Whether a (user, item) pair appears twice, in about 8 bytes a row (one int64 key
+    per pair, sorted in place) where ``DataFrame.duplicated`` takes about 40."""
+    if len(users) < 2:
+        return False
+    if users.dtype.kind in "iu" and items.dtype.kind in "iu":
+        u, i = users.to_numpy(), items.to_numpy()
+        u_min, u_max, i_min, i_max = int(u.min()), int(u.max()), int(i.min()), int(i.max())
+        width = i_max - i_min + 1
+        if (u_max - u_min + 1) * width < 2**63:
+            key = u - u_min  # the only array of the size of the data made here
+            key *= width
+            key += i
+            key -= i_min
+        else:  # ids too far apart to pack: fall back to pandas
+            return bool(pd.DataFrame({"u": users, "i": items}).duplicated().any())
+    else:
+        u_codes, u_uniques = pd.factorize(users)
+        i_codes, i_uniques = pd.factorize(items)
+        key = u_codes.astype(np.int64) * len(i_uniques) + i_codes
+        del u_codes, i_codes, u_uniques
+    key.sort()
+    return bool((key[1:] == key[:-1]).any())
+
+
 def _check(
     frame: pd.DataFrame,
     opener: Opener,
@@ -380,8 +405,8 @@ def _check(
     frame["user_id"] = _ids(frame["user_id"])
     frame["item_id"] = _ids(frame["item_id"])
     frame["rating"] = frame["rating"].astype(np.float32)
-    repeated = frame.duplicated(["user_id", "item_id"]).to_numpy()
-    if repeated.any():
+    if _has_repeated_pair(frame["user_id"], frame["item_id"]):
+        repeated = frame.duplicated(["user_id", "item_id"]).to_numpy()  # to name the line
         row = int(np.flatnonzero(repeated)[0])
         user, item = frame["user_id"].iat[row], frame["item_id"].iat[row]
         same = (frame["user_id"] == user).to_numpy() & (frame["item_id"] == item).to_numpy()

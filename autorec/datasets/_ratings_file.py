@@ -266,9 +266,5 @@ def load_ratings(
         if not items_path.is_file():
             raise FileNotFoundError(f"no items file at {items_path}")
         movies = _read_items(items_path, None, encoding, ratings["item_id"])
-    r = ratings
-    descr = (
-        f"{path.name}: {len(r):,} ratings of {r['item_id'].nunique():,} items by "
-        f"{r['user_id'].nunique():,} users, on a {scale[0]:g}-{scale[1]:g} scale."
-    )
+    descr = f"{path.name}: {len(ratings):,} ratings on a {scale[0]:g}-{scale[1]:g} scale."
     return RatingsDataset(path.name, ratings, movies, None, scale, path, "file", descr)
