@@ -19,6 +19,7 @@ from ._estimator import READERS, AutoEncoderRecommender
 from ._estimator_state import blend_weights
 from ._hybrid import RANKINGS, HybridRankingMixin, fit_ranking, load_ranking
 from ._prepare import held_out_cells, hold_out, prepare
+from ._protocol import BLEND_PRESETS
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._serialization import bad_file, dump_state, json_safe, read_model, tensors_under, write_model
 from ._validation import (
@@ -38,7 +39,7 @@ _MAX_AUTO = 12
 
 
 #: The presets blended by default (autorec's best configuration; the benchmarks page).
-DEFAULT_PRESETS = ("default", "reference", "i-autorec-1000")
+DEFAULT_PRESETS = BLEND_PRESETS
 
 
 def _default_estimators() -> list[AutoEncoderRecommender]:

@@ -1,124 +1,61 @@
 """The ``autorec`` subcommands (``evaluate``, ``recommend``, ``download``, ``info``) and
-their output; the parser and ``main`` are in :mod:`autorec.cli`."""
+their output; the parser and ``main`` are in :mod:`autorec.cli`, which imports this
+module (and with it torch) only once a command runs."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
-import math
 import os
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ._blend import BlendRecommender
+from ._cli_common import PLOT_HINT, CLIError
+from ._cli_data import data_title
+from ._cli_helpers import (
+    _check_writable_target,
+    _clean,
+    _load,
+    _plus,
+    _status,
+    _table,
+    _train_options,
+)
+from ._cli_recommend import _recommend
 from ._estimator import AutoEncoderRecommender
 from ._version import __version__
 from .datasets import (
     DATA_HOME_ENV,
+    MOVIELENS_DATASETS,
+    cached_datasets,
+    download_movielens,
     download_movielens_1m,
     get_data_home,
-    load_movielens_1m,
     movielens_1m_info,
 )
 from .datasets._fetch import default_file_mode
 from .evaluation import (
     MODELS,
     evaluate,
-    load_model,
     make_model,
     ranking_table,
     split,
     sub_models,
 )
 
-PROG = "autorec"
-PLOT_HINT = "pip install torch-autorec[plot]"
+#: The subcommands :func:`autorec.cli.main` runs by name (``_<command>``).
+__all__ = ["_download", "_evaluate", "_info", "_recommend"]
+
 #: What the reference notebook reported on the standard split (its top-k fed the test
 #: ratings to the model, so it is not comparable; shown for context only).
 REFERENCE = {"rmse_train": 0.88847, "rmse_test": 0.94895, "top_k": {5: 77.55, 10: 69.87}}
 TOP_K = (5, 10)
 
 
-class CLIError(Exception):
-    """A problem the user can fix; printed as one ``autorec: error:`` line, exit 1."""
-
-
 # ----------------------------------------------------------------------- helpers
-def _status(args: argparse.Namespace, message: str) -> None:
-    """A progress note on stderr (stdout holds only results); silenced by --quiet."""
-    if not args.quiet:
-        print(message, file=sys.stderr, flush=True)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
-    """Plain aligned text table; ``align`` gives "<" or ">" per column (default ">")."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[j]) for row in cells) for j in range(len(header))]
-    align = align.ljust(len(header), ">")
-    lines = []
-    for row in cells:
-        parts = [
-            cell.ljust(w) if a == "<" else cell.rjust(w)
-            for cell, w, a in zip(row, widths, align, strict=True)
-        ]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
-
-
-def _plus(value: int | list[int]) -> str:
-    """An epoch count for the table: ``18`` for one model, ``33+67+26`` for a blend's members."""
-    return "+".join(map(str, value)) if isinstance(value, list) else str(value)
-
-
-def _finite(value: Any) -> Any:
-    """JSON-safe number: NaN and infinities become null."""
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _clean(value: Any) -> Any:
-    """``value`` with every float made JSON-safe, nested dicts and lists included."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float):
-        return _finite(value)
-    return value
-
-
-def _load(args: argparse.Namespace):
-    data = load_movielens_1m(
-        args.data_home,
-        download_if_missing=not args.no_download,
-        verbose=not args.quiet,
-    )
-    _status(
-        args,
-        f"MovieLens-1M: {len(data.ratings):,} ratings from {data.path}",
-    )
-    return data
-
-
-def _check_writable_target(path: Path, option: str, suffix: str | None = None) -> None:
-    """Fail before a long training run, not after it, when an output cannot be written."""
-    parent = path.expanduser().resolve().parent
-    if not parent.is_dir():
-        raise CLIError(f"{option} {path}: the folder {parent} does not exist; create it first")
-    if path.is_dir():
-        raise CLIError(f"{option} {path} is a folder; give a file name")
-    if suffix is not None and path.suffix.lower() != suffix:
-        raise CLIError(f"{option} {path}: the file name must end in {suffix}")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise CLIError(f"{option} {path} exists and is read-only; choose another name")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CLIError(f"{option} {path}: the folder {parent} is not writable")
-
-
 def _require_matplotlib() -> None:
     try:
         import matplotlib.figure  # noqa: F401
@@ -136,7 +73,11 @@ def _member_label(model: AutoEncoderRecommender) -> str:
 
 
 def _write_plot(
-    path: Path, models: Sequence[AutoEncoderRecommender], baseline_rmse: float, title: str
+    path: Path,
+    models: Sequence[AutoEncoderRecommender],
+    baseline_rmse: float,
+    title: str,
+    data_name: str = "MovieLens-1M",
 ) -> None:
     """Learning curves of each model (one, or one per member of a blend)."""
     from matplotlib.figure import Figure  # pyplot-free: no GUI backend involved
@@ -175,7 +116,7 @@ def _write_plot(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("RMSE")
-    ax.set_title(f"{title} on MovieLens-1M")
+    ax.set_title(f"{title} on {data_name}")
     ax.grid(alpha=0.3)
     ax.legend()
     # A temporary file renamed into place: a full disk or an interrupt never leaves a
@@ -200,13 +141,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.save is not None:
         _check_writable_target(args.save, "--save")
     data = _load(args)
+    kind, seed = _train_options(args)
+    args.kind, args.random_state = kind, seed
+    title = data_title(data)
     train, test = split(data.ratings, args.split, random_state=args.random_state)
+    if not len(test):
+        raise CLIError(
+            f"the {args.split!r} split of {title} leaves no test ratings ({len(train):,} "
+            "ratings in all); evaluate needs more ratings per user, or try --split random90"
+        )
     show_progress = not (args.quiet or args.json)
     model = make_model(
         args.kind,
         epochs=args.epochs,
         random_state=args.random_state,
         verbose=1 if show_progress else 0,
+        rating_scale=data.rating_scale,
     )
     templates = model.estimators if isinstance(model, BlendRecommender) else [model]
     max_epochs = [int(t.epochs) for t in templates]
@@ -236,19 +186,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         random_state=args.random_state,
         device=str(parts[0].device_),
+        dataset=data.name,
         data_path=str(data.path),
+        rating_scale=list(data.rating_scale),
         autorec_version=__version__,
     )
     if args.save is not None:
         result["model_path"] = str(model.save(args.save))
         _status(args, f"model saved to {result['model_path']}")
     if args.plot is not None:
-        title = (
+        model_title = (
             "BlendRecommender"
             if blend
             else f"AutoEncoderRecommender (kind={model.fit_params_['kind']!r})"
         )
-        _write_plot(args.plot, parts, result["baseline_rmse_test"], title)
+        _write_plot(args.plot, parts, result["baseline_rmse_test"], model_title, title)
         result["plot_path"] = str(args.plot)
         _status(args, f"learning curves written to {args.plot}")
 
@@ -279,7 +231,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         weights = "+".join(f"{w:.2f}" for w in result["blend_weights"])
         rows.insert(-1, ["blend weights (learned)", weights, "-"])
     print(
-        f"MovieLens-1M, {args.split} split (random_state={args.random_state}): "
+        f"{title}, {args.split} split (random_state={args.random_state}): "
         f"{result['n_train']:,} training / {result['n_test']:,} test ratings"
     )
     print()
@@ -304,7 +256,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     ]
     header = ["", "NDCG@10", "recall@10", "% catalogue shown", "median ratings", "% < 20 ratings"]
     print(_table(header, ranking_rows, align="<"))
-    if args.split == "standard":
+    if args.split == "standard" and data.name == "ml-1m" and data.source != "file":
         ref = REFERENCE
         print()
         print(
@@ -316,86 +268,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recommend(args: argparse.Namespace) -> int:
-    users = list(dict.fromkeys(args.user))  # unique, in the order given
-    data = _load(args)
-    if args.model is not None:
-        model = load_model(args.model)
-        user_map = model.user_map_
-        _status(args, f"loaded model {args.model} ({len(user_map):,} users)")
-        if user_map.ids.dtype.kind not in "iu" and all(
-            isinstance(v, str) for v in user_map.ids[:1].tolist()
-        ):
-            users = [str(u) for u in users]  # a model trained on string user ids
-        unknown = [u for u in users if u not in user_map]
-        if unknown:
-            raise CLIError(
-                f"user {unknown[0]} is not in the model's training data "
-                f"({len(unknown)} unknown of {len(users)}); pick users the model was trained on"
-            )
-    else:
-        known = set(data.ratings["user_id"].unique().tolist())
-        unknown = [u for u in users if u not in known]
-        if unknown:
-            ids = data.ratings["user_id"]
-            raise CLIError(
-                f"user {unknown[0]} is not in MovieLens-1M ({len(unknown)} unknown of "
-                f"{len(users)}); user ids run from {ids.min()} to {ids.max()}"
-            )
-        model = make_model(
-            args.kind,
-            epochs=args.epochs,
-            random_state=args.random_state,
-            verbose=0 if args.quiet else 1,
-        )
-        _status(
-            args,
-            f"no --model given: training the default {MODELS[args.kind].title} on all "
-            f"{len(data.ratings):,} ratings first (save one with `autorec evaluate --save PATH`)",
-        )
-        model.fit(data.ratings)
-    for i, user in enumerate(users):
-        recs = model.recommend(user, k=args.k, movies=data.movies)
-        untitled = int(recs["title"].isna().sum())
-        if untitled:
-            print(
-                f"{PROG}: warning: {untitled} of the {len(recs)} movies recommended to user "
-                f"{user} are not in {data.path}'s movies.dat (was the model trained on "
-                "other data?); they are shown without a title",
-                file=sys.stderr,
-            )
-        if i:
-            print()
-        print(
-            f"Top {len(recs)} movies for user {user} (movies rated in training excluded; "
-            "predicted: the predicted rating; ratings: how many people rated it):"
-        )
-        rows = [
-            [
-                rank,
-                row.item_id,  # as the model stores it: an int for MovieLens, else a string
-                row.title if isinstance(row.title, str) else "(no title)",
-                f"{row.predicted_rating:.1f}",
-                f"{int(row.n_ratings):,}",
-                row.genres if isinstance(row.genres, str) else "",
-            ]
-            for rank, row in zip(recs.index, recs.itertuples(index=False), strict=True)
-        ]
-        header = ["rank", "movie id", "title", "predicted", "ratings", "genres"]
-        print(_table(header, rows, align=">><>><"))
-
-    return 0
-
-
 def _download(args: argparse.Namespace) -> int:
     home = get_data_home(args.data_home)
-    info = movielens_1m_info(home)
-    if info["found"] and not args.force:
-        print(f"MovieLens-1M is already in {info['path']} ({info['form']}); nothing to download")
+    name = args.dataset
+    spec = MOVIELENS_DATASETS[name]
+    if name == "ml-1m":
+        info = movielens_1m_info(home)
+        found, where = info["found"], f"{info['path']} ({info['form']})"
+    else:
+        (row,) = [r for r in cached_datasets(home) if r["name"] == name]
+        found, where = row["found"], f"{row['path']} ({row['form']})"
+    if found and not args.force:
+        print(f"{spec.title} is already in {where}; nothing to download")
         return 0
-    _status(args, f"downloading MovieLens-1M into {home}")
-    path = download_movielens_1m(home, force=args.force, verbose=not args.quiet)
-    print(f"MovieLens-1M downloaded and verified: {path}")
+    _status(args, f"downloading {spec.title} ({spec.remote.size:,} bytes) into {home}")
+    if name == "ml-1m":
+        path = download_movielens_1m(home, force=args.force, verbose=not args.quiet)
+    else:
+        path = download_movielens(name, home, force=args.force, verbose=not args.quiet)
+    checksum = "MD5" if spec.remote.algorithm == "md5" else "SHA-256"
+    print(f"{spec.title} downloaded and verified ({checksum}): {path}")
     print(
         "By using it you accept the GroupLens licence: research use only, no redistribution; "
         "cite Harper & Konstan (2015), https://doi.org/10.1145/2827872"
@@ -405,6 +297,8 @@ def _download(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     info = movielens_1m_info(args.data_home)
+    cached = cached_datasets(args.data_home)
+    info["cached"] = cached
     if args.json:
         print(json.dumps(info, indent=2))
     else:
@@ -430,6 +324,19 @@ def _info(args: argparse.Namespace) -> int:
         ]
         rows += [["note", note] for note in info["notes"]]
         print(_table(["MovieLens-1M", ""], rows, align="<<"))
+        print()
+        listed = [
+            [
+                row["name"],
+                "yes" if row["found"] else "no",
+                row["form"] or "-",
+                row["path"] or "-",
+                {None: "-", True: "holds", False: "FAILS"}[row["checksum_ok"]],
+            ]
+            for row in cached
+        ]
+        header = ["dataset", "cached", "form", "path", "archive checksum"]
+        print(_table(header, listed, align="<<<<<"))
     if not info["found"]:
         raise CLIError(
             f"MovieLens-1M is not in {info['data_home']}; run `autorec download` (with "

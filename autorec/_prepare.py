@@ -245,5 +245,8 @@ def mean_fallback(
         )
         if n
     ]
-    message = f"{int((~(u_ok & i_ok)).sum()):,} of {len(users):,} pairs: " + "; ".join(parts)
+    total = f"{int((~(u_ok & i_ok)).sum()):,} of {len(users):,} pairs"
+    if len(parts) == 1:  # "41 of 250,088 pairs with an item not seen in fit", not "41: 41 with"
+        return values, f"{total} {parts[0].split(' ', 1)[1]}"
+    message = f"{total}: " + "; ".join(parts)
     return values, message

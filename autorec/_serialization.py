@@ -13,6 +13,7 @@ metadata is handed to the class as it is (see :func:`read_model`).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -233,6 +234,10 @@ def write_model(
     symbolic link is written through (its target is replaced, the link kept); a
     read-only existing file is refused, as ``cp`` does.
     """
+    if isinstance(path, (str, os.PathLike)) and not os.fspath(path).strip():
+        raise ValueError(
+            f"path {os.fspath(path)!r} is empty; give a file name, e.g. 'model.safetensors'"
+        )
     path = Path(path)
     try:
         str(path).encode("utf-8")
@@ -242,6 +247,10 @@ def write_model(
             "read through UTF-8 paths only; save under a UTF-8 name"
         ) from None
     target = path.resolve() if path.is_symlink() else path
+    if target.is_dir():
+        raise IsADirectoryError(
+            errno.EISDIR, f"{path} is a folder; give a file name, e.g. {path / 'model.safetensors'}"
+        )
     _refuse_read_only(target)
     metadata = {
         "format": format_name,

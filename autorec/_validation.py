@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "as_python",
@@ -451,6 +453,8 @@ def seed_from(random_state: Any) -> int:
 def resolve_device(device: Any) -> torch.device:
     """The torch device for ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
     :class:`torch.device`; a clear error for anything this machine cannot use."""
+    import torch  # here, not at the top: the command line parses its options without torch
+
     if isinstance(device, str):
         if device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")

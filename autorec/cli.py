@@ -1,11 +1,15 @@
-"""The ``autorec`` command line: the MovieLens-1M study in one command.
+"""The ``autorec`` command line: the MovieLens study, or your own ratings, in one command.
 
 Subcommands::
 
     autorec evaluate   split, train, and report RMSE and top-k accuracy beside the bias baseline
-    autorec recommend  top-k unrated movies for one or more users
-    autorec download   fetch ml-1m.zip (checksummed) into the data folder
-    autorec info       where the data is, whether it verifies, how big it is
+    autorec recommend  top-k unrated movies for users, or for a new person (--rate)
+    autorec download   fetch a MovieLens archive (checksummed) into the data folder
+    autorec info       where the data is, whether it verifies, what is cached
+
+The data options (``--dataset NAME`` or ``--ratings FILE`` ...) come from
+:func:`autorec._cli_data.add_data_arguments`, which any subcommand can reuse. torch is
+imported only by the commands that train or load a model, after the options are parsed.
 
 Exit status: 0 on success, 1 for data or runtime errors (one line on stderr, a
 traceback only with ``--debug``), 2 for usage errors, 130 when interrupted.
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import logging
+import math
 import os
 import sys
 import traceback
@@ -25,25 +31,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._cli_commands import (
-    PLOT_HINT,
-    PROG,
-    CLIError,
-    _download,
-    _evaluate,
-    _info,
-    _recommend,
-)
+from ._cli_common import PLOT_HINT, PROG, CLIError
+from ._cli_data import DEFAULT_DATASET, add_data_arguments, dataset_name
+from ._protocol import MODELS, SPLITS
 from ._version import __version__
 from .datasets import (
     DATA_HOME_ENV,
+    MOVIELENS_DATASETS,
     CacheNotWritableError,
     DatasetNotFoundError,
     DownloadError,
     MovieLensFormatError,
+    RatingsFormatError,
     get_data_home,
 )
-from .evaluation import MODELS, SPLITS, make_model
 from .exceptions import ModelFormatError, TrainingDivergedError
 
 __all__ = ["build_parser", "estimator_for", "main"]
@@ -54,6 +55,8 @@ _MAX_SEED = 2**63 - 1
 
 def estimator_for(kind: str = "default", **kwargs: Any) -> Any:
     """Deprecated alias of :func:`autorec.evaluation.make_model`."""
+    from .evaluation import make_model
+
     warnings.warn(
         "autorec.cli.estimator_for is deprecated; use autorec.evaluation.make_model",
         FutureWarning,
@@ -82,6 +85,49 @@ def _seed(text: str) -> int:
             f"expected an integer from 0 to 2**63 - 1 ({_MAX_SEED}), got {text!r}"
         )
     return value
+
+
+def _rating(text: str) -> tuple[str, float]:
+    item, sep, value = text.partition("=")
+    try:
+        rating = float(value)
+    except ValueError:
+        rating = math.nan
+    if not sep or not item.strip() or not math.isfinite(rating):
+        raise argparse.ArgumentTypeError(
+            f"expected ITEM=RATING, a movie id and a number (e.g. 260=5), got {text!r}"
+        )
+    return item.strip(), rating
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser, seeds: str) -> None:
+    """--kind, --epochs and --random-state (None when not given, so that --model can
+    refuse them; the commands fill in the defaults)."""
+    parser.add_argument(
+        "--kind",
+        choices=tuple(MODELS),
+        default=None,
+        help="the model to train: "
+        + "; ".join(f"{name}: {spec.help}" for name, spec in MODELS.items()).replace(
+            " (the CLI default)", ""
+        )
+        + " (when not given: default)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="maximum number of training epochs (default: the estimator's; early stopping "
+        "may stop sooner)",
+    )
+    parser.add_argument(
+        "--random-state",
+        type=_seed,
+        default=None,
+        metavar="N",
+        help=f"seed of {seeds} (default: 0)",
+    )
 
 
 # ----------------------------------------------------------------------- parser
@@ -115,44 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help=f"folder holding ml-1m/ or ml-1m.zip (default: ${DATA_HOME_ENV}, else the user "
+        help=f"folder holding the MovieLens data (default: ${DATA_HOME_ENV}, else the user "
         "cache folder)",
-    )
-    fetch = argparse.ArgumentParser(add_help=False)
-    fetch.add_argument(
-        "--no-download",
-        action="store_true",
-        help="fail instead of downloading MovieLens-1M when it is not found",
-    )
-    train = argparse.ArgumentParser(add_help=False)
-    train.add_argument(
-        "--kind",
-        choices=tuple(MODELS),
-        default="default",
-        help="; ".join(f"{name}: {spec.help}" for name, spec in MODELS.items())
-        + " (default: %(default)s)",
-    )
-    train.add_argument(
-        "--epochs",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="maximum number of training epochs (default: the estimator's; early stopping "
-        "may stop sooner)",
-    )
-    train.add_argument(
-        "--random-state",
-        type=_seed,
-        default=0,
-        metavar="N",
-        help="seed of the split and the training (default: %(default)s)",
     )
 
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Autoencoder recommender (AutoRec) for explicit ratings: the "
-        "MovieLens-1M study from the command line.",
-        epilog="Run `autorec COMMAND --help` for a command's options. MovieLens-1M is "
+        description="Autoencoder recommender (AutoRec) for explicit ratings, on MovieLens "
+        "(any size) or your own ratings file, from the command line.",
+        epilog="Run `autorec COMMAND --help` for a command's options. MovieLens is "
         "downloaded from GroupLens when not found (research use only; cite Harper & "
         "Konstan 2015).",
         parents=[common],
@@ -162,14 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "evaluate",
-        parents=[common, data, fetch, train],
-        help="split MovieLens-1M, train, report RMSE and top-k accuracy beside the baseline",
-        description="Split MovieLens-1M, train the autoencoder on the training ratings only, "
+        parents=[common],
+        help="split the ratings, train, report RMSE and top-k accuracy beside the baseline",
+        description="Split the ratings (MovieLens-1M unless --dataset or --ratings says "
+        "otherwise), train the autoencoder on the training ratings only, "
         "and report training and test RMSE and top-k accuracy (k=5, 10) beside the "
         "user+item bias baseline on the same split. With --kind blend, the epochs run "
         "and kept are given per member, in order: as 33+67+26 in the table, as lists "
         "in --json.",
     )
+    add_data_arguments(p)
+    _add_train_arguments(p, seeds="the split and the training")
     p.add_argument(
         "--split",
         choices=tuple(SPLITS),
@@ -192,23 +212,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"write the learning curves as a PNG (needs matplotlib: {PLOT_HINT})",
     )
-    p.set_defaults(func=_evaluate)
+    p.set_defaults(func="evaluate")
 
     p = sub.add_parser(
         "recommend",
-        parents=[common, data, fetch, train],
-        help="top-k movies a user has not rated",
-        description="Print each user's top-k movies (rank, movie id, title, genres), "
-        "excluding movies the user rated in training. Without --model, the default model "
-        "is first trained on all ratings.",
+        parents=[common],
+        help="top-k movies (items) a user has not rated",
+        description="Print each user's top-k movies (rank, movie id, title, predicted "
+        "rating, how many people rated it, genres), leaving out every movie the user rated "
+        "in the data. Without --model, the model is first trained on all ratings (keep it "
+        "with --save). --rate folds in a new person without retraining.",
     )
+    add_data_arguments(p)
+    _add_train_arguments(p, seeds="the training (without --model)")
     p.add_argument(
         "--user",
-        type=int,
         action="append",
-        required=True,
+        default=[],
         metavar="ID",
-        help="a MovieLens user id; repeat for several users",
+        help="a user id of the data (a number or a name); repeat for several users",
+    )
+    p.add_argument(
+        "--rate",
+        type=_rating,
+        action="append",
+        default=[],
+        metavar="ITEM=RATING",
+        help="a rating of a new person (e.g. --rate 260=5 --rate 1=4): recommend for "
+        "them, folded in without retraining; repeat for each movie",
     )
     p.add_argument(
         "-k",
@@ -221,30 +252,51 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         type=Path,
         metavar="PATH",
-        help="a model saved by `autorec evaluate --save PATH`, of any --kind (else train "
-        "one first)",
+        help="a model saved by `autorec evaluate --save PATH` or `autorec recommend --save "
+        "PATH` (else one is trained first)",
     )
-    p.set_defaults(func=_recommend)
+    p.add_argument(
+        "--save",
+        type=Path,
+        metavar="PATH",
+        help="save the model trained on all ratings here, for the next --model PATH",
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="output: an aligned table, CSV (one row per recommendation, with a header) or "
+        "JSON (default: %(default)s)",
+    )
+    p.set_defaults(func="recommend")
 
     p = sub.add_parser(
         "download",
         parents=[common, data],
-        help="download ml-1m.zip into the data folder (verified by SHA-256)",
-        description="Download ml-1m.zip from GroupLens into the data folder, verify its "
-        "SHA-256, and do nothing if the data is already there.",
+        help="download a MovieLens archive into the data folder (checksum verified)",
+        description="Download a MovieLens archive from GroupLens into the data folder, "
+        "verify its checksum, and do nothing if the data is already there.",
+    )
+    p.add_argument(
+        "--dataset",
+        type=dataset_name,
+        default=DEFAULT_DATASET,
+        metavar="NAME",
+        help=f"{', '.join(MOVIELENS_DATASETS)} (default: %(default)s)",
     )
     p.add_argument("--force", action="store_true", help="download even if the data is present")
-    p.set_defaults(func=_download)
+    p.set_defaults(func="download")
 
     p = sub.add_parser(
         "info",
         parents=[common, data],
-        help="where the data is, whether its checksum holds, dataset sizes",
-        description="Describe the local MovieLens-1M copy; downloads nothing. Exit status 1 "
-        "when the data is not found.",
+        help="where the data is, whether its checksum holds, what is cached",
+        description="Describe the local MovieLens-1M copy and list the other MovieLens "
+        "datasets cached in the data folder; downloads nothing. Exit status 1 when "
+        "MovieLens-1M is not found.",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=_info)
+    p.set_defaults(func="info")
     return parser
 
 
@@ -255,28 +307,37 @@ def _describe(exc: BaseException, args: argparse.Namespace) -> str:
         return str(exc)
     if isinstance(exc, DatasetNotFoundError):
         home = get_data_home(getattr(args, "data_home", None))
+        name = getattr(args, "dataset", None) or DEFAULT_DATASET
+        spec = MOVIELENS_DATASETS[name]
         cause = exc.__cause__
         if isinstance(cause, DownloadError) and cause.attempts:
             why = f"downloading it failed ({cause.attempts[-1][0]}: {cause.attempts[-1][1]})"
-        elif isinstance(cause, CacheNotWritableError):
+        elif isinstance(cause, CacheNotWritableError) and "is a file" not in str(cause):
             why = "downloading it failed (the folder is not writable)"
         elif cause is not None:
             why = f"downloading it failed ({' '.join(str(cause).split())})"
         else:
             why = "downloading is disabled (--no-download)"
+        option = "" if name == DEFAULT_DATASET else f" --dataset {name}"
         return (
-            f"MovieLens-1M is not in {home} and {why}; point --data-home or "
-            f"${DATA_HOME_ENV} at a folder holding ml-1m/ or ml-1m.zip, or run "
-            "`autorec download` when online (`autorec info` shows what was searched)"
+            f"{spec.title} is not in {home} and {why}; point --data-home or "
+            f"${DATA_HOME_ENV} at a folder holding {spec.folder}/ or {spec.remote.filename}, "
+            f"or run `autorec download{option}` when online (`autorec info` shows what was "
+            "searched)"
         )
     if isinstance(exc, CacheNotWritableError):
         return f"{' '.join(str(exc).split())}; pass --data-home with a writable folder"
     if isinstance(exc, DownloadError):
         last = f" (last: {exc.attempts[-1][0]}: {exc.attempts[-1][1]})" if exc.attempts else ""
+        spec = MOVIELENS_DATASETS[getattr(args, "dataset", None) or DEFAULT_DATASET]
         return (
-            f"could not download MovieLens-1M{last}; check the connection, or download "
-            "https://files.grouplens.org/datasets/movielens/ml-1m.zip by hand into the data "
-            "folder (`autorec info` shows where)"
+            f"could not download {spec.title}{last}; check the connection, or download "
+            f"{spec.remote.urls[0]} by hand into the data folder (`autorec info` shows where)"
+        )
+    if isinstance(exc, RatingsFormatError):
+        return (
+            f"{' '.join(str(exc).split())}; fix that line, or name the columns and the "
+            "separator (--columns, --sep, --header/--no-header)"
         )
     if isinstance(exc, MovieLensFormatError):
         return (
@@ -324,6 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.command == "recommend" and not (args.user or args.rate):
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices["recommend"].error(
+            "give --user ID (repeat for several users) or --rate ITEM=RATING"
+        )  # exits 2
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LogFormatter())
@@ -343,7 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         warnings.showwarning = showwarning
     try:
-        return args.func(args)
+        func = args.func
+        if isinstance(func, str):  # the commands (and torch) load only now
+            func = getattr(importlib.import_module("autorec._cli_commands"), f"_{func}")
+        return func(args)
     except BrokenPipeError:
         # The reader went away (`autorec recommend ... | head`): exit quietly, as cat does.
         _silence_stdout()
@@ -362,7 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.setLevel(old_level)
         logger.propagate = old_propagate
         try:
-            sys.stdout.flush()
+            if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+                sys.stdout.flush()
         except BrokenPipeError:
             _silence_stdout()
 

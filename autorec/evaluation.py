@@ -31,15 +31,15 @@ Examples
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._blend import DEFAULT_PRESETS, BlendRecommender
+from ._blend import BlendRecommender
 from ._estimator import AutoEncoderRecommender
+from ._protocol import _SPLIT_ALIASES, MODELS, SPLITS, ModelSpec, SplitSpec
 from ._serialization import read_format
 from ._topn import evaluate_ranking
 from .baselines import EASE, BiasBaseline, MostPopular
@@ -64,57 +64,6 @@ __all__ = [
 
 #: The cut-offs of the study's top-k accuracy.
 TOP_K = (5, 10)
-
-
-@dataclass(frozen=True)
-class SplitSpec:
-    """A named train/test protocol (arguments of :func:`autorec.datasets.train_test_split`)."""
-
-    test_size: float
-    by: str | None
-    description: str
-
-
-SPLITS: dict[str, SplitSpec] = {
-    "standard": SplitSpec(
-        0.25, "user", "25% of each user's ratings in test (750,121 / 250,088 on MovieLens-1M)"
-    ),
-    "random90": SplitSpec(0.1, None, "a random 90/10 split, as in the AutoRec papers"),
-}
-#: Other names the 90/10 split went by.
-_SPLIT_ALIASES = {"random": "random90"}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A named model configuration: the presets it trains and what to call it."""
-
-    presets: tuple[str, ...]
-    title: str
-    help: str
-
-
-MODELS: dict[str, ModelSpec] = {
-    "default": ModelSpec(
-        ("default",),
-        "residual autoencoder",
-        "the library defaults: a residual I-AutoRec over a bias model (the CLI default)",
-    ),
-    "user": ModelSpec(
-        ("reference",),
-        "user-based autoencoder (the reference network)",
-        "the reference study's 200-100-200 user network",
-    ),
-    "item": ModelSpec(
-        ("i-autorec",), "item-based autoencoder", "the I-AutoRec preset (500 units, item-based)"
-    ),
-    "blend": ModelSpec(
-        DEFAULT_PRESETS,
-        "autoencoder blend",
-        "the default, the reference network and a 1000-unit I-AutoRec, with weights "
-        "learned on a held-out slice (the most accurate)",
-    ),
-}
 
 
 def split(

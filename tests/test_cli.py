@@ -64,6 +64,14 @@ def _error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("autorec: error:")]
 
 
+def _unrated(model, user, ratings: pd.DataFrame, k: int) -> list:
+    """The model's top k for ``user`` leaving out every movie the user rated in
+    ``ratings`` (what recommend --model shows), not only those rated in training."""
+    rated = set(ratings.loc[ratings["user_id"] == user, "item_id"])
+    ranked = model.recommend(user, k=k + len(rated))["item_id"].tolist()
+    return [item for item in ranked if item not in rated][:k]
+
+
 def _rows(out: str) -> list[tuple[int, int, str]]:
     return [
         (int(m.group(1)), int(m.group(2)), m.group(3))
@@ -185,7 +193,7 @@ def test_evaluate_blend_table(tiny, capsys) -> None:
 
 
 def test_evaluate_blend_save_then_recommend_with_it(tiny, capsys, tmp_path) -> None:
-    home, _ = tiny
+    home, ratings = tiny
     path = tmp_path / "blend.safetensors"
     argv = ["evaluate", "--data-home", home, "--epochs", 1, "--kind", "blend", "--json"]
     argv += ["--save", path]
@@ -201,7 +209,7 @@ def test_evaluate_blend_save_then_recommend_with_it(tiny, capsys, tmp_path) -> N
     argv = ("recommend", "--data-home", home, "--model", path, "--user", user, "-k", 3)
     code, out, err = _run(capsys, *argv)
     assert code == 0, err
-    assert [r[1] for r in _rows(out)] == blend.recommend(user, k=3)["item_id"].tolist()
+    assert [r[1] for r in _rows(out)] == _unrated(blend, user, ratings, 3)
 
 
 def test_evaluate_blend_plot_writes_png(tiny, capsys, tmp_path) -> None:
@@ -233,7 +241,7 @@ def test_data_home_from_environment(tiny, capsys, monkeypatch) -> None:
 
 
 def test_evaluate_save_then_recommend_with_model(tiny, capsys, tmp_path) -> None:
-    home, _ = tiny
+    home, ratings = tiny
     path = tmp_path / "model.safetensors"
     args = ("evaluate", "--data-home", home, "--epochs", 2, "--json", "--save", path)
     code, out, _ = _run(capsys, *args)
@@ -248,7 +256,7 @@ def test_evaluate_save_then_recommend_with_model(tiny, capsys, tmp_path) -> None
     assert code == 0, err
     rows = _rows(out)
     assert [r[0] for r in rows] == [1, 2, 3]
-    expected = model.recommend(user, k=3)["item_id"].tolist()
+    expected = _unrated(model, user, ratings, 3)
     assert [r[1] for r in rows] == expected
 
 
@@ -446,7 +454,7 @@ def test_recommend_bad_model_file(tiny, capsys, tmp_path, content) -> None:
         ["evaluate", "--random-state", "-1"],
         ["evaluate", "--random-state", str(2**64)],  # was exit 1, "Overflow when unpacking"
         ["recommend"],
-        ["recommend", "--user", "eight"],
+        ["recommend", "--user", "8", "--rate", "x"],
         ["recommend", "--user", "8", "-k", "0"],
     ],
 )

@@ -1,4 +1,4 @@
-"""Datasets: MovieLens-1M loading and download, id maps, utility matrices, splits.
+"""Datasets: every MovieLens size and any ratings file; id maps, utility matrices, splits.
 
 The MovieLens data is never shipped with autorec: it is read from a folder you
 point at, or downloaded from GroupLens and verified against its SHA-256. See
@@ -41,6 +41,25 @@ __all__ = [
 ]
 
 # Synthetic data (autorec/datasets/_synthetic.py): its re-export lines go below.
+# Every MovieLens size and any ratings file (_movielens_family.py, _ratings_file.py).
+from autorec.datasets._movielens_family import (
+    MOVIELENS_DATASETS,
+    MovieLensSpec,
+    cached_datasets,
+    download_movielens,
+    load_movielens,
+)
+from autorec.datasets._ratings_file import RatingsDataset, RatingsFormatError, load_ratings
 from autorec.datasets._synthetic import make_ratings
 
 __all__ += ["make_ratings"]
+__all__ += [
+    "MOVIELENS_DATASETS",
+    "MovieLensSpec",
+    "RatingsDataset",
+    "RatingsFormatError",
+    "cached_datasets",
+    "download_movielens",
+    "load_movielens",
+    "load_ratings",
+]

@@ -55,6 +55,7 @@ _RETRY_HTTP_CODES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _NOT_WRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 _URL_SCHEMES = ("http", "https", "ftp", "file")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_MD5_RE = re.compile(r"md5:[0-9a-f]{32}")
 _sleep = time.sleep  # an indirection for tests
 _downloading = threading.local()
 
@@ -97,7 +98,8 @@ class RemoteFile:
     filename : str
         Name of the file in the data folder (no folder part).
     sha256 : str
-        Expected SHA-256, 64 hexadecimal digits.
+        Expected SHA-256, 64 hexadecimal digits; or ``"md5:"`` and 32 hexadecimal
+        digits where only an MD5 is published for the file.
     size : int
         Expected size in bytes.
     urls : tuple of str
@@ -113,12 +115,36 @@ class RemoteFile:
         name = self.filename
         if not isinstance(name, str) or name in ("", ".", "..") or re.search(r"[/\\]", name):
             raise ValueError(f"filename must be a plain file name, got {name!r}")
-        if not isinstance(self.sha256, str) or not _SHA256_RE.fullmatch(self.sha256.lower()):
-            raise ValueError(f"sha256 must be 64 hexadecimal digits, got {self.sha256!r}")
+        digest = self.sha256.lower() if isinstance(self.sha256, str) else None
+        if digest is None or not (_SHA256_RE.fullmatch(digest) or _MD5_RE.fullmatch(digest)):
+            raise ValueError(
+                "sha256 must be 64 hexadecimal digits (or 'md5:' and 32 where only an MD5 "
+                f"is published), got {self.sha256!r}"
+            )
         object.__setattr__(self, "sha256", self.sha256.lower())
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
             raise ValueError(f"size must be an integer >= 0, got {self.size!r}")
         object.__setattr__(self, "urls", _check_urls(self.urls, "urls"))
+
+    @property
+    def algorithm(self) -> str:
+        """``"sha256"``, or ``"md5"`` for a file whose publisher gives only an MD5."""
+        return "md5" if self.sha256.startswith("md5:") else "sha256"
+
+    @property
+    def digest(self) -> str:
+        """The expected hexadecimal digest, without the algorithm."""
+        return self.sha256.removeprefix("md5:")
+
+    @property
+    def known_hash(self) -> str:
+        """The checksum as :func:`pooch.retrieve` takes it (``"sha256:..."``, ``"md5:..."``)."""
+        return f"{self.algorithm}:{self.digest}"
+
+    @property
+    def checksum_label(self) -> str:
+        """How messages name the checksum: ``"SHA-256 <hex>"`` or ``"MD5 <hex>"``."""
+        return f"{'MD5' if self.algorithm == 'md5' else 'SHA-256'} {self.digest}"
 
 
 def _check_urls(urls: Iterable[str] | str, source: str) -> tuple[str, ...]:
@@ -179,7 +205,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def verify_file(path: str | os.PathLike[str], remote: RemoteFile) -> str | None:
-    """Return None when ``path`` has the expected size and SHA-256, else the reason."""
+    """Return None when ``path`` has the expected size and checksum, else the reason."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -192,11 +218,12 @@ def verify_file(path: str | os.PathLike[str], remote: RemoteFile) -> str | None:
     if size != remote.size:
         return f"size {size:,} bytes, expected {remote.size:,}"
     try:
-        digest = file_sha256(path)
+        digest = pooch.file_hash(str(path), alg=remote.algorithm)
     except OSError as exc:
         return f"unreadable ({exc})"
-    if digest != remote.sha256:
-        return f"SHA-256 {digest}, expected {remote.sha256}"
+    if digest != remote.digest:
+        label = remote.checksum_label.split()[0]
+        return f"{label} {digest}, expected {remote.digest}"
     return None
 
 
@@ -238,7 +265,23 @@ def _describe(exc: BaseException) -> tuple[str, bool]:
     return f"{type(exc).__name__}: {exc}", True
 
 
+def _not_a_folder(folder: Path) -> Path | None:
+    """The first of ``folder`` and its parents that exists but is not a folder, if any."""
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            return None if path.is_dir() else path
+    return None
+
+
 def _local_error(folder: Path, exc: OSError, action: str) -> OSError:
+    blocker = _not_a_folder(folder) if exc.errno in (errno.EEXIST, errno.ENOTDIR) else None
+    if blocker is not None:
+        what = "it" if blocker == folder else f"{blocker}, a parent of it,"
+        return CacheNotWritableError(
+            exc.errno,
+            f"cannot use {folder} as the data folder: {what} is a file, not a folder; pass "
+            "another data_home (or set AUTOREC_DATA_HOME), or move that file away",
+        )
     if exc.errno in _NOT_WRITABLE_ERRNOS:
         return CacheNotWritableError(
             exc.errno,
@@ -379,8 +422,8 @@ def fetch_remote(
     lines = "\n".join(f"  - {url}: {reason}" for url, reason in attempts)
     raise DownloadError(
         f"could not download {remote.filename} into {folder}; every attempt failed:\n{lines}\n"
-        f"Download it by hand from {remote.urls[0]} ({remote.size:,} bytes, SHA-256 "
-        f"{remote.sha256}) and save it as {target}, or add a mirror with the urls argument"
+        f"Download it by hand from {remote.urls[0]} ({remote.size:,} bytes, "
+        f"{remote.checksum_label}) and save it as {target}, or add a mirror with the urls argument"
         + (f" or the environment variable {env_var}." if env_var else "."),
         attempts,
     )
@@ -409,7 +452,7 @@ def _try_urls(
                 staging.mkdir(exist_ok=True)
                 path = pooch.retrieve(
                     url,
-                    known_hash=f"sha256:{remote.sha256}",
+                    known_hash=remote.known_hash,
                     fname=remote.filename,
                     path=staging,
                     downloader=downloader,
@@ -422,7 +465,8 @@ def _try_urls(
                 error = exc.__cause__ if isinstance(exc, LocalWriteError) else exc
                 raise _local_error(folder, error, f"write {target}") from error
             else:
-                logger.info("saved %s (%s bytes, SHA-256 verified)", target, f"{remote.size:,}")
+                size, algorithm = f"{remote.size:,}", remote.algorithm
+                logger.info("saved %s (%s bytes, %s verified)", target, size, algorithm)
                 return None
             finally:
                 _downloading.active = False
