@@ -42,13 +42,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 import torch
 
 from ._hybrid import EPS
 from ._recommender import _check_id_values, _check_movies, _join_movies, top_k_items
 from ._validation import check_k
 
-__all__ = ["BECAUSE", "ExplainMixin", "exposure_effects", "rating_effects"]
+__all__ = [
+    "BECAUSE",
+    "ExplainMixin",
+    "exposure_effects",
+    "rating_effects",
+    "ridge_leave_one_out",
+]
 
 #: Rated items named in a recommendation's ``because``.
 BECAUSE = 3
@@ -133,12 +140,39 @@ def _item_model_effects(
     y = np.asarray(ratings, dtype=np.float64) - offset[rated]
     x_mean, y_mean = x.mean(axis=0), float(y.mean())
     xc, yc = x - x_mean, y - y_mean
-    inverse = np.linalg.inv(xc @ xc.T + l2 * np.eye(n))
-    # e_i / (1 - h_ii) = (M yc)_i / M_ii with M = (XXᵀ + l2 I)⁻¹ (dual form of ridge).
-    scaled = (inverse @ yc) / np.diag(inverse)
-    influence = inverse @ (xc @ (hidden[targets] - x_mean).T)  # rated x targets
+    direction = (hidden[targets] - x_mean).T  # hidden x targets
     mean_shift = (y - y_mean) / (n - 1)
-    return (influence * scaled[:, None]).T + mean_shift[None, :]
+    return ridge_leave_one_out(xc, yc, direction, l2) + mean_shift[None, :]
+
+
+def ridge_leave_one_out(
+    x: np.ndarray, y: np.ndarray, direction: np.ndarray, l2: float, primal: bool | None = None
+) -> np.ndarray:
+    """Fall of ``direction``'s predictions when each row of ``x`` leaves the ridge fit.
+
+    With ``w = (XᵀX + l2 I)⁻¹ Xᵀ y``, removing row ``i`` changes ``w`` by
+    ``-(XᵀX + l2 I)⁻¹ x_i e_i / (1 - h_ii)`` (``e_i`` the residual, ``h_ii`` the leverage),
+    so a prediction ``d · w`` falls by ``g_i e_i / (1 - h_ii)`` with
+    ``g = X (XᵀX + l2 I)⁻¹ d``. Computed with ``M = (XXᵀ + l2 I)⁻¹``:
+    ``e_i / (1 - h_ii) = (M y)_i / M_ii`` and ``g = M X d``, in the dual form (n x n) when
+    there are fewer rows than columns, else in the primal form
+    (``l2 M = I - X (XᵀX + l2 I)⁻¹ Xᵀ``, columns x columns). Returns targets x rows.
+    """
+    n, h = x.shape
+    if primal is None:
+        primal = n > h
+    if not primal:
+        inverse = np.linalg.inv(x @ x.T + l2 * np.eye(n))
+        scaled = (inverse @ y) / np.diag(inverse)
+        influence = inverse @ (x @ direction)  # rows x targets
+    else:
+        factor = scipy.linalg.cho_factor(x.T @ x + l2 * np.eye(h))
+        solved = scipy.linalg.cho_solve(factor, x.T)  # columns x rows
+        diagonal = 1.0 - np.einsum("ij,ji->i", x, solved)
+        scaled = (y - x @ (solved @ y)) / diagonal
+        projected = x @ direction
+        influence = (projected - x @ (solved @ projected)) / l2
+    return (influence * scaled[:, None]).T
 
 
 def rating_effects(

@@ -6,6 +6,7 @@ Subcommands::
     autorec recommend  top-k unrated movies for one or more users
     autorec download   fetch ml-1m.zip (checksummed) into the data folder
     autorec info       where the data is, whether it verifies, how big it is
+    autorec serve      an HTTP API and a page: rate movies, get recommendations with reasons
 
 Exit status: 0 on success, 1 for data or runtime errors (one line on stderr, a
 traceback only with ``--debug``), 2 for usage errors, 130 when interrupted.
@@ -45,6 +46,7 @@ from .datasets import (
 )
 from .evaluation import MODELS, SPLITS, make_model
 from .exceptions import ModelFormatError, TrainingDivergedError
+from .serve import _command as serve_command
 
 __all__ = ["build_parser", "estimator_for", "main"]
 
@@ -245,6 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_info)
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common, data, fetch],
+        help="serve recommendations over HTTP: a JSON API and a page (needs "
+        f"{serve_command.INSTALL_HINT})",
+        description="Serve a model over HTTP on this machine: a JSON API under /api/ and, at "
+        "/, a page where a person searches movies, rates them and sees ten recommendations "
+        "with the rated movies they come from. Without --model, the default model is "
+        "first trained on all of MovieLens-1M.",
+    )
+    serve_command.add_arguments(p)
+    p.set_defaults(func=serve_command.run)
     return parser
 
 
@@ -320,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_usage(sys.stderr)
         print(
-            f"{PROG}: error: choose a command: evaluate, recommend, download or info",
+            f"{PROG}: error: choose a command: evaluate, recommend, download, info or serve",
             file=sys.stderr,
         )
         return 2

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from autorec import AutoEncoderRecommender, BlendRecommender
-from autorec._explain import BECAUSE, exposure_effects, rating_effects
+from autorec._explain import BECAUSE, exposure_effects, rating_effects, ridge_leave_one_out
 from autorec._exposure import EASE, MostPopular
 from autorec._hybrid import EPS, Exposure
 from autorec.datasets import make_ratings
@@ -92,6 +92,22 @@ def test_item_model_effects_follow_the_actual_leave_one_out_fall(models):
         actual.append(full - model._fold_in_ratings(rated[keep], values[keep])[target[0]])
     assert spearmanr(effects, actual).statistic > 0.9
     np.testing.assert_allclose(effects, actual, atol=0.05 * np.abs(actual).max())
+
+
+@pytest.mark.parametrize("n", [5, 40])
+def test_ridge_leave_one_out_is_exact_in_both_forms(n):
+    rng = np.random.default_rng(n)
+    x, y, d = rng.normal(size=(n, 12)), rng.normal(size=n), rng.normal(size=(12, 3))
+    l2 = 0.7
+
+    def predict(rows):
+        w = np.linalg.solve(x[rows].T @ x[rows] + l2 * np.eye(12), x[rows].T @ y[rows])
+        return d.T @ w
+
+    full = predict(np.arange(n))
+    exact = np.stack([full - predict(np.arange(n) != i) for i in range(n)], axis=1)
+    for primal in (False, True):
+        np.testing.assert_allclose(ridge_leave_one_out(x, y, d, l2, primal), exact, atol=1e-10)
 
 
 @pytest.mark.parametrize("name", ["item", "user", "user-rating", "item-exposure"])
