@@ -28,7 +28,8 @@ effect), from two parts:
   for ``ranking="exposure"``.
 
 The ``because`` of a recommendation lists the (at most 3) rated items with the largest
-positive effect. ``benchmarks/explain.py`` checks that they matter: removing them lowers
+positive effect, leaving out those below a fifth of the largest (a reason that hardly
+matters is not named). ``benchmarks/explain.py`` checks that they matter: removing them lowers
 the item's rank more than removing as many random rated items.
 
 :func:`similar_items` ranks items by the exposure model's item-item weights (people who
@@ -57,8 +58,10 @@ __all__ = [
     "ridge_leave_one_out",
 ]
 
-#: Rated items named in a recommendation's ``because``.
+#: Rated items named in a recommendation's ``because``, at most.
 BECAUSE = 3
+#: A rated item is named only if its effect is at least this share of the largest one.
+MIN_SHARE = 0.2
 #: Sparse entries encoded at once by the user-model leave-one-out batch.
 LOO_BLOCK = 1 << 20
 
@@ -236,7 +239,8 @@ class ExplainMixin:
         movies: pd.DataFrame | None,
     ) -> list[list[dict[str, Any]]]:
         """For each target, up to :data:`BECAUSE` rated items whose removal lowers its
-        score most (positive effects only), largest first."""
+        score most (positive effects of at least :data:`MIN_SHARE` of the largest),
+        largest first."""
         if len(rated) == 0 or len(targets) == 0:
             return [[] for _ in targets]
         effects = self._effects(rated, ratings, targets, predicted)
@@ -246,7 +250,8 @@ class ExplainMixin:
         for row in effects:
             best = np.argsort(-row, kind="stable")[:BECAUSE]
             items = []
-            for i in best[row[best] > 0]:
+            floor = MIN_SHARE * row[best[0]]
+            for i in best[(row[best] > 0) & (row[best] >= floor)]:
                 entry = {
                     "item_id": ids[i].item() if hasattr(ids[i], "item") else ids[i],
                     "rating": float(ratings[i]),

@@ -274,7 +274,8 @@ class RecommenderMixin:
             warning.
         explain : bool, default=False
             Add a ``because`` column: for each item, up to 3 of the user's rated items
-            whose removal would lower its score most (largest first), each a dict with
+            whose removal would lower its score most (largest first; none below a fifth
+            of the largest), each a dict with
             ``item_id``, ``rating`` (the user's), ``effect`` (the fall of ``score``) and,
             with ``movies``, ``title``; an empty list when no rated item raises it. See
             ``autorec._explain`` for how they are derived; models without an exposure or

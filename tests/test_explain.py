@@ -8,7 +8,13 @@ import pytest
 from scipy.stats import spearmanr
 
 from autorec import AutoEncoderRecommender, BlendRecommender
-from autorec._explain import BECAUSE, exposure_effects, rating_effects, ridge_leave_one_out
+from autorec._explain import (
+    BECAUSE,
+    MIN_SHARE,
+    exposure_effects,
+    rating_effects,
+    ridge_leave_one_out,
+)
 from autorec._exposure import EASE, MostPopular
 from autorec._hybrid import EPS, Exposure
 from autorec.datasets import make_ratings
@@ -122,6 +128,7 @@ def test_because_names_the_users_own_ratings_largest_effect_first(models, name):
         assert len(because) <= BECAUSE
         effects = [entry["effect"] for entry in because]
         assert effects == sorted(effects, reverse=True) and min(effects) > 0
+        assert min(effects) >= MIN_SHARE * effects[0]
         for entry in because:
             assert mine[entry["item_id"]] == entry["rating"]
             assert entry["title"] == f"Movie {entry['item_id']}"

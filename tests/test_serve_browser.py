@@ -91,11 +91,17 @@ def browser():
 
 def _rate_toy_story(page, url):
     page.goto(url + "/")
+    # Functions, not expressions: the page's Content-Security-Policy forbids eval.
+    page.wait_for_function("() => document.querySelectorAll('#results li').length > 0")
     page.fill("#search", "Toy Story")
+    # the search has answered when every movie listed is a match
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#results li')].every(li => "
+        "li.textContent.includes('Toy Story'))"
+    )
     row = page.locator("#results li", has_text="Toy Story")
-    row.wait_for()
     row.locator("button.star[data-value='5']").click()
-    page.wait_for_function("document.querySelectorAll('#recs li.rec').length === 10")
+    page.wait_for_function("() => document.querySelectorAll('#recs li.rec').length === 10")
 
 
 def test_rate_toy_story_and_see_ten_reasons(server, browser):
@@ -119,7 +125,7 @@ def test_rate_toy_story_and_see_ten_reasons(server, browser):
     assert errors == []
     # The ratings survive a reload (kept in the browser) and the list comes back.
     page.reload()
-    page.wait_for_function("document.querySelectorAll('#recs li.rec').length === 10")
+    page.wait_for_function("() => document.querySelectorAll('#recs li.rec').length === 10")
     page.close()
 
 

@@ -53,8 +53,14 @@ async function api(path, options = {}) {
   return body;
 }
 
+// "Matrix, The (1999)" -> "The Matrix": MovieLens moves articles to the end.
+const ARTICLE = /^(.*), (The|A|An|Les|Le|La|L'|Il|Das|Der|Die|El|Los|Las)$/;
+
 function plainTitle(movie) {
-  return movie.year ? movie.title.replace(/\s*\(\d{4}\)\s*$/, "") : movie.title;
+  let title = movie.year ? movie.title.replace(/\s*\(\d{4}\)\s*$/, "") : movie.title;
+  const match = ARTICLE.exec(title);
+  if (match) title = match[2].endsWith("'") ? match[2] + match[1] : `${match[2]} ${match[1]}`;
+  return title;
 }
 
 function metaLine(movie, extra = []) {
@@ -165,7 +171,7 @@ function because(rec) {
   const line = el("p", { class: "because" }, "Because you rated ");
   rec.because.forEach((b, i) => {
     if (i) line.append(i === rec.because.length - 1 ? " and " : ", ");
-    line.append(el("b", { text: b.title }), ` (${b.rating}★)`);
+    line.append(el("b", { text: plainTitle({ title: b.title, year: true }) }), ` (${b.rating}★)`);
   });
   return line;
 }
@@ -179,7 +185,8 @@ function renderRecs(recs) {
         el("div", { class: "movie-title", text: plainTitle(rec) }),
         el("div", { class: "meta", text: metaLine(rec, predicted) }),
         because(rec),
-        stars(rec)));
+        el("div", { class: "seen" }, el("span", { class: "seen-label", text: "Seen it? Rate it:" }),
+          stars(rec))));
   }));
 }
 
