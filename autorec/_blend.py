@@ -17,6 +17,7 @@ import torch
 from ._base import ParamsMixin
 from ._estimator import READERS, AutoEncoderRecommender
 from ._estimator_state import blend_weights
+from ._explain import ExplainMixin
 from ._hybrid import RANKINGS, HybridRankingMixin, fit_ranking, load_ranking
 from ._prepare import held_out_cells, hold_out, prepare
 from ._protocol import BLEND_PRESETS
@@ -46,7 +47,9 @@ def _default_estimators() -> list[AutoEncoderRecommender]:
     return [AutoEncoderRecommender.from_preset(name) for name in DEFAULT_PRESETS]
 
 
-class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, ParamsMixin):
+class BlendRecommender(
+    ExplainMixin, HybridRankingMixin, RecommenderMixin, CompletionMixin, ParamsMixin
+):
     """Weighted average of the predicted ratings of several autoencoders (by default the
     residual default, the reference user network and a 1000-unit I-AutoRec).
 

@@ -16,6 +16,7 @@ import torch
 from ._base import ParamsMixin
 from ._config import PRESETS, validate_params
 from ._estimator_state import STATE, restore
+from ._explain import ExplainMixin
 from ._fitting import fit_input_rows, learn
 from ._foldin import fold_in_item_model
 from ._hybrid import HybridRankingMixin, new_user_row
@@ -46,7 +47,9 @@ READERS = {
 }
 
 
-class AutoEncoderRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, ParamsMixin):
+class AutoEncoderRecommender(
+    ExplainMixin, HybridRankingMixin, RecommenderMixin, CompletionMixin, ParamsMixin
+):
     """Autoencoder recommender for explicit ratings (AutoRec).
 
     Each row of the utility matrix (a user's ratings in ``kind="user"``, an item's

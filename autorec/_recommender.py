@@ -14,7 +14,7 @@ join, id checks) lives here once, as in implicit's ``RecommenderBase``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -297,6 +297,7 @@ class RecommenderMixin:
         exclude_seen: bool = True,
         movies: pd.DataFrame | None = None,
         user_ratings: Mapping[Any, float] | pd.Series | pd.DataFrame | None = None,
+        explain: bool = False,
     ) -> pd.DataFrame:
         """Top-``k`` items for a user (or for each of several users).
 
@@ -324,6 +325,14 @@ class RecommenderMixin:
             gets, with a warning, what every new user gets from every model: the
             most-rated items, ``score`` their number of training ratings and
             ``predicted_rating`` their mean training rating.
+        explain : bool, default=False
+            Add a ``because`` column: for each item, up to 3 of the user's rated items
+            whose removal would lower its score most (largest first; none below a fifth
+            of the largest), each a dict with
+            ``item_id``, ``rating`` (the user's), ``effect`` (the fall of ``score``) and,
+            with ``movies``, ``title``; an empty list when no rated item raises it. See
+            ``autorec._explain`` for how they are derived; models without an exposure or
+            rating network to attribute (the baselines) raise ``ValueError``.
 
         Returns
         -------
@@ -350,6 +359,11 @@ class RecommenderMixin:
         self._check_fitted()
         k = check_k(k)
         exclude_seen = check_bool(exclude_seen, "exclude_seen")
+        explain = check_bool(explain, "explain")
+        if explain and not hasattr(self, "_because"):
+            raise ValueError(
+                f"{type(self).__name__} cannot explain its recommendations; use explain=False"
+            )
         if movies is not None:
             _check_movies(movies)
             _check_movie_ids(movies, self.item_map_.ids)  # type: ignore[attr-defined]
@@ -361,7 +375,10 @@ class RecommenderMixin:
             scores, predicted = self._fold_in(items, values) if len(items) else self._cold_start()
             scores = np.asarray(scores, dtype=np.float64)[None, :]
             predicted = None if predicted is None else np.asarray(predicted)[None, :]
-            result = self._rank(scores, predicted, [items], [user_id], k, exclude_seen, True)
+            because = self._because_hook(explain, [items], [values], movies)
+            result = self._rank(
+                scores, predicted, [items], [user_id], k, exclude_seen, True, because
+            )
         else:
             ids, single = _as_user_ids(user_id)
             index = self._user_index(ids)
@@ -373,11 +390,50 @@ class RecommenderMixin:
                 predicted = self._user_ratings(block)
                 seen = self._seen_items(block)
                 block_labels = labels[start : start + BLOCK_USERS]
+                because = None
+                if explain:
+                    matrix = self.utility_  # type: ignore[attr-defined]
+                    rows = [slice(matrix.indptr[u], matrix.indptr[u + 1]) for u in block]
+                    because = self._because_hook(
+                        explain,
+                        [matrix.indices[r] for r in rows],
+                        [matrix.data[r] for r in rows],
+                        movies,
+                    )
                 parts.append(
-                    self._rank(scores, predicted, seen, block_labels, k, exclude_seen, single)
+                    self._rank(
+                        scores, predicted, seen, block_labels, k, exclude_seen, single, because
+                    )
                 )
             result = parts[0] if single else pd.concat(parts)
-        return _join_movies(result, movies) if movies is not None else result
+        if movies is not None:
+            result = _join_movies(result, movies)
+            if explain:  # the explanation last, after the movie's own columns
+                result["because"] = result.pop("because")
+        return result
+
+    def _because_hook(
+        self,
+        explain: bool,
+        rated: list[np.ndarray],
+        ratings: list[np.ndarray],
+        movies: pd.DataFrame | None,
+    ) -> Callable[[int, np.ndarray, np.ndarray | None], list] | None:
+        """``because(row, items, predicted)`` for :meth:`_rank` (None unless ``explain``):
+        the model's ``_because`` for the user in that row (``autorec._explain``)."""
+        if not explain:
+            return None
+
+        def because(row: int, items: np.ndarray, predicted: np.ndarray | None) -> list:
+            return self._because(  # type: ignore[attr-defined]
+                np.asarray(rated[row], dtype=np.int64),
+                np.asarray(ratings[row], dtype=np.float64),
+                items,
+                predicted,
+                movies,
+            )
+
+        return because
 
     def _rank(
         self,
@@ -388,6 +444,7 @@ class RecommenderMixin:
         k: int,
         exclude_seen: bool,
         single: bool,
+        because: Callable[[int, np.ndarray, np.ndarray | None], list] | None = None,
     ) -> pd.DataFrame:
         scores = np.where(np.isnan(scores), -np.inf, scores)
         if exclude_seen:
@@ -404,6 +461,14 @@ class RecommenderMixin:
             low, high = self.rating_scale_  # type: ignore[attr-defined]
             columns_out["predicted_rating"] = np.clip(predicted[rows, flat], low, high)
         columns_out["n_ratings"] = self._item_counts()[flat]
+        if because is not None:
+            columns_out["because"] = [
+                entry
+                for row, items in enumerate(columns)
+                for entry in because(
+                    row, items, None if predicted is None else predicted[row, items]
+                )
+            ]
         frame = pd.DataFrame(columns_out)
         frame.index = pd.Index(
             np.concatenate([np.arange(1, c + 1) for c in counts]) if len(counts) else [],

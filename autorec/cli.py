@@ -6,6 +6,7 @@ Subcommands::
     autorec recommend  top-k unrated movies for users, or for a new person (--rate)
     autorec download   fetch a MovieLens archive (checksummed) into the data folder
     autorec info       where the data is, whether it verifies, what is cached
+    autorec serve      an HTTP API and a page: rate movies, get recommendations with reasons
 
 The data options (``--dataset NAME`` or ``--ratings FILE`` ...) come from
 :func:`autorec._cli_data.add_data_arguments`, which any subcommand can reuse. torch is
@@ -46,6 +47,7 @@ from .datasets import (
     get_data_home,
 )
 from .exceptions import ModelFormatError, TrainingDivergedError
+from .serve import _args as serve_args
 
 __all__ = ["build_parser", "estimator_for", "main"]
 
@@ -297,6 +299,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func="info")
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve recommendations over HTTP: a JSON API and a page (needs "
+        f"{serve_args.INSTALL_HINT})",
+        description="Serve a model over HTTP on this machine: a JSON API under /api/ and, at "
+        "/, a page where a person searches movies, rates them and sees ten recommendations "
+        "with the rated movies they come from. Without --model, the default model is "
+        "first trained on all the ratings (MovieLens-1M unless --dataset or --ratings says "
+        "otherwise).",
+    )
+    add_data_arguments(p)
+    serve_args.add_arguments(p)
+    p.set_defaults(func="serve")
     return parser
 
 
@@ -381,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_usage(sys.stderr)
         print(
-            f"{PROG}: error: choose a command: evaluate, recommend, download or info",
+            f"{PROG}: error: choose a command: evaluate, recommend, download, info or serve",
             file=sys.stderr,
         )
         return 2
@@ -411,7 +428,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         func = args.func
         if isinstance(func, str):  # the commands (and torch) load only now
-            func = getattr(importlib.import_module("autorec._cli_commands"), f"_{func}")
+            module = "autorec.serve" if func == "serve" else "autorec._cli_commands"
+            func = getattr(
+                importlib.import_module(module), "run" if func == "serve" else f"_{func}"
+            )
         return func(args)
     except BrokenPipeError:
         # The reader went away (`autorec recommend ... | head`): exit quietly, as cat does.

@@ -20,7 +20,10 @@ import autorec
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(autorec.__file__).resolve().parent
 #: Imports that are optional, with the extra that provides them.
-OPTIONAL = {"matplotlib": "plot"}
+OPTIONAL = {"matplotlib": "plot", "fastapi": "serve", "uvicorn": "serve"}
+#: The page of ``autorec serve``: package data, in the sdist and the wheel.
+STATIC = ("autorec/serve/static/index.html", "autorec/serve/static/app.css",
+          "autorec/serve/static/app.js")  # fmt: skip
 #: Folders the sdist carries beside the package, for the tests, examples and docs.
 SHIPPED = ("tests", "examples", "benchmarks", "docs")
 
@@ -136,6 +139,7 @@ def test_the_sdist_is_self_contained_and_the_wheel_holds_only_autorec(tmp_path):
     needed |= {f"tests/data/{p.name}" for p in (REPO_ROOT / "tests" / "data").glob("*.safetensors")}
     needed |= {"docs/conf.py", "docs/index.rst", "examples/new_user.py", "benchmarks/README.md"}
     needed |= {p.relative_to(PACKAGE.parent).as_posix() for p in PACKAGE.rglob("*.py")}
+    needed |= set(STATIC)
     tracked = _git_files()
     if tracked is not None:
         needed |= set(tracked)
@@ -150,6 +154,7 @@ def test_the_sdist_is_self_contained_and_the_wheel_holds_only_autorec(tmp_path):
     stray = [e for e in entries if not (e.startswith("autorec/") or dist_info.match(e))]
     assert not stray, f"the wheel must hold only the autorec package: {stray}"
     assert "autorec/__init__.py" in entries and "autorec/datasets/__init__.py" in entries
+    assert not set(STATIC) - set(entries), f"the page is missing: {set(STATIC) - set(entries)}"
     assert not [e for e in entries if FORBIDDEN.search(e)]
 
 

@@ -1,0 +1,263 @@
+"""The FastAPI application of ``autorec serve``: a JSON API and a page.
+
+Every error a client can cause is a 4xx with ``{"detail": message}`` naming the bad
+value; an unexpected failure is a 500 with a fixed message (the traceback goes to the
+server's log, never to the client).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+from importlib.resources import files
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+
+from ._catalogue import Catalogue, ClientError, plain
+
+__all__ = ["MAX_BODY", "MAX_K", "MAX_RATINGS", "ClientError", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest request body (bytes), number of ratings in one request, and k.
+MAX_BODY = 1_000_000
+MAX_RATINGS = 10_000
+MAX_K = 1000
+#: Largest ``limit`` of a title search, and longest query.
+MAX_LIMIT = 100
+MAX_QUERY = 200
+#: The page's files: name -> media type. Nothing else is ever read from disk.
+STATIC = {
+    "index.html": "text/html; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+}
+#: Sent with every response: the page loads nothing from another host.
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _int_param(value: str | None, name: str, low: int, high: int, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise ClientError(
+            422, f"{name} must be an integer from {low} to {high}, got {value[:50]!r}"
+        )
+    return number
+
+
+def _static_files() -> dict[str, bytes]:
+    """The page's files, read once from this package's own ``static`` folder."""
+    folder = files(__package__).joinpath("static")
+    return {name: folder.joinpath(name).read_bytes() for name in STATIC}
+
+
+def create_app(
+    model: Any,
+    movies: pd.DataFrame | None = None,
+    *,
+    token: str | None = None,
+    cors_origins: list[str] | tuple[str, ...] = (),
+) -> FastAPI:
+    """The ASGI application serving ``model``.
+
+    Parameters
+    ----------
+    model : AutoEncoderRecommender or BlendRecommender
+        A fitted model.
+    movies : pandas.DataFrame, optional
+        ``item_id``, ``title`` and ``genres`` of the items (e.g.
+        ``load_movielens_1m().movies``); items without a row are named by their id.
+    token : str, optional
+        When given, every ``/api/`` request needs ``Authorization: Bearer <token>``.
+    cors_origins : sequence of str, default=()
+        Origins whose pages may call the API from a browser (CORS); none by default.
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    catalogue = Catalogue(model, movies)
+    statics = _static_files()
+    app = FastAPI(
+        title="autorec",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        if token is not None and request.url.path.startswith("/api/"):
+            given = request.headers.get("authorization", "")
+            if not secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                response: Response = _error(401, "missing or wrong bearer token")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return _secure(response)
+        return _secure(await call_next(request))
+
+    @app.exception_handler(ClientError)
+    async def client_error(request: Request, exc: ClientError) -> JSONResponse:
+        return _error(exc.status, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return _error(422, problems or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s", request.url.path)
+        return _error(500, "internal error (see the server's log)")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> Response:
+        return Response(statics["index.html"], media_type=STATIC["index.html"])
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in STATIC:
+            raise ClientError(404, f"no file {name[:80]!r}; the page has {sorted(STATIC)}")
+        return Response(statics[name], media_type=STATIC[name])
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "n_users": len(model.user_map_),
+            "n_items": len(model.item_map_),
+        }
+
+    @app.get("/api/movies")
+    def search(q: str = "", limit: str | None = None) -> dict[str, Any]:
+        if len(q) > MAX_QUERY:
+            raise ClientError(422, f"q must be at most {MAX_QUERY} characters, got {len(q)}")
+        count = _int_param(limit, "limit", 1, MAX_LIMIT, 20)
+        return {"movies": catalogue.search(q, count)}
+
+    @app.get("/api/recommend")
+    def recommend_user(user: str | None = None, k: str | None = None) -> dict[str, Any]:
+        count = _int_param(k, "k", 1, MAX_K, 10)
+        if user is None:
+            raise ClientError(
+                422,
+                "user is required (GET /api/recommend?user=ID); POST ratings instead "
+                "to fold in a new person",
+            )
+        user_id = catalogue.user_id(user)
+        frame = model.recommend(user_id, k=count, explain=True)
+        return {"user": plain(user_id), "recommendations": catalogue.rows(frame)}
+
+    @app.post("/api/recommend")
+    async def recommend_ratings(request: Request) -> dict[str, Any]:
+        body = await _read_body(request)
+        ratings, count = _parse_fold_in(body, catalogue)
+        frame = await run_in_threadpool(
+            lambda: model.recommend(None, k=count, user_ratings=ratings, explain=True)
+        )
+        return {"recommendations": catalogue.rows(frame)}
+
+    @app.get("/api/similar")
+    def similar(item: str | None = None, k: str | None = None) -> dict[str, Any]:
+        count = _int_param(k, "k", 1, MAX_K, 10)
+        if item is None:
+            raise ClientError(422, "item is required (GET /api/similar?item=ID)")
+        item_id = catalogue.item_id(item)
+        frame = model.similar_items(item_id, k=count)
+        return {"item": plain(item_id), "similar": catalogue.movies(frame)}
+
+    # Warm the model's caches (item codes, counts) before the first request.
+    catalogue.warm()
+    return app
+
+
+async def _read_body(request: Request) -> bytes:
+    """The request body, refused (413) past :data:`MAX_BODY` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ClientError(413, f"the body has {int(declared):,} bytes; at most {MAX_BODY:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ClientError(413, f"the body is over {MAX_BODY:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_fold_in(body: bytes, catalogue: Catalogue) -> tuple[dict[Any, float], int]:
+    """``{"ratings": {item_id: rating}, "k": K}`` checked: (ratings by model id, k)."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ClientError(400, f"the body is not valid JSON ({exc})") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("ratings"), dict):
+        raise ClientError(
+            422, 'the body must be a JSON object {"ratings": {"<item_id>": rating, ...}, "k": K}'
+        )
+    extra = sorted(set(payload) - {"ratings", "k"})
+    if extra:
+        raise ClientError(422, f"unknown field(s) {extra[:5]}; the body has ratings and k")
+    k = payload.get("k", 10)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise ClientError(422, f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+    given = payload["ratings"]
+    if not given:
+        raise ClientError(422, "ratings is empty; rate at least one movie")
+    if len(given) > MAX_RATINGS:
+        raise ClientError(422, f"ratings has {len(given):,} entries; at most {MAX_RATINGS:,}")
+    low, high = (float(v) for v in catalogue.scale)
+    ratings: dict[Any, float] = {}
+    for key, value in given.items():
+        item_id = catalogue.item_id(key, status=422)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ClientError(
+                422, f"the rating of movie {key[:50]!r} must be a number, got {value!r:.50}"
+            )
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ClientError(
+                422,
+                f"the rating {value!r} of movie {key[:50]!r} is off the scale; ratings run "
+                f"from {low:g} to {high:g}",
+            )
+        if item_id in ratings:
+            raise ClientError(422, f"movie {key[:50]!r} is rated more than once")
+        ratings[item_id] = float(value)
+    return ratings, k
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status)
+
+
+def _secure(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

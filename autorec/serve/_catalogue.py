@@ -1,0 +1,147 @@
+"""What the API says about items and users: ids as the model stores them, titles,
+years, genres, rating counts, title search, and recommendation frames as JSON rows."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Catalogue", "ClientError"]
+
+#: A MovieLens title ends in its year: "Toy Story (1995)".
+YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
+
+
+class ClientError(Exception):
+    """A request the client can fix: an HTTP status and a message naming the value."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value JSON can hold."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class Catalogue:
+    """The served model's items with their metadata, built once.
+
+    Parameters
+    ----------
+    model : fitted AutoEncoderRecommender or BlendRecommender
+    movies : pandas.DataFrame or None
+        ``item_id``, ``title``, ``genres``; items without a row are named by their id.
+    """
+
+    def __init__(self, model: Any, movies: pd.DataFrame | None) -> None:
+        self.model = model
+        self.scale = tuple(float(v) for v in model.rating_scale_)
+        ids = model.item_map_.ids
+        self.int_items = ids.dtype.kind in "iu"
+        self.int_users = model.user_map_.ids.dtype.kind in "iu"
+        counts = model._item_counts()
+        meta = (
+            movies.drop_duplicates("item_id").set_index("item_id")
+            if movies is not None
+            else pd.DataFrame(index=pd.Index([], name="item_id"))
+        )
+        joined = meta.reindex(ids)
+        titles = [
+            t if isinstance(t, str) else f"Item {i}"
+            for i, t in zip(ids.tolist(), joined.get("title", pd.Series(index=ids)), strict=True)
+        ]
+        genres = [
+            g.split("|") if isinstance(g, str) and g else []
+            for g in joined.get("genres", pd.Series(index=ids))
+        ]
+        years = [int(m.group(1)) if (m := YEAR.search(t)) else None for t in titles]
+        self.info: dict[Any, dict[str, Any]] = {
+            plain(i): {
+                "item_id": plain(i),
+                "title": t,
+                "year": y,
+                "genres": g,
+                "n_ratings": int(c),
+            }
+            for i, t, y, g, c in zip(ids, titles, years, genres, counts, strict=True)
+        }
+        order = np.argsort(-counts, kind="stable")
+        self.by_popularity = [plain(ids[i]) for i in order]
+        self.lower = {i: self.info[i]["title"].lower() for i in self.by_popularity}
+
+    def warm(self) -> None:
+        """Fill the model's lazy caches with one request, so the first person waits no
+        longer than the rest."""
+        first = self.by_popularity[0]
+        self.model.recommend(None, k=1, user_ratings={first: self.scale[1]}, explain=True)
+        self.model.similar_items(first, k=1)
+
+    # ----------------------------------------------------------------- ids
+    def _convert(self, text: Any, integer: bool, what: str, status: int) -> Any:
+        if not integer:
+            return str(text)
+        try:
+            return int(str(text).strip())
+        except ValueError:
+            raise ClientError(
+                status, f"{what} id {str(text)[:50]!r} is not an integer; {what} ids are integers"
+            ) from None
+
+    def user_id(self, text: str) -> Any:
+        """The model's id of a user given as text; 404 for a user it was not fitted on."""
+        user = self._convert(text, self.int_users, "user", 422)
+        if user not in self.model.user_map_:
+            raise ClientError(
+                404,
+                f"user {user!r} is not in the model's training data; POST their ratings to "
+                "/api/recommend instead",
+            )
+        return user
+
+    def item_id(self, text: Any, status: int = 404) -> Any:
+        """The model's id of a movie given as text; ``status`` for an unknown one."""
+        item = self._convert(text, self.int_items, "movie", 422)
+        if item not in self.info:
+            raise ClientError(status, f"movie {item!r} is not in the model's catalogue")
+        return item
+
+    # ---------------------------------------------------------------- rows
+    def search(self, query: str, limit: int) -> list[dict[str, Any]]:
+        """Movies whose title contains ``query`` (any case), most rated first."""
+        needle = query.strip().lower()
+        out = []
+        for item in self.by_popularity:
+            if needle in self.lower[item]:
+                out.append(self.info[item])
+                if len(out) == limit:
+                    break
+        return out
+
+    def movies(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        """The items of a result frame, with their metadata."""
+        return [self.info[plain(i)] for i in frame["item_id"].tolist()]
+
+    def rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        """A ``recommend(..., explain=True)`` frame as JSON rows."""
+        out = []
+        for row in frame.itertuples(index=False):
+            entry = dict(self.info[plain(row.item_id)])
+            predicted = getattr(row, "predicted_rating", None)
+            entry["predicted_rating"] = None if predicted is None else round(float(predicted), 2)
+            entry["score"] = round(float(row.score), 4)
+            entry["because"] = [
+                {
+                    "item_id": plain(b["item_id"]),
+                    "title": self.info[plain(b["item_id"])]["title"],
+                    "rating": b["rating"],
+                }
+                for b in row.because
+            ]
+            out.append(entry)
+        return out
