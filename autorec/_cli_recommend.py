@@ -9,6 +9,8 @@ import json
 import sys
 from typing import Any
 
+import pandas as pd
+
 from ._cli_common import PROG, CLIError
 from ._cli_data import data_title
 from ._cli_helpers import _check_writable_target, _load, _status, _table, _train_options
@@ -94,14 +96,15 @@ def _recommend(args: argparse.Namespace) -> int:
     # Leave out every movie each user rated in the data, not only those the model saw:
     # a model saved by `evaluate --save` was trained on the training part of a split.
     rated = ratings.groupby("user_id", sort=False)["item_id"]
+    movies = _movies_like(model, data)
     results = []
     for user in users:
         seen = set(rated.get_group(user).tolist()) if user in rated.groups else set()
-        recs = model.recommend(user, k=min(args.k + len(seen), model.n_items_), movies=data.movies)
+        recs = model.recommend(user, k=min(args.k + len(seen), model.n_items_), movies=movies)
         recs = recs[~recs["item_id"].isin(seen)].head(args.k)
         results.append((user, recs, False))
     if args.rate:  # the person given on the command line: no id, "new" in CSV and JSON
-        results.append(("new", _fold_in(args, model, data), True))
+        results.append(("new", _fold_in(args, model, data, movies), True))
     for user, recs, _ in results:
         _warn_untitled(user, recs, data)
     out = sys.stdout
@@ -183,7 +186,20 @@ def _warn_untitled(user: Any, recs: Any, data: RatingsDataset) -> None:
         )
 
 
-def _fold_in(args: argparse.Namespace, model: Any, data: RatingsDataset) -> Any:
+def _movies_like(model: Any, data: RatingsDataset) -> Any:
+    """The data's movies with ids of the model's type (a model trained on string ids
+    and MovieLens' integer ids): what matches gets a title, the rest is warned about."""
+    movies = data.movies
+    if movies is None or len(model.item_map_.ids) == 0:
+        return movies
+    if isinstance(model.item_map_.ids[0], str):
+        return movies.astype({"item_id": str})
+    ids = pd.to_numeric(movies["item_id"], errors="coerce")
+    keep = ids.notna() & (ids == ids.round())
+    return movies[keep].assign(item_id=ids[keep].astype("int64"))
+
+
+def _fold_in(args: argparse.Namespace, model: Any, data: RatingsDataset, movies: Any = None) -> Any:
     """Recommendations for a person given by --rate ITEM=RATING, without retraining."""
     item_ids = data.ratings["item_id"]
     given: dict[Any, float] = {}
@@ -204,4 +220,4 @@ def _fold_in(args: argparse.Namespace, model: Any, data: RatingsDataset) -> Any:
             f"none of the movies given with --rate ({', '.join(map(str, given))}) is known to "
             "the model; rate movies that are in the data"
         )
-    return model.recommend(None, k=args.k, movies=data.movies, user_ratings=given)
+    return model.recommend(None, k=args.k, movies=movies, user_ratings=given)
