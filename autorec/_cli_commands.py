@@ -267,7 +267,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"{result['baseline_rmse_train']:.4f}",
         ],
         ["RMSE, test ratings", f"{result['rmse_test']:.4f}", f"{result['baseline_rmse_test']:.4f}"],
-        *[[f"top-{k} accuracy (%)", pct(topk[str(k)]), pct(b_topk[str(k)])] for k in TOP_K],
+        *[[f"top-{k} accuracy (%)", pct(topk[k]), pct(b_topk[k])] for k in TOP_K],
         [
             "epochs run (kept)",
             f"{_plus(result['epochs_run'])} ({_plus(result['best_epoch'])})",

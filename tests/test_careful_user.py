@@ -259,3 +259,53 @@ def test_predict_with_a_duplicated_column_is_named(m, r):
 def test_recommend_users_that_are_not_an_array_are_named(m, users, error, message):
     with pytest.raises(error, match=message):
         m.recommend(users)
+
+
+def test_rating_scores_keys_are_the_integer_cutoffs(m, r):
+    from autorec.evaluation import rating_scores
+
+    scores = rating_scores(m, r, r.head(200))
+    assert set(scores["top_k_accuracy"]) == {5, 10}
+    assert 0 <= scores["top_k_accuracy"][10] <= 100
+
+
+def test_predict_accepts_a_list_of_pairs_and_an_array(m, r):
+    frame = r[["user_id", "item_id"]].head(5)
+    expected = m.predict(frame)
+    pairs = list(frame.itertuples(index=False, name=None))
+    np.testing.assert_array_equal(m.predict(pairs), expected)
+    np.testing.assert_array_equal(m.predict(frame.to_numpy()), expected)
+    assert m.predict([(8, 13)]).shape == (1,)
+
+
+def test_score_is_the_negative_rmse_and_drives_model_selection(r):
+    from autorec.baselines import BiasBaseline
+    from autorec.metrics import rmse
+
+    model = BiasBaseline().fit(r)
+    assert model.score(r) == pytest.approx(-rmse(r["rating"], model.predict(r)))
+    sklearn = pytest.importorskip("sklearn.model_selection")
+    search = sklearn.GridSearchCV(
+        AutoEncoderRecommender(epochs=2, random_state=0), {"hidden_layers": [(4,), (8,)]}, cv=2
+    )
+    with pytest.warns(UserWarning):  # folds hold users and items the other fold lacks
+        search.fit(r)
+    assert np.all(search.cv_results_["mean_test_score"] < 0)
+    assert search.best_params_["hidden_layers"] in [(4,), (8,)]
+
+
+def test_set_params_on_a_fitted_model_says_it_waits_for_the_next_fit(m, r):
+    from sklearn.base import clone
+
+    before = m.recommend(1, k=5)
+    with pytest.warns(UserWarning, match=r"set_params\(ranking='rating'\).*next fit"):
+        m.set_params(ranking="rating")
+    pd.testing.assert_frame_equal(m.recommend(1, k=5), before)
+    with pytest.warns(UserWarning, match="next fit"):
+        m.set_params(ranking="hybrid")  # back as it was fitted
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.set_params(ranking="hybrid")  # unchanged: no warning
+        clone(m).set_params(ranking="rating")  # unfitted: no warning
