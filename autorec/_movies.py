@@ -41,15 +41,26 @@ def _id_type(ids: np.ndarray) -> str | None:
 
 
 def check_movie_ids(movies: pd.DataFrame, model_ids: np.ndarray) -> None:
-    """Movies whose ids are of another type than the model's match no item: an error,
-    not a column of NaN titles."""
+    """Movies whose ids are the model's ids in another type (``"913"`` for ``913``) match
+    no item: an error naming the fix, not a column of NaN titles. (Ids that match under no
+    type are another data set's: their titles stay missing.)"""
     theirs, ours = _id_type(movies["item_id"].to_numpy()), _id_type(np.asarray(model_ids))
-    if theirs and ours and theirs != ours:
+    if theirs and ours and theirs != ours and _match_as(movies["item_id"], ours, model_ids):
         fix = '{"item_id": "int64"}' if ours == "int" else '{"item_id": str}'
         raise ValueError(
             f"movies['item_id'] holds {theirs} ids but the model's item ids are {ours}s, so "
             f"no title would match; convert them first, e.g. movies.astype({fix})"
         )
+
+
+def _match_as(ids: pd.Series, kind: str, model_ids: np.ndarray) -> bool:
+    """Whether some of ``ids``, converted to ``kind``, are model ids."""
+    if kind == "int":
+        ids = pd.to_numeric(ids, errors="coerce").dropna()
+        ids = ids[ids == ids.round()].astype(np.int64)
+    else:
+        ids = ids.astype(str)
+    return bool(pd.Index(ids).isin(pd.Index(np.asarray(model_ids))).any())
 
 
 def join_movies(result: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:

@@ -309,3 +309,19 @@ def test_set_params_on_a_fitted_model_says_it_waits_for_the_next_fit(m, r):
         warnings.simplefilter("error")
         m.set_params(ranking="hybrid")  # unchanged: no warning
         clone(m).set_params(ranking="rating")  # unfitted: no warning
+
+
+def test_progress_in_a_log_is_a_line_an_epoch_and_ends_where_training_stopped(r, capsys):
+    model = AutoEncoderRecommender(random_state=0, verbose=1, epochs=200, patience=2).fit(r)
+    run = len(model.history_["val_rmse"])
+    assert run < 200  # early stopping ended it
+    lines = capsys.readouterr().err.splitlines()
+    assert "\r" not in "".join(lines)
+    epochs = [line for line in lines if "fit item-autoencoder" in line and "val_rmse=" in line]
+    assert len(epochs) == run + 1  # one line an epoch, then the closing one
+    assert "100%" in epochs[-1] and f"{run}/{run} " in epochs[-1]
+
+
+def test_no_progress_with_verbose_0(r, capsys):
+    AutoEncoderRecommender(random_state=0, epochs=3).fit(r)
+    assert capsys.readouterr().err == ""
