@@ -325,3 +325,45 @@ def test_progress_in_a_log_is_a_line_an_epoch_and_ends_where_training_stopped(r,
 def test_no_progress_with_verbose_0(r, capsys):
     AutoEncoderRecommender(random_state=0, epochs=3).fit(r)
     assert capsys.readouterr().err == ""
+
+
+#: The least wall-clock limit a test may put on a child process: enough to catch a hang,
+#: never so little that a slow, busy machine fails the test.
+LEAST_LIMIT = 600
+
+
+def _wall_clock_limits(source: str):
+    """(line, value) of each numeric ``timeout`` given to a child process (``run``,
+    ``communicate``, ``wait``) or defaulted in a helper that starts one."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in (
+            "run",
+            "communicate",
+            "wait",
+            "check_output",
+        ):
+            for keyword in node.keywords:
+                if keyword.arg == "timeout" and isinstance(keyword.value, ast.Constant):
+                    yield node.lineno, keyword.value.value
+        if isinstance(node, ast.FunctionDef) and "subprocess" in ast.unparse(node):
+            arguments = node.args.args + node.args.kwonlyargs
+            defaults = [None] * (len(node.args.args) - len(node.args.defaults))
+            defaults += node.args.defaults + node.args.kw_defaults
+            for arg, default in zip(arguments, defaults, strict=True):
+                if arg.arg == "timeout" and isinstance(default, ast.Constant):
+                    yield node.lineno, default.value
+
+
+def test_no_test_gives_a_child_process_a_tight_wall_clock_limit():
+    from pathlib import Path
+
+    tight = []
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        for line, value in _wall_clock_limits(path.read_text()):
+            if isinstance(value, int | float) and value < LEAST_LIMIT:
+                tight.append(f"{path.name}:{line} timeout={value}")
+    assert not tight, f"limits that a slow machine can hit: {tight}"
+    assert list(_wall_clock_limits("def f(timeout=5):\n    subprocess.run(['x'], timeout=9)"))
