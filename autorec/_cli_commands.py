@@ -136,9 +136,15 @@ def _member_label(model: AutoEncoderRecommender) -> str:
 
 
 def _write_plot(
-    path: Path, models: Sequence[AutoEncoderRecommender], baseline_rmse: float, title: str
-) -> None:
-    """Learning curves of each model (one, or one per member of a blend)."""
+    path: Path,
+    models: Sequence[AutoEncoderRecommender],
+    test_rmse: float,
+    baseline_rmse: float,
+    title: str,
+) -> list[str]:
+    """Learning curves of each model (one, or one per member of a blend) beside the test
+    RMSE of the kept model and of the bias baseline, each labelled with the data it is
+    measured on; returns the legend's labels."""
     from matplotlib.figure import Figure  # pyplot-free: no GUI backend involved
     from matplotlib.ticker import MaxNLocator
 
@@ -155,7 +161,7 @@ def _write_plot(
             marker="o",
             ms=3,
             color=train_color,
-            label=f"{who}training RMSE (running)",
+            label=f"{who}training RMSE (running, training ratings)",
         )
         ax.plot(
             epochs,
@@ -163,7 +169,7 @@ def _write_plot(
             marker="o",
             ms=3,
             color=val_color,
-            label=f"{who}validation RMSE",
+            label=f"{who}validation RMSE (a slice held out of the training ratings)",
         )
         ax.axvline(
             model.best_epoch_,
@@ -171,13 +177,18 @@ def _write_plot(
             ls=":",
             label=f"{who}epoch kept ({model.best_epoch_})",
         )
-    ax.axhline(baseline_rmse, color="black", ls="--", lw=1, label="BiasBaseline test RMSE")
+    ax.axhline(
+        test_rmse, color="C9", ls="-", lw=1.5, label="autorec test RMSE (test split, kept epoch)"
+    )
+    ax.axhline(
+        baseline_rmse, color="black", ls="--", lw=1, label="BiasBaseline test RMSE (test split)"
+    )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("RMSE")
     ax.set_title(f"{title} on MovieLens-1M")
     ax.grid(alpha=0.3)
-    ax.legend()
+    legend = ax.legend(fontsize="small")
     # A temporary file renamed into place: a full disk or an interrupt never leaves a
     # truncated PNG (or destroys the previous one).
     fd, tmp_name = tempfile.mkstemp(dir=path.expanduser().resolve().parent, suffix=".png.tmp")
@@ -190,6 +201,7 @@ def _write_plot(
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
+    return [text.get_text() for text in legend.get_texts()]
 
 
 # ------------------------------------------------------------------ subcommands
@@ -248,7 +260,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             if blend
             else f"AutoEncoderRecommender (kind={model.fit_params_['kind']!r})"
         )
-        _write_plot(args.plot, parts, result["baseline_rmse_test"], title)
+        _write_plot(args.plot, parts, result["rmse_test"], result["baseline_rmse_test"], title)
         result["plot_path"] = str(args.plot)
         _status(args, f"learning curves written to {args.plot}")
 

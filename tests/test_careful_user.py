@@ -367,3 +367,16 @@ def test_no_test_gives_a_child_process_a_tight_wall_clock_limit():
                 tight.append(f"{path.name}:{line} timeout={value}")
     assert not tight, f"limits that a slow machine can hit: {tight}"
     assert list(_wall_clock_limits("def f(timeout=5):\n    subprocess.run(['x'], timeout=9)"))
+
+
+def test_the_learning_curve_plot_says_what_each_line_measures(r, tmp_path):
+    pytest.importorskip("matplotlib")
+    from autorec._cli_commands import _write_plot
+
+    model = AutoEncoderRecommender(epochs=3, random_state=0).fit(r)
+    path = tmp_path / "curves.png"
+    labels = _write_plot(path, [model], 0.91, 0.95, "AutoEncoderRecommender")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "validation RMSE (a slice held out of the training ratings)" in labels
+    assert "autorec test RMSE (test split, kept epoch)" in labels  # the autoencoder's own
+    assert "BiasBaseline test RMSE (test split)" in labels
