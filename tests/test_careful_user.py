@@ -380,3 +380,98 @@ def test_the_learning_curve_plot_says_what_each_line_measures(r, tmp_path):
     assert "validation RMSE (a slice held out of the training ratings)" in labels
     assert "autorec test RMSE (test split, kept epoch)" in labels  # the autoencoder's own
     assert "BiasBaseline test RMSE (test split)" in labels
+
+
+def _code_lines(block: str) -> list[str]:
+    """A code block's statements: comments and blank lines dropped, whitespace stripped."""
+    lines = (line.split("  #")[0].strip() for line in block.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _rst_python_blocks(path) -> list[str]:
+    import re
+
+    text = path.read_text()
+    found = re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", text)
+    return [re.sub(r"^   ", "", block, flags=re.M) for block in found]
+
+
+def test_the_three_quickstarts_use_one_api():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    reference = set(_code_lines(block))
+    landing = _rst_python_blocks(root / "docs" / "index.rst")[0]
+    quickstart = _rst_python_blocks(root / "docs" / "quickstart.rst")[0]
+    for name, code in (("docs/index.rst", landing), ("docs/quickstart.rst", quickstart)):
+        foreign = [line for line in _code_lines(code) if line not in reference]
+        assert not foreign, f"{name}'s quickstart differs from the README's: {foreign}"
+        assert 'split(data.ratings, "standard", random_state=0)' in code
+    assert _code_lines("x = 1  # a comment\n# only a comment\n") == ["x = 1"]
+
+
+def test_the_new_user_example_describes_the_default_model():
+    from pathlib import Path
+
+    from autorec._config import resolve_auto
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "examples" / "new_user.py").read_text()
+    params = AutoEncoderRecommender()._validate_params()
+    kind = resolve_auto(params, 6040, 3706, 1_000_209)["kind"]  # MovieLens-1M's shape
+    assert kind == "item"
+    assert 'kind="user": fold-in works' not in text
+    assert "default model is item-based" in text and "# the default: item-based" in text
+
+
+def test_the_readme_ranking_hint_names_the_constructor():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert '`ranking="rating"`' not in readme  # read as a recommend() argument
+    assert '`AutoEncoderRecommender(ranking="rating")`' in readme
+
+
+def test_the_readme_test_command_gets_its_own_fresh_environment():
+    import re
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Two commands from a fresh clone", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    folders = [
+        re.search(r"python3 -m venv (\S+) && \. \1/bin/activate", b).group(1) for b in blocks
+    ]
+    assert len(folders) == 2 and len(set(folders)) == 2, folders
+    assert "pytest" in blocks[1] and blocks[1].startswith(f"python3 -m venv {folders[1]} ")
+    if (root / ".git").exists():
+        ignored = subprocess.run(
+            ["git", "check-ignore", *[f"{folder}/x" for folder in folders]],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        assert len(ignored) == 2, f"not git-ignored: {folders}"
+
+
+def test_every_footnote_of_the_readme_results_table_says_what_its_rows_are():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Results on MovieLens-1M", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    notes = {m.group(1): m.group(2) for m in re.finditer(r"^([¹²³⁴⁵⁶]) (.*)$", section, re.M)}
+    used = set(re.findall(r"[¹²³⁴⁵⁶]", "\n".join(rows)))
+    assert used <= set(notes), f"markers without a note: {used - set(notes)}"
+    assert "except the rows marked" not in section  # a claim no note backed
+    marked = [row for row in rows if "⁵" in row]
+    assert marked and all("blend" in row for row in marked)
+    assert notes["⁵"].startswith("The blend rows")
