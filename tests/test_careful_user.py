@@ -56,7 +56,7 @@ def test_catalogues_smaller_than_the_ranking_cutoff_fit_and_recommend(make, data
 def _configurations():
     user = AutoEncoderRecommender(kind="user", epochs=2, random_state=0)
     item = AutoEncoderRecommender(kind="item", epochs=2, random_state=0)
-    from autorec.baselines import BiasBaseline, GlobalMean
+    from autorec.baselines import EASE, BiasBaseline, GlobalMean, MostPopular
 
     return {
         "default": AutoEncoderRecommender(epochs=2, random_state=0),
@@ -67,6 +67,8 @@ def _configurations():
         "blend": BlendRecommender([user, item], random_state=0),
         "bias": BiasBaseline(),
         "mean": GlobalMean(),
+        "ease": EASE(),
+        "most-popular": MostPopular(),
     }
 
 
