@@ -284,13 +284,15 @@ class BlendRecommender(
         )
         return self
 
-    def predict(self, pairs: pd.DataFrame, *, clip: bool = True) -> np.ndarray:
+    def predict(
+        self, pairs: pd.DataFrame | list[tuple[Any, Any]], *, clip: bool = True
+    ) -> np.ndarray:
         """Weighted average of the estimators' raw predictions (see
         :meth:`AutoEncoderRecommender.predict`), clipped to ``rating_scale_`` unless
         ``clip=False``."""
         self._check_fitted()
         clip = check_bool(clip, "clip")
-        check_pairs(pairs)
+        pairs = check_pairs(pairs)
         out = sum(
             w * m.predict(pairs, clip=False)
             for w, m in zip(self.weights_, self.estimators_, strict=True)

@@ -363,13 +363,16 @@ class AutoEncoderRecommender(
         return np.clip(values, self.rating_scale_[0], self.rating_scale_[1])
 
     # ----------------------------------------------------------------- predict
-    def predict(self, pairs: pd.DataFrame, *, clip: bool = True) -> np.ndarray:
+    def predict(
+        self, pairs: pd.DataFrame | list[tuple[Any, Any]], *, clip: bool = True
+    ) -> np.ndarray:
         """Predicted ratings for (user, item) pairs.
 
         Parameters
         ----------
-        pairs : pandas.DataFrame
-            Columns ``user_id`` and ``item_id`` (other columns are ignored).
+        pairs : pandas.DataFrame or list of (user_id, item_id)
+            Columns ``user_id`` and ``item_id`` (other columns are ignored), or a list
+            of ``(user_id, item_id)`` pairs such as ``[(8, 913)]`` (or an n x 2 array).
         clip : bool, default=True
             Clip predictions to ``rating_scale_``. Pass ``False`` to rank by the raw
             outputs (clipping ties the top of the scale).
@@ -390,7 +393,7 @@ class AutoEncoderRecommender(
         """
         self._check_fitted()
         clip = check_bool(clip, "clip")
-        check_pairs(pairs)
+        pairs = check_pairs(pairs)
         users = self.user_map_.transform(pairs["user_id"].to_numpy())
         items = self.item_map_.transform(pairs["item_id"].to_numpy())
         out = np.empty(len(pairs), dtype=np.float32)

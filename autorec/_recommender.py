@@ -22,7 +22,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._base import check_is_fitted
-from ._validation import as_python, check_bool, check_k
+from ._movies import check_movie_ids, check_movies, join_movies
+from ._validation import as_python, check_bool, check_k, check_ratings
 
 __all__ = ["CompletionMixin", "RecommenderMixin", "top_k_items"]
 
@@ -365,8 +366,8 @@ class RecommenderMixin:
                 f"{type(self).__name__} cannot explain its recommendations; use explain=False"
             )
         if movies is not None:
-            _check_movies(movies)
-            _check_movie_ids(movies, self.item_map_.ids)  # type: ignore[attr-defined]
+            check_movies(movies)
+            check_movie_ids(movies, self.item_map_.ids)  # type: ignore[attr-defined]
         if user_ratings is not None:
             if not (user_id is None or np.ndim(user_id) == 0):
                 raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
@@ -407,7 +408,7 @@ class RecommenderMixin:
                 )
             result = parts[0] if single else pd.concat(parts)
         if movies is not None:
-            result = _join_movies(result, movies)
+            result = join_movies(result, movies)
             if explain:  # the explanation last, after the movie's own columns
                 result["because"] = result.pop("because")
         return result
@@ -481,11 +482,43 @@ class RecommenderMixin:
 
 
 class CompletionMixin:
-    """``complete``: the training ratings kept, the empty cells predicted.
+    """``complete``: the training ratings kept, the empty cells predicted; and ``score``,
+    the negative RMSE scikit-learn's model selection maximises.
 
-    Needs ``predict_matrix(users)``, ``utility_``, ``user_map_``, ``item_map_`` and
-    ``_user_index`` (from :class:`RecommenderMixin`).
+    Needs ``predict(pairs)``, ``predict_matrix(users)``, ``utility_``, ``user_map_``,
+    ``item_map_`` and ``_user_index`` (from :class:`RecommenderMixin`).
     """
+
+    def score(self, ratings: pd.DataFrame, y: None = None) -> float:
+        """Negative RMSE of the (clipped) predictions on ``ratings``: higher is better,
+        as :func:`sklearn.model_selection.cross_val_score` and ``GridSearchCV`` expect.
+
+        Parameters
+        ----------
+        ratings : pandas.DataFrame
+            Columns ``user_id``, ``item_id`` and ``rating`` (held-out ratings); users or
+            items not seen in ``fit`` get ``predict``'s fallback.
+        y : None
+            Ignored; present for scikit-learn compatibility.
+
+        Returns
+        -------
+        float
+            ``-rmse(ratings["rating"], predict(ratings))``.
+
+        Examples
+        --------
+        >>> from autorec.baselines import GlobalMean
+        >>> from autorec.datasets import make_ratings
+        >>> ratings = make_ratings(20, 10, 100, random_state=0)
+        >>> model = GlobalMean().fit(ratings)
+        >>> bool(abs(model.score(ratings) + ratings["rating"].std(ddof=0)) < 1e-6)
+        True
+        """
+        from .metrics import rmse
+
+        frame = check_ratings(ratings, name="ratings")
+        return -float(rmse(frame["rating"].to_numpy(), self.predict(frame)))  # type: ignore[attr-defined]
 
     def complete(self, users: Any = None) -> pd.DataFrame:
         """The completed utility matrix: observed ratings kept, empty cells predicted.
@@ -513,54 +546,3 @@ class CompletionMixin:
             index=pd.Index(ids, name="user_id"),
             columns=pd.Index(self.item_map_.ids, name="item_id"),  # type: ignore[attr-defined]
         )
-
-
-def _check_movies(movies: Any) -> None:
-    if (
-        not isinstance(movies, pd.DataFrame)
-        or isinstance(movies.columns, pd.MultiIndex)
-        or "item_id" not in movies.columns
-    ):
-        got = type(movies).__name__
-        if isinstance(movies, pd.DataFrame):
-            got = f"columns {[str(c) for c in movies.columns][:6]}"
-        raise ValueError(
-            "movies must be a DataFrame with a flat 'item_id' column (and title, genres), "
-            f"got {got}"
-        )
-    if movies.columns.duplicated().any():
-        dup = sorted({str(c) for c in movies.columns[movies.columns.duplicated()]})
-        raise ValueError(f"movies has duplicated column name(s) {dup}; column names must be unique")
-
-
-def _id_type(ids: np.ndarray) -> str | None:
-    """``"int"`` or ``"str"`` when every id is one, else None."""
-    if ids.dtype.kind in "iu":
-        return "int"
-    values = ids.tolist()
-    for name, cls in (("int", int | np.integer), ("str", str)):
-        if values and all(isinstance(v, cls) and not isinstance(v, bool) for v in values):
-            return name
-    return None
-
-
-def _check_movie_ids(movies: pd.DataFrame, model_ids: np.ndarray) -> None:
-    """Movies whose ids are of another type than the model's match no item: an error,
-    not a column of NaN titles."""
-    theirs, ours = _id_type(movies["item_id"].to_numpy()), _id_type(np.asarray(model_ids))
-    if theirs and ours and theirs != ours:
-        fix = '{"item_id": "int64"}' if ours == "int" else '{"item_id": str}'
-        raise ValueError(
-            f"movies['item_id'] holds {theirs} ids but the model's item ids are {ours}s, so "
-            f"no title would match; convert them first, e.g. movies.astype({fix})"
-        )
-
-
-def _join_movies(result: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:
-    extra = [c for c in ("title", "genres") if c in movies.columns]
-    meta = movies.drop_duplicates("item_id").set_index("item_id")[extra]
-    joined = meta.reindex(result["item_id"].to_numpy())
-    out = result.copy()
-    for column in extra:
-        out[column] = joined[column].to_numpy()
-    return out

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import autonotebook
+from tqdm import tqdm as std_tqdm
 from tqdm.auto import tqdm
 
 from ._network import AutoEncoderNet, predict_at
@@ -267,16 +269,38 @@ def validation_rmse(
     return float(np.sqrt(np.mean((np.clip(pred, *scale).astype(np.float64) - val[2]) ** 2)))
 
 
+class _Lines:
+    """A stream for a tqdm bar written to a file or pipe (a log): one line per update
+    instead of carriage returns, so the log shows each epoch."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").strip()
+        if line:
+            self.stream.write(line + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def _progress(config: TrainConfig) -> Any:
-    """A tqdm bar over epochs on a terminal; none when stderr is a file or pipe (each
-    epoch is logged at INFO instead)."""
-    interactive = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    """A tqdm bar over epochs with ``verbose >= 1``: on a terminal, in a notebook (a
+    widget, through ``tqdm.auto``), and in a log (stderr a file or pipe: a line an
+    epoch). Each epoch is logged at INFO too."""
+    notebook = autonotebook.tqdm is not std_tqdm  # tqdm.auto shows a notebook widget
+    terminal = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    log = not (notebook or terminal)
     return tqdm(
         total=config.epochs,
         desc=config.description,
         unit="epoch",
-        disable=not (config.verbose and interactive),
-        leave=config.verbose > 1,
+        disable=not config.verbose,
+        leave=config.verbose > 1 or log,
+        file=_Lines(sys.stderr) if log else None,
+        mininterval=0 if log else 0.1,
+        miniters=1,
     )
 
 
@@ -321,6 +345,7 @@ def train(
         for key, value in (("train_rmse", train_rmse), ("val_rmse", val_rmse)):
             history[key].append(value)
         history["seconds"].append(seconds)
+        bar.set_postfix(train_rmse=f"{train_rmse:.4f}", val_rmse=f"{val_rmse:.4f}", refresh=False)
         bar.update(1)
         if not math.isfinite(train_rmse) or (
             val is not None and guard.validation_diverged(val_rmse)
@@ -336,7 +361,6 @@ def train(
         if score < kept_score:
             kept_score, kept_epoch = score, epoch
             best.save(module)
-        bar.set_postfix(train_rmse=f"{train_rmse:.4f}", val_rmse=f"{val_rmse:.4f}")
         logger.info(
             "epoch %d: train RMSE %.4f, validation RMSE %.4f (%.2fs)",
             epoch,
@@ -347,6 +371,7 @@ def train(
         if val is not None and epoch >= warmup and stopping.should_stop(epoch):
             logger.info("early stopping after epoch %d; best epoch %d", epoch, kept_epoch)
             break
+    bar.total = bar.n  # stopped early (or diverged): the bar ends where training did
     bar.close()
     best.restore(module)
     history["best_epoch"] = kept_epoch

@@ -17,6 +17,8 @@ import pandas as pd
 if TYPE_CHECKING:
     import torch
 
+from ._pairs import pairs_frame
+
 __all__ = [
     "as_python",
     "check_bool",
@@ -490,13 +492,11 @@ def resolve_device(device: Any) -> torch.device:
 
 
 def check_pairs(pairs: Any, name: str = "pairs") -> pd.DataFrame:
-    """Validate a frame of (user_id, item_id) pairs to score; return it unchanged.
-
-    The same rule for every model: a DataFrame with ``user_id`` and ``item_id`` columns
-    whose ids are all integers or all strings, with no NaN / None and no fractional
-    floats (an id such as ``1.5`` cannot be an id). An empty frame is allowed (it scores
-    to an empty array).
-    """
+    """(user_id, item_id) pairs to score, checked, as a DataFrame: a frame with columns
+    ``user_id`` and ``item_id`` (returned unchanged), or a list / n x 2 array of pairs. The
+    same rule for every model: ids all integers or all strings, no NaN / None, no fractional
+    floats (``1.5`` cannot be an id); an empty frame scores to an empty array."""
+    pairs = pairs_frame(pairs, name)
     if not isinstance(pairs, pd.DataFrame):
         raise TypeError(
             f"{name} must be a pandas DataFrame with columns 'user_id' and 'item_id', "

@@ -48,7 +48,9 @@ class _RatingBaseline(RecommenderMixin, CompletionMixin, ParamsMixin):
         """The model's prediction minus the global mean (codes, -1 for unknown)."""
         return np.zeros(len(users))
 
-    def predict(self, pairs: pd.DataFrame, *, clip: bool = True) -> np.ndarray:
+    def predict(
+        self, pairs: pd.DataFrame | list[tuple[Any, Any]], *, clip: bool = True
+    ) -> np.ndarray:
         """Predicted ratings for (user, item) pairs.
 
         Parameters
@@ -72,7 +74,7 @@ class _RatingBaseline(RecommenderMixin, CompletionMixin, ParamsMixin):
         """
         self._check_fitted()
         clip = check_bool(clip, "clip")
-        check_pairs(pairs)
+        pairs = check_pairs(pairs)
         users = self.user_map_.transform(pairs["user_id"].to_numpy())
         items = self.item_map_.transform(pairs["item_id"].to_numpy())
         pred = self.global_mean_ + self._offsets(users, items)

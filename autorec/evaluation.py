@@ -131,7 +131,7 @@ def rating_scores(
     return {
         "rmse_train": rmse(train["rating"].to_numpy(), model.predict(train)),
         "rmse_test": rmse(y_true, np.clip(scores, *model.rating_scale_)),
-        "top_k_accuracy": {str(k): top_k_accuracy(users, y_true, scores, k=k) for k in ks},
+        "top_k_accuracy": {int(k): top_k_accuracy(users, y_true, scores, k=k) for k in ks},
     }
 
 

@@ -142,7 +142,7 @@ def _scores(
             "rmse_train": rmse(train["rating"], predict(model, train)),
             "rmse_test": rmse(test["rating"], raw),
             "top_k_accuracy": {
-                str(k): top_k_accuracy(test["user_id"], test["rating"], raw, k) for k in KS
+                k: top_k_accuracy(test["user_id"], test["rating"], raw, k) for k in KS
             },
         }
     row: dict[str, Any] = {
@@ -152,7 +152,7 @@ def _scores(
         "test_rmse": scores["rmse_test"],
     }
     for k in KS:
-        row[f"top{k}"] = scores["top_k_accuracy"][str(k)] if ranking else None
+        row[f"top{k}"] = scores["top_k_accuracy"][k] if ranking else None
         row[f"leaky_top{k}"] = None
     if leaky is not None:
         leaked = leaky(model)

@@ -87,7 +87,7 @@ def _row(
     row.update(evaluate_ranking(model, train, test, k=10))
     if rates:
         scores = rating_scores(model, train, test)
-        row.update(rmse_test=scores["rmse_test"], top10=scores["top_k_accuracy"]["10"])
+        row.update(rmse_test=scores["rmse_test"], top10=scores["top_k_accuracy"][10])
     log(f"  {name}: NDCG@10 {row['ndcg@10']:.4f}, recall@10 {row['recall@10']:.4f}, {seconds:.1f}s")
     return row
 

@@ -36,8 +36,8 @@ for name, model in models.items():
             "model": name,
             "RMSE train": scores["rmse_train"],
             "RMSE test": scores["rmse_test"],
-            "top-5 acc. %": scores["top_k_accuracy"]["5"],
-            "top-10 acc. %": scores["top_k_accuracy"]["10"],
+            "top-5 acc. %": scores["top_k_accuracy"][5],
+            "top-10 acc. %": scores["top_k_accuracy"][10],
             "fit s": seconds,
         }
     )

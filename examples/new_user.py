@@ -1,8 +1,10 @@
 """Recommendations for someone who is not in the data, without retraining.
 
-A user-based autoencoder encodes any row of ratings, so a new person's five ratings
-are "folded in" at prediction time. Reads $AUTOREC_DATA_HOME; $AUTOREC_EXAMPLE_EPOCHS
-caps the training epochs (CI uses 2).
+The default model is item-based (kind="auto" picks item rows on MovieLens-1M): it solves
+a new person's output weights on the item codes from their five ratings (a small ridge
+regression); a user-based model (kind="user") would encode their row of ratings instead.
+Either way the ratings are "folded in" at prediction time, without retraining. Reads
+$AUTOREC_DATA_HOME; $AUTOREC_EXAMPLE_EPOCHS caps the training epochs (CI uses 2).
 """
 
 import os
@@ -12,7 +14,7 @@ from autorec import AutoEncoderRecommender
 from autorec.datasets import load_movielens_1m
 
 data = load_movielens_1m()
-model = AutoEncoderRecommender(random_state=0, verbose=1)  # kind="user": fold-in works
+model = AutoEncoderRecommender(random_state=0, verbose=1)  # the default: item-based
 if "AUTOREC_EXAMPLE_EPOCHS" in os.environ:
     model.set_params(epochs=int(os.environ["AUTOREC_EXAMPLE_EPOCHS"]))
 model.fit(data.ratings)  # trained once, on everyone else

@@ -56,7 +56,7 @@ def test_catalogues_smaller_than_the_ranking_cutoff_fit_and_recommend(make, data
 def _configurations():
     user = AutoEncoderRecommender(kind="user", epochs=2, random_state=0)
     item = AutoEncoderRecommender(kind="item", epochs=2, random_state=0)
-    from autorec.baselines import BiasBaseline, GlobalMean
+    from autorec.baselines import EASE, BiasBaseline, GlobalMean, MostPopular
 
     return {
         "default": AutoEncoderRecommender(epochs=2, random_state=0),
@@ -67,6 +67,8 @@ def _configurations():
         "blend": BlendRecommender([user, item], random_state=0),
         "bias": BiasBaseline(),
         "mean": GlobalMean(),
+        "ease": EASE(),
+        "most-popular": MostPopular(),
     }
 
 
@@ -259,3 +261,219 @@ def test_predict_with_a_duplicated_column_is_named(m, r):
 def test_recommend_users_that_are_not_an_array_are_named(m, users, error, message):
     with pytest.raises(error, match=message):
         m.recommend(users)
+
+
+def test_rating_scores_keys_are_the_integer_cutoffs(m, r):
+    from autorec.evaluation import rating_scores
+
+    scores = rating_scores(m, r, r.head(200))
+    assert set(scores["top_k_accuracy"]) == {5, 10}
+    assert 0 <= scores["top_k_accuracy"][10] <= 100
+
+
+def test_predict_accepts_a_list_of_pairs_and_an_array(m, r):
+    frame = r[["user_id", "item_id"]].head(5)
+    expected = m.predict(frame)
+    pairs = list(frame.itertuples(index=False, name=None))
+    np.testing.assert_array_equal(m.predict(pairs), expected)
+    np.testing.assert_array_equal(m.predict(frame.to_numpy()), expected)
+    assert m.predict([(8, 13)]).shape == (1,)
+
+
+def test_score_is_the_negative_rmse_and_drives_model_selection(r):
+    from autorec.baselines import BiasBaseline
+    from autorec.metrics import rmse
+
+    model = BiasBaseline().fit(r)
+    assert model.score(r) == pytest.approx(-rmse(r["rating"], model.predict(r)))
+    sklearn = pytest.importorskip("sklearn.model_selection")
+    search = sklearn.GridSearchCV(
+        AutoEncoderRecommender(epochs=2, random_state=0), {"hidden_layers": [(4,), (8,)]}, cv=2
+    )
+    with pytest.warns(UserWarning):  # folds hold users and items the other fold lacks
+        search.fit(r)
+    assert np.all(search.cv_results_["mean_test_score"] < 0)
+    assert search.best_params_["hidden_layers"] in [(4,), (8,)]
+
+
+def test_set_params_on_a_fitted_model_says_it_waits_for_the_next_fit(m, r):
+    from sklearn.base import clone
+
+    before = m.recommend(1, k=5)
+    with pytest.warns(UserWarning, match=r"set_params\(ranking='rating'\).*next fit"):
+        m.set_params(ranking="rating")
+    pd.testing.assert_frame_equal(m.recommend(1, k=5), before)
+    with pytest.warns(UserWarning, match="next fit"):
+        m.set_params(ranking="hybrid")  # back as it was fitted
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.set_params(ranking="hybrid")  # unchanged: no warning
+        clone(m).set_params(ranking="rating")  # unfitted: no warning
+
+
+def test_progress_in_a_log_is_a_line_an_epoch_and_ends_where_training_stopped(r, capsys):
+    model = AutoEncoderRecommender(random_state=0, verbose=1, epochs=200, patience=2).fit(r)
+    run = len(model.history_["val_rmse"])
+    assert run < 200  # early stopping ended it
+    lines = capsys.readouterr().err.splitlines()
+    assert "\r" not in "".join(lines)
+    epochs = [line for line in lines if "fit item-autoencoder" in line and "val_rmse=" in line]
+    assert len(epochs) == run + 1  # one line an epoch, then the closing one
+    assert "100%" in epochs[-1] and f"{run}/{run} " in epochs[-1]
+
+
+def test_no_progress_with_verbose_0(r, capsys):
+    AutoEncoderRecommender(random_state=0, epochs=3).fit(r)
+    assert capsys.readouterr().err == ""
+
+
+#: The least wall-clock limit a test may put on a child process: enough to catch a hang,
+#: never so little that a slow, busy machine fails the test.
+LEAST_LIMIT = 600
+
+
+def _wall_clock_limits(source: str):
+    """(line, value) of each numeric ``timeout`` given to a child process (``run``,
+    ``communicate``, ``wait``) or defaulted in a helper that starts one."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in (
+            "run",
+            "communicate",
+            "wait",
+            "check_output",
+        ):
+            for keyword in node.keywords:
+                if keyword.arg == "timeout" and isinstance(keyword.value, ast.Constant):
+                    yield node.lineno, keyword.value.value
+        if isinstance(node, ast.FunctionDef) and "subprocess" in ast.unparse(node):
+            arguments = node.args.args + node.args.kwonlyargs
+            defaults = [None] * (len(node.args.args) - len(node.args.defaults))
+            defaults += node.args.defaults + node.args.kw_defaults
+            for arg, default in zip(arguments, defaults, strict=True):
+                if arg.arg == "timeout" and isinstance(default, ast.Constant):
+                    yield node.lineno, default.value
+
+
+def test_no_test_gives_a_child_process_a_tight_wall_clock_limit():
+    from pathlib import Path
+
+    tight = []
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        for line, value in _wall_clock_limits(path.read_text()):
+            if isinstance(value, int | float) and value < LEAST_LIMIT:
+                tight.append(f"{path.name}:{line} timeout={value}")
+    assert not tight, f"limits that a slow machine can hit: {tight}"
+    assert list(_wall_clock_limits("def f(timeout=5):\n    subprocess.run(['x'], timeout=9)"))
+
+
+def test_the_learning_curve_plot_says_what_each_line_measures(r, tmp_path):
+    pytest.importorskip("matplotlib")
+    from autorec._cli_commands import _write_plot
+
+    model = AutoEncoderRecommender(epochs=3, random_state=0).fit(r)
+    path = tmp_path / "curves.png"
+    labels = _write_plot(path, [model], 0.91, 0.95, "AutoEncoderRecommender")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "validation RMSE (a slice held out of the training ratings)" in labels
+    assert "autorec test RMSE (test split, kept epoch)" in labels  # the autoencoder's own
+    assert "BiasBaseline test RMSE (test split)" in labels
+
+
+def _code_lines(block: str) -> list[str]:
+    """A code block's statements: comments and blank lines dropped, whitespace stripped."""
+    lines = (line.split("  #")[0].strip() for line in block.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _rst_python_blocks(path) -> list[str]:
+    import re
+
+    text = path.read_text()
+    found = re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", text)
+    return [re.sub(r"^   ", "", block, flags=re.M) for block in found]
+
+
+def test_the_three_quickstarts_use_one_api():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    reference = set(_code_lines(block))
+    landing = _rst_python_blocks(root / "docs" / "index.rst")[0]
+    quickstart = _rst_python_blocks(root / "docs" / "quickstart.rst")[0]
+    for name, code in (("docs/index.rst", landing), ("docs/quickstart.rst", quickstart)):
+        foreign = [line for line in _code_lines(code) if line not in reference]
+        assert not foreign, f"{name}'s quickstart differs from the README's: {foreign}"
+        assert 'split(data.ratings, "standard", random_state=0)' in code
+    assert _code_lines("x = 1  # a comment\n# only a comment\n") == ["x = 1"]
+
+
+def test_the_new_user_example_describes_the_default_model():
+    from pathlib import Path
+
+    from autorec._config import resolve_auto
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "examples" / "new_user.py").read_text()
+    params = AutoEncoderRecommender()._validate_params()
+    kind = resolve_auto(params, 6040, 3706, 1_000_209)["kind"]  # MovieLens-1M's shape
+    assert kind == "item"
+    assert 'kind="user": fold-in works' not in text
+    assert "default model is item-based" in text and "# the default: item-based" in text
+
+
+def test_the_readme_ranking_hint_names_the_constructor():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert '`ranking="rating"`' not in readme  # read as a recommend() argument
+    assert '`AutoEncoderRecommender(ranking="rating")`' in readme
+
+
+def test_the_readme_test_command_gets_its_own_fresh_environment():
+    import re
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Two commands from a fresh clone", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    folders = [
+        re.search(r"python3 -m venv (\S+) && \. \1/bin/activate", b).group(1) for b in blocks
+    ]
+    assert len(folders) == 2 and len(set(folders)) == 2, folders
+    assert "pytest" in blocks[1] and blocks[1].startswith(f"python3 -m venv {folders[1]} ")
+    if (root / ".git").exists():
+        ignored = subprocess.run(
+            ["git", "check-ignore", *[f"{folder}/x" for folder in folders]],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        assert len(ignored) == 2, f"not git-ignored: {folders}"
+
+
+def test_every_footnote_of_the_readme_results_table_says_what_its_rows_are():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Results on MovieLens-1M", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    notes = {m.group(1): m.group(2) for m in re.finditer(r"^([¹²³⁴⁵⁶]) (.*)$", section, re.M)}
+    used = set(re.findall(r"[¹²³⁴⁵⁶]", "\n".join(rows)))
+    assert used <= set(notes), f"markers without a note: {used - set(notes)}"
+    assert "except the rows marked" not in section  # a claim no note backed
+    marked = [row for row in rows if "⁵" in row]
+    assert marked and all("blend" in row for row in marked)
+    assert notes["⁵"].startswith("The blend rows")

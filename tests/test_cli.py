@@ -414,7 +414,7 @@ def test_recommend_piped_into_a_closed_reader_exits_quietly(tiny, tmp_path) -> N
         proc.stdout.readline()
         proc.stdout.close()  # the reader goes away after one line, as head does
         err = proc.stderr.read().decode()
-        code = proc.wait(timeout=120)
+        code = proc.wait(timeout=600)
     assert code == 0, err
     assert "Broken pipe" not in err and "Traceback" not in err
 
@@ -592,7 +592,7 @@ def test_python_m_autorec_version() -> None:
         [sys.executable, "-m", "autorec", "--version"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr

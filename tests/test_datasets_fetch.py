@@ -485,7 +485,7 @@ def test_concurrent_downloads_in_processes_download_once(server, tmp_path):
         )
         for _ in range(2)
     ]
-    outs = [p.communicate(timeout=60) for p in procs]
+    outs = [p.communicate(timeout=600) for p in procs]  # only catches a hang
     assert [p.returncode for p in procs] == [0, 0], outs
     assert {o.strip() for o, _ in outs} == {str(tmp_path / "ml-1m.zip")}
     assert server.hits["/slow.zip"] == 1  # the second process waited, then found the file

@@ -610,7 +610,9 @@ def test_item_model_predict_matches_predict_matrix(item_model, ratings):
 
 def test_predict_rejects_bad_pairs(model):
     with pytest.raises(TypeError, match="DataFrame"):
-        model.predict([(1, 2)])
+        model.predict({1: 2})
+    with pytest.raises(ValueError, match=r"\(user_id, item_id\) pairs, got an entry \(1, 2, 3\)"):
+        model.predict([(1, 2, 3)])
     with pytest.raises(ValueError, match="item_id"):
         model.predict(pd.DataFrame({"user_id": [1]}))
 

@@ -107,7 +107,7 @@ def _git_files() -> list[str] | None:
 
 
 FORBIDDEN = re.compile(
-    r"(^|/)(__pycache__|\.ci-venv|\.venv|\.hypothesis|\.pytest_cache|ml-1m)(/|$)"
+    r"(^|/)(__pycache__|\.ci-venv|\.venv|\.venv-test|\.hypothesis|\.pytest_cache|ml-1m)(/|$)"
     r"|^docs/_build/|^docs/api/generated/|\.py[cod]$|\.dat(\.gz)?$|ml-1m\.zip$|\.pt$"
 )
 

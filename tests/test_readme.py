@@ -322,7 +322,7 @@ def _check_quickstart(out: str, calls: list, namespace: dict, workdir: Path) -> 
     # print(rating_scores(...)): the dict; print(evaluate_ranking(...)["ndcg@10"]): a float.
     (scores,) = (ast.literal_eval(line) for line in out.splitlines() if line.startswith("{"))
     assert set(scores) == {"rmse_train", "rmse_test", "top_k_accuracy"}
-    assert 0 < scores["rmse_test"] < 4 and set(scores["top_k_accuracy"]) == {"5", "10"}
+    assert 0 < scores["rmse_test"] < 4 and set(scores["top_k_accuracy"]) == {5, 10}
     (ndcg,) = (float(s) for s in out.splitlines() if re.fullmatch(r"\d\.\d+(e-\d+)?", s))
     assert 0 <= ndcg <= 1
     # model.save / load: the file is there and the loaded model is a fitted one.
