@@ -42,12 +42,16 @@ def _trained_on(model: Any) -> str:
 def _recommend(args: argparse.Namespace) -> int:
     if args.model is not None:
         given = [f for f in ("kind", "epochs", "random_state") if getattr(args, f) is not None]
-        if given or args.save is not None:
-            given += ["save"] if args.save is not None else []
+        if given:
             flags = ", ".join("--" + f.replace("_", "-") for f in given)
             raise CLIError(
                 f"{flags} choose how a model is trained, but --model {args.model} is used as "
                 "it was saved; drop them, or drop --model to train a new one"
+            )
+        if args.save is not None:
+            raise CLIError(
+                f"--save keeps the model recommend trains, but with --model {args.model} "
+                "nothing is trained (the model is already in that file); drop one of them"
             )
     elif args.save is not None:
         _check_writable_target(args.save, "--save")
@@ -95,12 +99,13 @@ def _recommend(args: argparse.Namespace) -> int:
             _status(args, f"model saved to {model.save(args.save)}")
     # Leave out every movie each user rated in the data, not only those the model saw:
     # a model saved by `evaluate --save` was trained on the training part of a split.
-    rated = ratings.groupby("user_id", sort=False)["item_id"]
+    user_column, item_column = ratings["user_id"].to_numpy(), ratings["item_id"]
     movies = _movies_like(model, data)
     results = []
     for user in users:
-        seen = set(rated.get_group(user).tolist()) if user in rated.groups else set()
-        recs = model.recommend(user, k=min(args.k + len(seen), model.n_items_), movies=movies)
+        seen = set(item_column[user_column == user].tolist())
+        k = min(args.k + len(seen), model.n_items_)
+        recs = model.recommend(user, k=k, movies=movies)
         recs = recs[~recs["item_id"].isin(seen)].head(args.k)
         results.append((user, recs, False))
     if args.rate:  # the person given on the command line: no id, "new" in CSV and JSON

@@ -235,3 +235,39 @@ def test_output_a_program_can_read(shop, capsys, tmp_path, fmt) -> None:
         rec = blocks[0]["recommendations"][0]
         assert rec["rank"] == 1 and isinstance(rec["item_id"], int)
         assert isinstance(rec["predicted_rating"], float) and isinstance(rec["n_ratings"], int)
+
+
+def test_the_data_page_worked_example_runs(tmp_path, capsys, monkeypatch) -> None:
+    """docs/data.rst: a book club's CSV with named columns, string ids and an items file."""
+    r = make_ratings(n_users=50, n_items=30, n_ratings=700, random_state=2)
+    names = {u: f"m{u}" for u in r["user_id"].unique()}
+    names[r["user_id"].iloc[0]] = "ann"
+    isbn = {i: f"0-14-{i:06d}-3" for i in range(1, 31)}
+    club = pd.DataFrame(
+        {
+            "member": r["user_id"].map(names),
+            "isbn": r["item_id"].map(isbn),
+            "stars": r["rating"].astype(int),
+            "date": "2024-01-03",
+        }
+    )
+    club.to_csv(tmp_path / "club.csv", index=False)
+    books = pd.DataFrame({"isbn": list(isbn.values()), "title": [f"Book {i}" for i in isbn]})
+    books.assign(genres="Classic").to_csv(tmp_path / "books.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    data = ["--ratings", "club.csv", "--columns", "member,isbn,stars"]
+    code, out, err = _run(capsys, "evaluate", *data, "--rating-scale", "1,5", "--epochs", 1)
+    assert code == 0, err
+    assert "RMSE, test ratings" in out
+    data += ["--items", "books.csv"]
+    argv = ("recommend", *data, "--user", "ann", "--save", "club.safetensors", "--epochs", 1)
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert out.startswith("Top 10 movies for user ann") and "Book " in out
+    first = isbn[r["item_id"].iloc[0]]
+    argv = ("recommend", *data, "--model", "club.safetensors", "--rate", f"{first}=5")
+    code, out, err = _run(capsys, *argv, "--format", "json")
+    assert code == 0, err
+    (block,) = json.loads(out)
+    assert block["new_user"] and len(block["recommendations"]) == 10
+    assert all(rec["item_id"] != first for rec in block["recommendations"])

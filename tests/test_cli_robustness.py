@@ -203,3 +203,11 @@ def test_a_model_of_named_users_is_queried_by_name(tmp_path, capsys) -> None:
     code, out, err = _run(capsys, *argv)
     assert code == 0, err
     assert out.startswith("Top 3 movies for user u3 ") and "Fake Movie" in out
+
+
+def test_save_with_model_is_refused(tmp_path, capsys) -> None:
+    _tiny_ml1m(tmp_path)
+    argv = ["recommend", "--data-home", tmp_path, "--model", tmp_path / "m.st", "--user", 1]
+    code, _, err = _run(capsys, *argv, "--save", tmp_path / "again.st")
+    assert code == 1
+    assert "with --model" in _errors(err)[0] and "nothing is trained" in _errors(err)[0]

@@ -103,3 +103,25 @@ def test_a_header_without_a_known_user_column_says_how_to_name_it(tmp_path) -> N
 def test_missing_file(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="no ratings file"):
         load_ratings(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize(
+    ("users", "items", "expected"),
+    [
+        ([1, 2, 1], [5, 5, 6], False),
+        ([1, 2, 1], [5, 5, 5], True),
+        ([2**62, -(2**62), 2**62], [0, 0, 0], True),  # too far apart to pack into one key
+        ([2**62, -(2**62), 7], [0, 0, 0], False),
+        (["a", "b", "a"], ["x", "x", "y"], False),
+        (["a", "b", "a"], ["x", "x", "x"], True),
+        ([1], [1], False),
+    ],
+)
+def test_the_repeated_pair_check_agrees_with_pandas(users, items, expected) -> None:
+    import pandas as pd
+
+    from autorec.datasets._delimited import _has_repeated_pair
+
+    frame = pd.DataFrame({"u": users, "i": items})
+    assert _has_repeated_pair(frame["u"], frame["i"]) is expected
+    assert frame.duplicated().any() == expected
