@@ -47,7 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="PATH",
         help="a model saved by `autorec evaluate --save PATH` or `model.save(PATH)`, of any "
-        "--kind (else the default model is trained first, about a minute on MovieLens-1M)",
+        "--kind (else the default model is trained first: minutes on a CPU)",
+    )
+    parser.add_argument(
+        "--save",
+        type=Path,
+        metavar="PATH",
+        help="without --model: save the model trained first here (pass it as --model next time)",
     )
     parser.add_argument(
         "--host",
@@ -101,6 +107,9 @@ def _model_and_movies(args: argparse.Namespace) -> tuple[Any, Any]:
         )
         model = make_model("default", verbose=0 if args.quiet else 1, random_state=0)
         model.fit(data.ratings)
+        if args.save is not None:
+            model.save(args.save)
+            _status(args, f"saved the model to {args.save} (pass --model {args.save} next time)")
     return model, data.movies
 
 
@@ -114,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(
             f"autorec serve needs FastAPI and uvicorn ({exc.name} is missing): {INSTALL_HINT}"
         ) from None
+    if args.save is not None and args.model is not None:
+        raise CLIError("--save keeps a model trained by serve; it cannot be used with --model")
     if not is_loopback(args.host) and args.token is None:
         warnings.warn(
             f"serving on {args.host}: anyone who can reach this address can use the API, "
