@@ -38,6 +38,7 @@ import _common
 import numpy as np
 import pandas as pd
 
+import autorec
 from autorec import AutoEncoderRecommender
 from autorec.datasets import make_ratings
 
@@ -163,7 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = [sys.executable, "-m", "autorec", "serve", "--model", str(model_path),
                "--data-home", str(home), "--no-download", "--port", str(port),
                "--quiet"]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(_common.REPO_ROOT)}
+    # the server imports the same autorec as this script
+    package_root = str(Path(autorec.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": package_root}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         _wait_for(port, process)
