@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.linalg
+import scipy.linalg.lapack
 import torch
 
 from ._hybrid import EPS
@@ -164,8 +165,15 @@ def ridge_leave_one_out(
     n, h = x.shape
     if primal is None:
         primal = n > h
-    if not primal:
-        inverse = np.linalg.inv(x @ x.T + l2 * np.eye(n))
+    if not primal:  # M from the Cholesky factor (LAPACK potrf + potri: a third of LU's cost)
+        gram = x @ x.T
+        gram[np.diag_indices(n)] += l2
+        factor, info = scipy.linalg.lapack.dpotrf(gram, lower=True, overwrite_a=True)
+        if info == 0:
+            inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True, overwrite_c=True)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"ridge system not positive definite (info={info})")
+        inverse = np.tril(inverse) + np.tril(inverse, -1).T
         scaled = (inverse @ y) / np.diag(inverse)
         influence = inverse @ (x @ direction)  # rows x targets
     else:

@@ -349,12 +349,21 @@ def test_serve_without_a_model_trains_the_default_first(tmp_path, monkeypatch, c
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(app=app))
     monkeypatch.setattr(_command, "make_model", _small_default)
-    assert cli.main(["serve", "--data-home", str(home), "--token", "abcdefgh1"]) == 0
+    saved = tmp_path / "trained.safetensors"
+    argv = ["serve", "--data-home", str(home), "--token", "abcdefgh1", "--save", str(saved)]
+    assert cli.main(argv) == 0
     err = capsys.readouterr().err
     assert "no --model given: training the default" in err
+    assert AutoEncoderRecommender.load(saved).n_items_ == len(ITEMS)
     assert "#token=abcdefgh1" in err
     served = TestClient(seen["app"], headers={"Authorization": "Bearer abcdefgh1"})
     assert served.get("/api/health").json()["n_users"] == RATINGS.user_id.nunique()
+
+
+def test_serve_save_needs_a_trained_model(tmp_path, capsys):
+    argv = ["serve", "--model", "m.safetensors", "--save", "x.safetensors"]
+    assert cli.main([*argv, "--data-home", str(tmp_path)]) == 1
+    assert "cannot be used with --model" in capsys.readouterr().err
 
 
 def _small_default(kind, **kwargs):

@@ -37,7 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="PATH",
         help="a model saved by `autorec evaluate --save PATH` or `model.save(PATH)`, of any "
-        "--kind (else the default model is trained first, about a minute on MovieLens-1M)",
+        "--kind (else the default model is trained first: minutes on a CPU)",
+    )
+    parser.add_argument(
+        "--save",
+        type=Path,
+        metavar="PATH",
+        help="without --model: save the model trained first here (pass it as --model next time)",
     )
     parser.add_argument(
         "--host",

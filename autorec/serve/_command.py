@@ -34,6 +34,9 @@ def _model_and_movies(args: argparse.Namespace) -> tuple[Any, Any]:
         )
         model = make_model("default", verbose=0 if args.quiet else 1, random_state=0)
         model.fit(data.ratings)
+        if args.save is not None:
+            model.save(args.save)
+            _status(args, f"saved the model to {args.save} (pass --model {args.save} next time)")
     return model, data.movies
 
 
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(
             f"autorec serve needs FastAPI and uvicorn ({exc.name} is missing): {INSTALL_HINT}"
         ) from None
+    if args.save is not None and args.model is not None:
+        raise CLIError("--save keeps a model trained by serve; it cannot be used with --model")
     if not is_loopback(args.host) and args.token is None:
         warnings.warn(
             f"serving on {args.host}: anyone who can reach this address can use the API, "
