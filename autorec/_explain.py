@@ -48,7 +48,9 @@ import scipy.linalg.lapack
 import torch
 
 from ._hybrid import EPS
-from ._recommender import _check_id_values, _check_movies, _join_movies, top_k_items
+from ._movies import check_movies, join_movies
+from ._ranking import top_k_items
+from ._user_ids import _check_id_values
 from ._validation import check_k
 
 __all__ = [
@@ -317,7 +319,7 @@ class ExplainMixin:
         self._check_fitted()  # type: ignore[attr-defined]
         k = check_k(k)
         if movies is not None:
-            _check_movies(movies)
+            check_movies(movies)
         if np.ndim(item_id) != 0:
             raise TypeError(f"item_id must be one id, got {type(item_id).__name__}")
         ids = np.asarray([item_id], dtype=object if isinstance(item_id, str) else None)
@@ -337,7 +339,7 @@ class ExplainMixin:
             },
             index=pd.Index(np.arange(1, len(chosen) + 1), name="rank", dtype=np.int64),
         )
-        return _join_movies(frame, movies) if movies is not None else frame
+        return join_movies(frame, movies) if movies is not None else frame
 
     def _similarity(self, index: int) -> np.ndarray:
         """Similarity of every item to the item at ``index`` (float64, n_items)."""

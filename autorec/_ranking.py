@@ -1,4 +1,4 @@
-"""Vectorized per-user top-k bookkeeping shared by the ranking metrics.
+"""Vectorized per-user top-k bookkeeping shared by the ranking metrics and ``recommend``.
 
 Private module: the public functions live in :mod:`autorec.metrics`.
 """
@@ -84,3 +84,45 @@ def top_k_counts(user_codes: np.ndarray, relevant: np.ndarray, score: np.ndarray
     )
     idcg = cum_discount[n_ideal]
     return TopK(hits=hits, n_relevant=n_relevant, dcg=dcg, idcg=idcg)
+
+
+def top_k_items(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best columns of each row of ``scores``, best first.
+
+    Ties are broken by column order (the lower column first), so the result depends only
+    on the row itself. ``-inf`` marks a column that is not a candidate; a row with fewer
+    than ``k`` candidates gets fewer columns.
+
+    Returns
+    -------
+    columns : list of ndarray of int64
+        The chosen columns of each row, best first.
+    counts : ndarray of int64
+        How many columns each row got.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from autorec._ranking import top_k_items
+    >>> cols, counts = top_k_items(np.array([[1.0, 3.0, 3.0, -np.inf]]), 3)
+    >>> cols[0].tolist(), counts.tolist()
+    ([1, 2, 0], [3])
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n_rows, n_cols = scores.shape
+    k = min(int(k), n_cols)
+    if n_rows == 0 or k == 0:
+        return [np.empty(0, dtype=np.int64) for _ in range(n_rows)], np.zeros(n_rows, np.int64)
+    # The k-th largest value of each row, then every column above it plus the first
+    # (in column order) of those equal to it: exactly k columns, ties by column order.
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+    above = scores > kth
+    equal = scores == kth
+    room = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (equal & (np.cumsum(equal, axis=1) <= room))
+    chosen &= np.isfinite(scores)
+    rows, cols = np.nonzero(chosen)
+    order = np.lexsort((cols, -scores[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    counts = np.bincount(rows, minlength=n_rows).astype(np.int64)
+    return np.split(cols.astype(np.int64), np.cumsum(counts)[:-1]), counts

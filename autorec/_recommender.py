@@ -14,7 +14,7 @@ join, id checks) lives here once, as in implicit's ``RecommenderBase``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -23,92 +23,14 @@ import scipy.sparse as sp
 
 from ._base import check_is_fitted
 from ._movies import check_movie_ids, check_movies, join_movies
+from ._ranking import top_k_items
+from ._user_ids import _as_user_ids, _check_id_values
 from ._validation import as_python, check_bool, check_k, check_ratings
 
 __all__ = ["CompletionMixin", "RecommenderMixin", "top_k_items"]
 
 #: Users scored at once by a batch ``recommend`` (bounds its memory).
 BLOCK_USERS = 1024
-
-
-def top_k_items(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best columns of each row of ``scores``, best first.
-
-    Ties are broken by column order (the lower column first), so the result depends only
-    on the row itself. ``-inf`` marks a column that is not a candidate; a row with fewer
-    than ``k`` candidates gets fewer columns.
-
-    Returns
-    -------
-    columns : list of ndarray of int64
-        The chosen columns of each row, best first.
-    counts : ndarray of int64
-        How many columns each row got.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from autorec._recommender import top_k_items
-    >>> cols, counts = top_k_items(np.array([[1.0, 3.0, 3.0, -np.inf]]), 3)
-    >>> cols[0].tolist(), counts.tolist()
-    ([1, 2, 0], [3])
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    n_rows, n_cols = scores.shape
-    k = min(int(k), n_cols)
-    if n_rows == 0 or k == 0:
-        return [np.empty(0, dtype=np.int64) for _ in range(n_rows)], np.zeros(n_rows, np.int64)
-    # The k-th largest value of each row, then every column above it plus the first
-    # (in column order) of those equal to it: exactly k columns, ties by column order.
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
-    above = scores > kth
-    equal = scores == kth
-    room = k - above.sum(axis=1, keepdims=True)
-    chosen = above | (equal & (np.cumsum(equal, axis=1) <= room))
-    chosen &= np.isfinite(scores)
-    rows, cols = np.nonzero(chosen)
-    order = np.lexsort((cols, -scores[rows, cols], rows))
-    rows, cols = rows[order], cols[order]
-    counts = np.bincount(rows, minlength=n_rows).astype(np.int64)
-    return np.split(cols.astype(np.int64), np.cumsum(counts)[:-1]), counts
-
-
-def _as_user_ids(user_id: Any) -> tuple[np.ndarray, bool]:
-    """The requested users as a 1-D array, and whether a single user was asked for."""
-    if isinstance(user_id, set | frozenset | dict | Mapping | Iterator):
-        raise TypeError(
-            f"user_id must be one id or an ordered array-like of ids (list, array, Series), "
-            f"got a {type(user_id).__name__}"
-        )
-    try:
-        if np.ndim(user_id) == 0:
-            return np.asarray([user_id], dtype=object if isinstance(user_id, str) else None), True
-        ids = (
-            user_id.to_numpy() if isinstance(user_id, pd.Series | pd.Index) else np.asarray(user_id)
-        )
-    except ValueError:  # a ragged list: NumPy's "inhomogeneous shape"
-        raise ValueError(
-            f"user_id must be one id or a 1-D array of ids, got a nested sequence {user_id!r:.80}"
-        ) from None
-    if ids.ndim != 1:
-        raise ValueError(f"user_id must be one id or a 1-D array of ids, got shape {ids.shape}")
-    if ids.size == 0:
-        raise ValueError("user_id is empty; pass one user id or at least one in a list")
-    return ids, False
-
-
-def _check_id_values(ids: np.ndarray, name: str) -> None:
-    """Ids that cannot be ids (NaN, None, 1.5, booleans) are an error naming the value."""
-    for value in ids.tolist() if ids.dtype.kind in "fObc" else ():
-        if (
-            value is None
-            or isinstance(value, bool)
-            or (isinstance(value, float) and not (np.isfinite(value) and value == int(value)))
-            or isinstance(value, complex)
-        ):
-            raise ValueError(
-                f"{name} {as_python(value)!r} cannot be an id; ids are integers or strings"
-            )
 
 
 class RecommenderMixin:
