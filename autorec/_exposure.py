@@ -306,12 +306,10 @@ def add_product(gram: np.ndarray, left: sp.csr_matrix, right: sp.csr_matrix) -> 
 
 def _mirror_upper(matrix: np.ndarray) -> None:
     """Copy the upper triangle of a square C-ordered array onto its lower one, in place,
-    a block of columns at a time (no n x n temporary)."""
-    n = matrix.shape[0]
-    for start in range(0, n, _GRAM_BLOCK):
-        stop = min(start + _GRAM_BLOCK, n)
-        block = matrix[:start, start:stop]
-        matrix[start:stop, :start] = block.T
+    a block of rows at a time (no n x n temporary)."""
+    n, step = matrix.shape[0], 512
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        matrix[start:stop, :start] = matrix[:start, start:stop].T
         square = matrix[start:stop, start:stop]
-        lower = np.tril_indices(stop - start, -1)
-        square[lower] = square.T[lower]
+        square[...] = np.triu(square) + np.triu(square, 1).T

@@ -151,6 +151,13 @@ def test_gram_upper_counts_cooccurrences_exactly_both_ways(dense, monkeypatch):
     assert gram.dtype == np.float32 and gram.flags.c_contiguous
 
 
+def test_mirror_upper_makes_the_matrix_symmetric_across_blocks():
+    a = np.random.default_rng(4).random((1100, 1100)).astype(np.float32)
+    expected = np.triu(a) + np.triu(a, 1).T
+    exposure._mirror_upper(a)
+    np.testing.assert_array_equal(a, expected)
+
+
 def test_ease_weights_reject_a_gram_matrix_that_is_not_positive_definite():
     gram = np.array([[1.0, 2.0], [2.0, 1.0]], dtype=np.float32)  # eigenvalues 3 and -1
     with pytest.raises(np.linalg.LinAlgError, match=r"not positive definite.*raise l2"):
