@@ -129,7 +129,8 @@ def fit_exposure(
     counts: Cooccurrence | None = None,
 ) -> Exposure:
     """EASE on the binarised users x items ``matrix`` (its ``max_items`` most rated items);
-    ``counts``: its :func:`cooccurrence` when already computed (left unchanged)."""
+    ``counts``: its co-occurrences (``cooccurrence(matrix)``) when already computed (left
+    unchanged)."""
     counts = cooccurrence(matrix, max_items) if counts is None else counts
     weights = ease_weights(None, l2, gram=counts.gram.copy())
     return Exposure(counts.items, weights, matrix.shape[1])

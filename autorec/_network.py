@@ -306,6 +306,7 @@ class SampledProduct(torch.autograd.Function):
         rows: torch.Tensor,
         columns: torch.Tensor,
     ) -> torch.Tensor:
+        """The products at the cells (one value per cell, in the cells' order)."""
         n_rows, n_columns = code.shape[0], weight.shape[0]
         crow = torch.searchsorted(rows, torch.arange(n_rows + 1, device=rows.device))
         pattern = _csr(crow, columns, code.new_zeros(columns.numel()), (n_rows, n_columns))
@@ -315,6 +316,7 @@ class SampledProduct(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: object, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        """The gradients of the codes and of the weights (none for the cells)."""
         code, weight, rows, columns, crow = ctx.saved_tensors  # type: ignore[attr-defined]
         n_rows, n_columns = code.shape[0], weight.shape[0]
         grad = grad.contiguous()
