@@ -175,7 +175,7 @@ def check_shapes(
 
 def _optional_l2(value: Any) -> float | None:
     """The fold-in penalty of an item model (None: a user model, or an older file);
-    positive, as :func:`autorec._foldin.choose_l2` chooses it."""
+    positive, as ``autorec._foldin.choose_l2`` chooses it."""
     if value is None:
         return None
     return check_scalar(value, "fold_in_l2_", low=0.0, high=1e6, include_low=False)

@@ -206,7 +206,7 @@ def rating_effects(
 
 class ExplainMixin:
     """``because`` for :meth:`recommend` (``explain=True``) and :meth:`similar_items`, for a
-    rating model with an exposure model (:class:`~autorec._hybrid.HybridRankingMixin`)."""
+    rating model with an exposure model (``autorec._hybrid.HybridRankingMixin``)."""
 
     def _effects(
         self,

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._exposure import ease_weights
+from ._exposure import add_product, ease_weights, gram_upper
 
 __all__ = [
     "ALPHAS",
@@ -86,18 +86,54 @@ def _binary(rows: sp.csr_matrix) -> sp.csr_matrix:
     return binary
 
 
-def fit_exposure(
-    matrix: sp.csr_matrix, l2: float = EXPOSURE_L2, max_items: int = MAX_EXPOSURE_ITEMS
-) -> Exposure:
-    """EASE on the binarised users x items ``matrix`` (its ``max_items`` most rated items)."""
+@dataclass
+class Cooccurrence:
+    """The binarised users x ``items`` matrix EASE solves on, and its Gram matrix (upper
+    triangle, ``autorec._exposure.gram_upper``'s layout)."""
+
+    items: np.ndarray
+    binary: sp.csr_matrix
+    gram: np.ndarray
+
+
+def cooccurrence(
+    matrix: sp.csr_matrix,
+    max_items: int = MAX_EXPOSURE_ITEMS,
+    base: Cooccurrence | None = None,
+) -> Cooccurrence:
+    """The co-occurrences of ``matrix``'s ``max_items`` most rated items. With ``base``,
+    those of a part of ``matrix``'s ratings over the same items, only the ratings
+    ``base`` lacks are multiplied (``XᵀX = FᵀF + FᵀD + DᵀX`` with ``X = F + D``)."""
     binary = _binary(matrix)
     counts = np.diff(binary.tocsc().indptr)
     if binary.shape[1] > max_items:
         items = np.sort(np.argsort(-counts, kind="stable")[:max_items])
     else:
         items = np.arange(binary.shape[1])
-    weights = ease_weights(binary[:, items].tocsr(), l2)
-    return Exposure(items.astype(np.int64), weights, binary.shape[1])
+    binary = binary[:, items].tocsr()
+    if base is not None and np.array_equal(base.items, items):
+        extra = binary - base.binary
+        extra.eliminate_zeros()
+        if extra.nnz == 0 or extra.data.min() > 0:  # base's ratings are a part of these
+            gram = base.gram.copy()
+            add_product(gram, base.binary, extra)
+            add_product(gram, extra, binary)
+            return Cooccurrence(items.astype(np.int64), binary, gram)
+    return Cooccurrence(items.astype(np.int64), binary, gram_upper(binary))
+
+
+def fit_exposure(
+    matrix: sp.csr_matrix,
+    l2: float = EXPOSURE_L2,
+    max_items: int = MAX_EXPOSURE_ITEMS,
+    counts: Cooccurrence | None = None,
+) -> Exposure:
+    """EASE on the binarised users x items ``matrix`` (its ``max_items`` most rated items);
+    ``counts``: its co-occurrences (``cooccurrence(matrix)``) when already computed (left
+    unchanged)."""
+    counts = cooccurrence(matrix, max_items) if counts is None else counts
+    weights = ease_weights(None, l2, gram=counts.gram.copy())
+    return Exposure(counts.items, weights, matrix.shape[1])
 
 
 def relevance_threshold(scale: tuple[float, float]) -> float:
@@ -254,10 +290,15 @@ def fit_ranking(
     }
     if ranking == "rating":
         return out
+    counts = None
     if ranking == "hybrid":
-        weights, table = _validate(fit_matrix, cells, cell_ratings, rating_rows, scale, seed)
+        weights, table, counts = _validate(
+            fit_matrix, cells, cell_ratings, rating_rows, scale, seed
+        )
         out.update(ranking_weights_=weights, ranking_validation_=table)
-    exposure = fit_exposure(matrix)
+    # The final exposure model's co-occurrences: the validation model's plus the
+    # validation cells' share (one sparse product, not the whole Gram matrix again).
+    exposure = fit_exposure(matrix, counts=cooccurrence(matrix, base=counts))
     out.update(exposure_items_=exposure.items, exposure_weights_=exposure.weights)
     return out
 
@@ -269,9 +310,10 @@ def _validate(
     rating_rows: Callable[[np.ndarray], np.ndarray],
     scale: tuple[float, float],
     seed: int,
-) -> tuple[tuple[float, float], dict[str, float] | None]:
-    """(alpha, beta) and the validation table; the exposure model alone, with a warning,
-    when no validation user liked a held-out item."""
+) -> tuple[tuple[float, float], dict[str, float] | None, Cooccurrence | None]:
+    """(alpha, beta), the validation table and the co-occurrences of ``fit_matrix``; the
+    exposure model alone, with a warning, when no validation user liked a held-out item
+    (then no co-occurrences)."""
     chosen = np.empty(0, dtype=np.int64)
     if cells is not None and cell_ratings is not None:
         liked = cell_ratings >= relevance_threshold(scale)
@@ -285,11 +327,12 @@ def _validate(
             UserWarning,
             stacklevel=5,
         )
-        return (0.0, 0.0), None
-    exposure = fit_exposure(fit_matrix)
+        return (0.0, 0.0), None, None
+    counts = cooccurrence(fit_matrix)
+    exposure = fit_exposure(fit_matrix, counts=counts)
     seen = fit_matrix[chosen]
     relevant = relevant_matrix(users, items, chosen, fit_matrix.shape)
-    return choose_weights(
+    weights, table = choose_weights(
         exposure.scores(seen),
         rating_rows(chosen),
         item_counts(fit_matrix),
@@ -297,6 +340,7 @@ def _validate(
         relevant,
         scale,
     )
+    return weights, table, counts
 
 
 def rank_scores(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,8 +32,14 @@ from torch import nn
 
 from ._sparse import SparseRows
 
-#: Above this fraction of rated cells in a batch, outputs are computed densely.
-DENSE_DECODE_DENSITY = 0.01
+#: Above this fraction of rated cells in a batch, outputs are computed densely (the whole
+#: batch x columns product, then the rated cells): dense BLAS does about 25 times more
+#: multiply-adds a second than the sparse kernels, so below it computing only the rated
+#: cells (:class:`SampledProduct`) is faster. Measured with one torch thread, 256 rows x
+#: 500 units x 6,040 columns, forward and backward: at 0.5% density the sampled product
+#: takes a third of the dense one's CPU time, at 3% two thirds (MovieLens-1M's item rows,
+#: a 23% shorter training epoch), at 5% about as long.
+DENSE_DECODE_DENSITY = 0.04
 #: The ridge penalty on the row's bias (the code's last entry) in :meth:`AutoEncoderNet.refine`
 #: (that of the bias model: ``autorec._fitting.BIAS_REG``).
 REFINE_BIAS_L2 = 5.0
@@ -261,12 +268,68 @@ class AutoEncoderNet(nn.Module):
         """
         if rows.numel() >= DENSE_DECODE_DENSITY * code.shape[0] * self.n_columns:
             return self.decode(code)[rows, columns]
-        hidden, bias = code[rows, :-1], code[rows, -1]
-        return (hidden * self.output_weight[columns]).sum(dim=1) + self.output_bias[columns] + bias
+        if rows.numel() and bool((rows[1:] >= rows[:-1]).all()):  # CSR order: sampled
+            product = SampledProduct.apply(code[:, :-1], self.output_weight, rows, columns)
+        else:
+            product = (code[rows, :-1] * self.output_weight[columns]).sum(dim=1)
+        return product + self.output_bias[columns] + code[rows, -1]
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Every output of each row of the batch (batch x n_columns)."""
         return torch.addmm(self.output_bias, code[:, :-1], self.output_weight.T) + code[:, -1:]
+
+
+def _csr(
+    crow: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]
+) -> torch.Tensor:
+    """A sparse CSR tensor (torch's one-time "beta" notice silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, columns, values, size=shape)
+
+
+class SampledProduct(torch.autograd.Function):
+    """``(code @ weight.T)[rows, columns]``, computing only those cells, forward and back.
+
+    ``rows`` must be sorted (the cells in CSR order: a batch's ratings). Forward is
+    :func:`torch.sparse.sampled_addmm` on the cells' pattern; the gradients are two sparse
+    x dense products, ``G @ weight`` for the codes and ``Gᵀ @ code`` for the weights, with
+    ``G`` the cells' gradients in the same pattern: ``3 x cells x width`` multiply-adds in
+    all, instead of ``3 x rows x columns x width`` for the dense product.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: object,
+        code: torch.Tensor,
+        weight: torch.Tensor,
+        rows: torch.Tensor,
+        columns: torch.Tensor,
+    ) -> torch.Tensor:
+        """The products at the cells (one value per cell, in the cells' order)."""
+        n_rows, n_columns = code.shape[0], weight.shape[0]
+        crow = torch.searchsorted(rows, torch.arange(n_rows + 1, device=rows.device))
+        pattern = _csr(crow, columns, code.new_zeros(columns.numel()), (n_rows, n_columns))
+        out = torch.sparse.sampled_addmm(pattern, code, weight.T, beta=0.0).values()
+        ctx.save_for_backward(code, weight, rows, columns, crow)  # type: ignore[attr-defined]
+        return out
+
+    @staticmethod
+    def backward(ctx: object, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        """The gradients of the codes and of the weights (none for the cells)."""
+        code, weight, rows, columns, crow = ctx.saved_tensors  # type: ignore[attr-defined]
+        n_rows, n_columns = code.shape[0], weight.shape[0]
+        grad = grad.contiguous()
+        grad_code = grad_weight = None
+        if ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
+            grad_code = _csr(crow, columns, grad, (n_rows, n_columns)) @ weight
+        if ctx.needs_input_grad[1]:  # type: ignore[attr-defined]
+            order = torch.argsort(columns, stable=True)  # Gᵀ in CSR: by column, then row
+            ccol = torch.searchsorted(
+                columns[order], torch.arange(n_columns + 1, device=columns.device)
+            )
+            grad_weight = _csr(ccol, rows[order], grad[order], (n_columns, n_rows)) @ code
+        return grad_code, grad_weight, None, None
 
 
 def _row_groups(lengths: np.ndarray, width: int) -> list[tuple[int, int]]:

@@ -13,7 +13,7 @@ __all__ = ["pairs_frame"]
 def pairs_frame(pairs: Any, name: str = "pairs") -> Any:
     """A list (or tuple) of ``(user_id, item_id)`` pairs, or an n x 2 array, as a frame
     with columns ``user_id`` and ``item_id``; anything else is returned as it is (for
-    :func:`autorec._validation.check_pairs` to check).
+    ``autorec._validation.check_pairs`` to check).
 
     Examples
     --------

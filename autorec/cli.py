@@ -9,7 +9,7 @@ Subcommands::
     autorec serve      an HTTP API and a page: rate movies, get recommendations with reasons
 
 The data options (``--dataset NAME`` or ``--ratings FILE`` ...) come from
-:func:`autorec._cli_data.add_data_arguments`, which any subcommand can reuse. torch is
+``autorec._cli_data.add_data_arguments``, which any subcommand can reuse. torch is
 imported only by the commands that train or load a model, after the options are parsed.
 
 Exit status: 0 on success, 1 for data or runtime errors (one line on stderr, a

@@ -4,9 +4,10 @@ Synthetic ratings from :func:`autorec.datasets.make_ratings` (long-tailed item p
 and user activity), shaped like MovieLens-20M (138,493 users x 26,744 items, 20,000,263
 ratings) and smaller sizes. A size of ``n`` ratings uses ``sqrt(n / 20,000,263)`` times
 ML-20M's users and items, so the density of the matrix stays ML-20M's (0.54 %). Each size
-runs in a fresh subprocess, so its peak RSS is its own. The default model is trained for
-``--epochs`` epochs (default validation slice included); the epoch time is the median of
-``history_["seconds"]``.
+runs in a fresh subprocess, so its peak RSS is its own. The default model is fitted whole
+(early stopping on its default validation slice, as a user's fit runs), or for at most
+``--epochs`` epochs; the table gives the fit's seconds and epochs, and the epoch time (the
+median of ``history_["seconds"]``).
 
 Checks printed: epoch time grows about linearly with the number of ratings (seconds per
 rating, relative to the smallest size, stays <= 1.5), and the 20M run's peak RSS is
@@ -14,8 +15,8 @@ rating, relative to the smallest size, stays <= 1.5), and the 20M run's peak RSS
 
 Usage::
 
-    python benchmarks/scale.py                      # 1M, 5M, 20M (20M: several minutes)
-    python benchmarks/scale.py --sizes 1M,5M
+    python benchmarks/scale.py                      # 1M, 5M, 20M, whole fits (20M: long)
+    python benchmarks/scale.py --sizes 1M,5M --epochs 2   # two epochs each
     python benchmarks/scale.py --quick              # 100k, 300k, 1 epoch (CI)
     python benchmarks/scale.py --json
 """
@@ -38,6 +39,7 @@ import _common
 ML20M = (138_493, 26_744, 20_000_263)  # users, items, ratings
 LINEAR_TOLERANCE = 1.5
 RSS_TARGET_MB = 4096.0
+FIT_TARGET_SECONDS = 600.0
 _SUFFIX = {"k": 10**3, "m": 10**6}
 
 
@@ -75,7 +77,7 @@ def label(n: int) -> str:
 
 
 # ----------------------------------------------------------------------------- worker
-def worker(n_users: int, n_items: int, n_ratings: int, epochs: int, seed: int) -> dict:
+def worker(n_users: int, n_items: int, n_ratings: int, epochs: int | None, seed: int) -> dict:
     """Runs in the subprocess: generate, fit, measure; returns one JSON-able dict."""
     import torch
 
@@ -85,7 +87,8 @@ def worker(n_users: int, n_items: int, n_ratings: int, epochs: int, seed: int) -
     ratings = make_ratings(n_users, n_items, n_ratings, random_state=seed)
     generate = time.perf_counter() - tick
     rss_generate = _common.peak_rss_mb()
-    model = _common.default_model(seed, epochs=epochs).fit(ratings)
+    overrides = {} if epochs is None else {"epochs": epochs}
+    model = _common.default_model(seed, **overrides).fit(ratings)
     seconds = model.history_["seconds"]
     return {
         "n_users": n_users,
@@ -97,6 +100,8 @@ def worker(n_users: int, n_items: int, n_ratings: int, epochs: int, seed: int) -
         "epoch_seconds_all": seconds,
         "epoch_seconds": statistics.median(seconds),
         "fit_seconds": model.fit_seconds_,
+        "epochs_run": len(seconds),
+        "best_epoch": int(model.best_epoch_),
         "peak_rss_generate_mb": rss_generate,
         "peak_rss_mb": _common.peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),
@@ -110,11 +115,11 @@ def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
         str(Path(__file__).resolve()),
         "--worker",
         f"{users},{items},{n}",
-        "--epochs",
-        str(args.epochs),
         "--seed",
         str(args.seed),
     ]
+    if args.epochs is not None:
+        command += ["--epochs", str(args.epochs)]
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
     log(f"{label(n)}: {users:,} users x {items:,} items, {n:,} ratings ...")
@@ -124,7 +129,8 @@ def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
         raise SystemExit(f"error: the {label(n)} run failed (exit {done.returncode})")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     log(
-        f"  generated in {result['generate_seconds']:.1f}s, epoch {result['epoch_seconds']:.1f}s, "
+        f"  generated in {result['generate_seconds']:.1f}s, fit {result['fit_seconds']:.1f}s "
+        f"({result['epochs_run']} epochs of {result['epoch_seconds']:.1f}s), "
         f"peak RSS {result['peak_rss_mb']:.0f} MB"
     )
     return result
@@ -138,7 +144,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="1M,5M,20M",
         help="numbers of ratings, comma separated (20M = ML-20M's shape exactly)",
     )
-    parser.add_argument("--epochs", type=int, default=2, help="epochs per fit (default: 2)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="at most this many epochs per fit (default: whole fits, early stopping)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random state of data and model")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: the usable cores)"
@@ -161,7 +172,7 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def checks(results: list[dict]) -> dict[str, Any]:
+def checks(results: list[dict], whole: bool) -> dict[str, Any]:
     base = results[0]["epoch_seconds"] / results[0]["n_ratings"]
     for r in results:
         r["relative_seconds_per_rating"] = r["epoch_seconds"] / r["n_ratings"] / base
@@ -171,6 +182,9 @@ def checks(results: list[dict]) -> dict[str, Any]:
     return {
         "about_linear": linear if len(results) > 1 else None,
         "rss_20m_within_4gb": (big[0]["peak_rss_mb"] <= RSS_TARGET_MB) if big else None,
+        "fit_20m_within_10min": (
+            (big[0]["fit_seconds"] <= FIT_TARGET_SECONDS) if big and whole else None
+        ),
     }
 
 
@@ -179,6 +193,8 @@ def render(results: list[dict], markdown: bool) -> str:
         "Ratings",
         "users x items",
         "generate s",
+        "fit s",
+        "epochs (best)",
         "epoch s",
         "ratings/s per epoch",
         "s/rating vs smallest",
@@ -189,6 +205,8 @@ def render(results: list[dict], markdown: bool) -> str:
             label(r["n_ratings"]),
             f"{r['n_users']:,} x {r['n_items']:,}",
             f"{r['generate_seconds']:.1f}",
+            f"{r['fit_seconds']:.1f}",
+            f"{r['epochs_run']} ({r['best_epoch']})",
             f"{r['epoch_seconds']:.2f}",
             f"{r['ratings_per_second']:,.0f}",
             f"{r['relative_seconds_per_rating']:.2f}",
@@ -209,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if note := _common.busy_note(torch_threads):
         log(note)
     results = [run_size(n, args) for n in args.size_list]
-    verdict = checks(results)
+    verdict = checks(results, whole=args.epochs is None)
     info = _common.machine_info()
     if args.json:
         print(
@@ -236,13 +254,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         render(results, md),
         "",
-        f"Each size in a fresh process; {args.epochs} epoch(s) per fit, default validation slice; "
-        "epoch s = median of history_['seconds'].",
+        "Each size in a fresh process; "
+        + ("whole fits (early stopping)" if args.epochs is None else f"<= {args.epochs} epoch(s)")
+        + " on the default validation slice; epoch s = median of history_['seconds'].",
         "Checks:",
         f"{bullet}epoch time about linear in ratings (s/rating vs smallest <= "
         f"{LINEAR_TOLERANCE:g}): {mark(verdict['about_linear'], 'needs 2 sizes or more')}",
         f"{bullet}20M peak RSS <= 4 GB: "
         f"{mark(verdict['rss_20m_within_4gb'], 'the 20M size was not run')}",
+        f"{bullet}20M whole fit <= 10 minutes: "
+        f"{mark(verdict['fit_20m_within_10min'], 'no whole fit of the 20M size')}",
         "",
         "Machine:",
     ]

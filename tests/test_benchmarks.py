@@ -162,19 +162,41 @@ def test_scale_quick_runs_and_prints_its_table():
 
 @pytest.mark.slow
 @pytest.mark.realdata
+def test_profile_fit_quick_prints_both_tables(movielens_home):
+    out = run_script("profile_fit.py", "--data-home", str(movielens_home))
+    assert "Wall clock by phase" in out and "torch.profiler" in out
+    for phase in ("encode", "decode at rated cells", "backward", "optimizer step", "ranking"):
+        assert phase in out, phase
+    result = json.loads(run_script("profile_fit.py", "--json", "--data-home", str(movielens_home)))
+    shares = [p["share_pct"] for p in result["phases"]]
+    assert all(s >= 0 for s in shares) and sum(shares) == pytest.approx(100.0, abs=0.5)
+    assert result["profile"]["ops"] and result["profile"]["self_cpu_seconds"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
 def test_speed_quick_prints_the_json_keys(movielens_home):
-    out = run_script("speed.py", "--json", "--data-home", str(movielens_home))
+    out = run_script("speed.py", "--json", "--data-home", str(movielens_home), timeout=400)
     result = json.loads(out)
     for key in (
         "epoch_seconds_notebook",
         "epoch_seconds_autorec",
         "speedup",
         "fit_seconds",
+        "blend_fit_seconds",
         "predict_all_seconds",
         "recommend_ms",
         "peak_rss_mb",
+        "model_file_mb",
+        "gemm_gflops",
+        "epoch_gflop",
+        "flop_ratio",
     ):
         assert isinstance(result[key], float) and result[key] > 0, key
+    assert result["flop_ratio"] == pytest.approx(
+        result["epoch_seconds_autorec"] * result["gemm_gflops"] / result["epoch_gflop"]
+    )
+    assert result["peers"]["EASE (autorec._exposure, l2=500)"]["fit_seconds"] > 0
     assert result["speedup"] == pytest.approx(
         result["epoch_seconds_notebook"] / result["epoch_seconds_autorec"]
     )

@@ -139,6 +139,39 @@ def test_bad_l2_is_a_clear_error(ratings, l2, error, match):
         EASE(l2=l2).fit(ratings)
 
 
+@pytest.mark.parametrize("dense", [True, False])
+def test_gram_upper_counts_cooccurrences_exactly_both_ways(dense, monkeypatch):
+    # The dense rank-k update (blocks of rows) and the sparse product agree with numpy.
+    monkeypatch.setattr(exposure, "_DENSE_ADVANTAGE", 1e12 if dense else 0.0)
+    monkeypatch.setattr(exposure, "_DENSE_BLOCK", 7 * 40)  # several row blocks
+    x = (np.random.default_rng(1).random((53, 40)) < 0.3).astype(np.float32)
+    gram = exposure.gram_upper(sp.csr_matrix(x))
+    upper = np.triu_indices(40)
+    np.testing.assert_array_equal(gram[upper], (x.T @ x)[upper])
+    assert gram.dtype == np.float32 and gram.flags.c_contiguous
+
+
+def test_mirror_upper_makes_the_matrix_symmetric_across_blocks():
+    a = np.random.default_rng(4).random((1100, 1100)).astype(np.float32)
+    expected = np.triu(a) + np.triu(a, 1).T
+    exposure._mirror_upper(a)
+    np.testing.assert_array_equal(a, expected)
+
+
+def test_ease_weights_reject_a_gram_matrix_that_is_not_positive_definite():
+    gram = np.array([[1.0, 2.0], [2.0, 1.0]], dtype=np.float32)  # eigenvalues 3 and -1
+    with pytest.raises(np.linalg.LinAlgError, match=r"not positive definite.*raise l2"):
+        exposure.ease_weights(None, 0.5, gram=gram)
+
+
+def test_add_product_adds_the_cross_products():
+    rng = np.random.default_rng(2)
+    left, right = ((rng.random((30, 12)) < 0.3).astype(np.float32) for _ in range(2))
+    gram = np.ones((12, 12), dtype=np.float32)
+    exposure.add_product(gram, sp.csr_matrix(left), sp.csr_matrix(right))
+    np.testing.assert_array_equal(gram, 1.0 + left.T @ right)
+
+
 def test_bad_max_items_is_a_clear_error(ratings):
     with pytest.raises(TypeError, match="max_items must be an integer"):
         EASE(max_items=1e4).fit(ratings)
@@ -153,7 +186,7 @@ def test_ease_refuses_a_catalogue_above_max_items_before_allocating(ratings, mon
         model.fit(ratings)
     assert not hasattr(model, "user_map_")
     big = pd.DataFrame({"user_id": 1, "item_id": np.arange(25_000), "rating": 1.0})
-    with pytest.raises(ValueError, match=r"25,000 items, which would take about 10.0 GB"):
+    with pytest.raises(ValueError, match=r"25,000 items, which would take about 5.0 GB"):
         EASE().fit(big)
 
 

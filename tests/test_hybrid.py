@@ -9,7 +9,14 @@ import pytest
 import scipy.sparse as sp
 
 from autorec import AutoEncoderRecommender
-from autorec._hybrid import ALPHAS, BETAS, choose_weights, combine, fit_exposure
+from autorec._hybrid import (
+    ALPHAS,
+    BETAS,
+    choose_weights,
+    combine,
+    cooccurrence,
+    fit_exposure,
+)
 from autorec._recommender import top_k_items
 from autorec._topn import ranking_metrics
 from autorec.datasets import make_ratings, train_test_split
@@ -56,6 +63,29 @@ def test_the_weights_follow_the_signal_that_finds_the_liked_items():
     pair, table = choose_weights(knows, noise, popularity, seen, relevant, (1.0, 5.0))
     assert pair[0] <= 0.3 and table[f"{pair[0]},{pair[1]}"] == max(table.values())
     assert table["1.5,0.0"] < max(table.values()) - 0.05
+
+
+def test_cooccurrence_from_a_part_of_the_ratings_equals_a_fresh_count():
+    # The final exposure model reuses the validation model's Gram matrix: the same
+    # counts as computing it again, and the weights of a fresh fit.
+    matrix = sp.random(80, 30, density=0.3, format="csr", random_state=3)
+    matrix.data[:] = 4.0
+    part = matrix.copy()
+    part.data[::7] = 0.0
+    part.eliminate_zeros()
+    base = cooccurrence(part)
+    kept = base.gram.copy()
+    reused = cooccurrence(matrix, base=base)
+    fresh = cooccurrence(matrix)
+    upper = np.triu_indices(30)
+    np.testing.assert_array_equal(reused.gram[upper], fresh.gram[upper])
+    np.testing.assert_array_equal(base.gram, kept)  # the base is left as it was
+    np.testing.assert_array_equal(
+        fit_exposure(matrix, counts=reused).weights, fit_exposure(matrix).weights
+    )
+    # Not a part of the ratings (one missing from the larger matrix): counted afresh.
+    other = cooccurrence(part, base=cooccurrence(matrix))
+    np.testing.assert_array_equal(other.gram[upper], cooccurrence(part).gram[upper])
 
 
 def test_exposure_over_a_large_catalogue_keeps_only_the_most_rated_items():

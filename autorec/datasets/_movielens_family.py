@@ -1,7 +1,7 @@
 """Every MovieLens size: :func:`load_movielens` for ml-100k, ml-1m, ml-10m, ml-20m,
 ml-25m and ml-latest-small, with their URLs, checksums (and where each came from),
 licence and the parser of each archive's format. Downloads go through the shared
-machinery of :mod:`autorec.datasets._fetch` (mirrors, checksum, lock, atomic rename).
+machinery of ``autorec.datasets._fetch`` (mirrors, checksum, lock, atomic rename).
 """
 
 from __future__ import annotations

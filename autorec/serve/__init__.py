@@ -20,14 +20,14 @@ __all__ = ["add_arguments", "create_app", "run"]
 
 
 def run(args: Any) -> int:
-    """Run ``autorec serve`` with parsed ``args``: see :func:`autorec.serve._command.run`."""
+    """Run ``autorec serve`` with parsed ``args``: see ``autorec.serve._command.run``."""
     from ._command import run as serve
 
     return serve(args)
 
 
 def create_app(*args: Any, **kwargs: Any) -> Any:
-    """The ASGI application: see :func:`autorec.serve._app.create_app` (needs FastAPI)."""
+    """The ASGI application: see ``autorec.serve._app.create_app`` (needs FastAPI)."""
     from ._app import create_app as build
 
     return build(*args, **kwargs)

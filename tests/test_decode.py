@@ -1,0 +1,68 @@
+"""The decoder at rated cells: the sampled product and the dense one compute the same."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+import autorec._network as network
+from autorec._network import AutoEncoderNet, SampledProduct
+from autorec._sparse import SparseRows
+
+CPU = torch.device("cpu")
+
+
+def _batch(density: float, seed: int = 0):
+    rows = sp.random(40, 300, density=density, format="csr", random_state=seed, dtype=np.float32)
+    rows.data = np.ceil(rows.data * 5)
+    return SparseRows(rows, CPU).batch(torch.arange(40))
+
+
+def _outputs_and_grads(net: AutoEncoderNet, b, density_threshold: float, monkeypatch):
+    monkeypatch.setattr(network, "DENSE_DECODE_DENSITY", density_threshold)
+    net.zero_grad(set_to_none=True)
+    code = net.encode(b.columns, b.offsets, b.values)
+    out = net.decode_at(code, b.rows, b.columns)
+    torch.mean((out - b.values) ** 2).backward()
+    grads = [p.grad.clone() for p in (net.output_weight, net.input_weight, net.output_bias)]
+    return out.detach(), grads
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_sampled_decode_matches_the_dense_one_values_and_gradients(residual, monkeypatch):
+    b = _batch(0.05)
+    net = AutoEncoderNet(300, (16,), generator=torch.Generator().manual_seed(0), residual=residual)
+    with torch.no_grad():
+        net.output_weight.normal_(generator=torch.Generator().manual_seed(1))
+    dense, dense_grads = _outputs_and_grads(net, b, 0.0, monkeypatch)  # always dense
+    sampled, sampled_grads = _outputs_and_grads(net, b, 1.1, monkeypatch)  # never dense
+    torch.testing.assert_close(sampled, dense, rtol=1e-5, atol=1e-5)
+    for got, want in zip(sampled_grads, dense_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_sampled_product_is_the_product_at_the_cells_in_csr_order():
+    gen = torch.Generator().manual_seed(2)
+    code = torch.randn(5, 3, generator=gen, requires_grad=True)
+    weight = torch.randn(7, 3, generator=gen, requires_grad=True)
+    rows = torch.tensor([0, 0, 2, 3, 3, 3])  # row 1 and row 4: no cell
+    columns = torch.tensor([1, 6, 0, 2, 3, 6])
+    out = SampledProduct.apply(code, weight, rows, columns)
+    torch.testing.assert_close(out, (code @ weight.T)[rows, columns])
+    assert torch.autograd.gradcheck(
+        lambda c, w: SampledProduct.apply(c, w, rows, columns),
+        (code.double().detach().requires_grad_(), weight.double().detach().requires_grad_()),
+    )
+
+
+def test_cells_out_of_csr_order_take_the_gather_path(monkeypatch):
+    monkeypatch.setattr(network, "DENSE_DECODE_DENSITY", 1.1)
+    net = AutoEncoderNet(30, (4,), generator=torch.Generator().manual_seed(0))
+    code = torch.randn(6, 5, generator=torch.Generator().manual_seed(3))
+    rows, columns = torch.tensor([3, 0, 5, 0]), torch.tensor([1, 2, 29, 0])
+    monkeypatch.setattr(SampledProduct, "apply", lambda *a: pytest.fail("rows not sorted"))
+    with torch.no_grad():
+        expected = net.decode(code)[rows, columns]
+        torch.testing.assert_close(net.decode_at(code, rows, columns), expected)
