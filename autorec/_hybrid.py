@@ -32,6 +32,7 @@ import scipy.sparse as sp
 import torch
 
 from ._exposure import ease_weights
+from ._tuning import relevance_threshold
 
 __all__ = [
     "ALPHAS",
@@ -98,13 +99,6 @@ def fit_exposure(
         items = np.arange(binary.shape[1])
     weights = ease_weights(binary[:, items].tocsr(), l2)
     return Exposure(items.astype(np.int64), weights, binary.shape[1])
-
-
-def relevance_threshold(scale: tuple[float, float]) -> float:
-    """The rating from which a held-out item counts as liked: three quarters up the
-    scale (4 on a 1-5 scale, as in the full-catalogue protocol)."""
-    low, high = scale
-    return low + 0.75 * (high - low)
 
 
 def combine(
