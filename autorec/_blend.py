@@ -129,6 +129,7 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
         "fit_seconds_": "json",
         "ranking_weights_": "json",
         "ranking_validation_": "json",
+        "exposure_params_": "json",
         "item_popularity_": "array",
         "exposure_items_": "index",
         "exposure_weights_": "array",

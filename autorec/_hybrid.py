@@ -32,7 +32,7 @@ import scipy.sparse as sp
 import torch
 
 from ._exposure import ease_weights
-from ._tuning import relevance_threshold
+from ._tuning import relevance_threshold, weighted_rows
 
 __all__ = [
     "ALPHAS",
@@ -57,8 +57,19 @@ TOLERANCE = 0.001
 #: Cells (users x items) of the score matrices that choose the weights: every validation
 #: user of MovieLens-1M, a random subset where the catalogue is larger.
 MAX_VALIDATION_CELLS = 25_000_000
-#: The EASE regularization (Steck 2019's value for MovieLens-sized data).
+#: The EASE regularization (Steck 2019's value for MovieLens-sized data) of
+#: ``ranking="exposure"``; the hybrid ranking chooses its own on validation.
 EXPOSURE_L2 = 500.0
+#: What the hybrid's exposure model may be fed (see ``autorec._tuning.weighted_rows``:
+#: ``"binary"`` who rated what, ``"rating"`` the rating minus the scale's lowest value,
+#: so that a lowest rating is no sign of interest) and the ridge penalties tried, in
+#: units of the mean squared input per item (about 200 for binary MovieLens-1M).
+EXPOSURE_INPUTS = ("binary", "rating")
+EXPOSURE_L2_FACTORS = (2.5, 5.0, 10.0)
+#: Subtracted from the hybrid score of an item whose predicted rating is below the
+#: scale's midpoint: such an item ranks after every candidate the user is predicted to
+#: like at least moderately (a disliked movie is never recommended while others remain).
+DISLIKE_PENALTY = 1000.0
 #: Largest catalogue that gets a full items x items exposure matrix.
 MAX_EXPOSURE_ITEMS = 8192
 
@@ -70,35 +81,42 @@ class Exposure:
     items: np.ndarray  # int64, sorted catalogue indices that have exposure weights
     weights: np.ndarray  # float32, len(items) x len(items), zero diagonal
     n_items: int
+    input: str = "binary"  # what the model is fed: "binary" or "rating" (minus shift)
+    shift: float = 0.0
 
     def scores(self, rows: sp.csr_matrix) -> np.ndarray:
         """Exposure scores (len(rows), n_items) of users given by their training rows;
         items without weights get 0 (the floor after the log)."""
-        binary = _binary(rows)[:, self.items]
+        x = weighted_rows(rows, self.input, self.shift, np.inf)[:, self.items]
         out = np.zeros((rows.shape[0], self.n_items), dtype=np.float32)
-        out[:, self.items] = np.asarray(binary @ self.weights, dtype=np.float32)
+        out[:, self.items] = np.asarray(x @ self.weights, dtype=np.float32)
         return out
 
 
-def _binary(rows: sp.csr_matrix) -> sp.csr_matrix:
-    """Every stored rating as 1 (float32): which items a user rated, not how."""
-    binary = sp.csr_matrix(rows, dtype=np.float32, copy=True)
-    binary.data[:] = 1.0
-    return binary
-
-
 def fit_exposure(
-    matrix: sp.csr_matrix, l2: float = EXPOSURE_L2, max_items: int = MAX_EXPOSURE_ITEMS
+    matrix: sp.csr_matrix,
+    l2: float = EXPOSURE_L2,
+    max_items: int = MAX_EXPOSURE_ITEMS,
+    input: str = "binary",
+    shift: float = 0.0,
 ) -> Exposure:
-    """EASE on the binarised users x items ``matrix`` (its ``max_items`` most rated items)."""
-    binary = _binary(matrix)
-    counts = np.diff(binary.tocsc().indptr)
-    if binary.shape[1] > max_items:
+    """EASE on the users x items ``matrix`` (its ``max_items`` most rated items), fed
+    ``input`` (binarised, or the ratings minus ``shift``)."""
+    x = weighted_rows(matrix, input, shift, np.inf)
+    counts = np.diff(x.tocsc().indptr)
+    if x.shape[1] > max_items:
         items = np.sort(np.argsort(-counts, kind="stable")[:max_items])
     else:
-        items = np.arange(binary.shape[1])
-    weights = ease_weights(binary[:, items].tocsr(), l2)
-    return Exposure(items.astype(np.int64), weights, binary.shape[1])
+        items = np.arange(x.shape[1])
+    weights = ease_weights(x[:, items].tocsr(), l2)
+    return Exposure(items.astype(np.int64), weights, x.shape[1], input, float(shift))
+
+
+def exposure_unit(matrix: sp.csr_matrix, input: str, shift: float) -> float:
+    """The mean squared input per item (the Gram matrix's mean diagonal): the scale of
+    the exposure model's ridge penalties."""
+    x = weighted_rows(matrix, input, shift, np.inf)
+    return float(x.multiply(x).sum()) / max(x.shape[1], 1) or 1.0
 
 
 def combine(
@@ -109,13 +127,16 @@ def combine(
     scale: tuple[float, float],
 ) -> np.ndarray:
     """``log(max(exposure, EPS)) + alpha * (clip(ratings) - midpoint) - beta *
-    log1p(popularity)`` with ``weights = (alpha, beta)``."""
+    log1p(popularity)`` with ``weights = (alpha, beta)``, minus ``DISLIKE_PENALTY`` where
+    the predicted rating is below the midpoint."""
     alpha, beta = weights
     low, high = scale
     midpoint = (low + high) / 2.0
     out = np.log(np.maximum(exposure, np.float32(EPS)), dtype=np.float32)
+    liked = np.clip(ratings, low, high) - np.float32(midpoint)
     if alpha:
-        out += np.float32(alpha) * (np.clip(ratings, low, high) - np.float32(midpoint))
+        out += np.float32(alpha) * liked
+    out -= np.float32(DISLIKE_PENALTY) * (liked < 0)
     if beta:
         out -= np.float32(beta) * np.log1p(np.asarray(popularity, dtype=np.float32))[None, :]
     return out
@@ -148,6 +169,7 @@ def choose_weights(
         torch.from_numpy(mask.row.astype(np.int64)), torch.from_numpy(mask.col.astype(np.int64))
     ] = -np.inf
     liked = torch.from_numpy(np.clip(ratings, low, high) - np.float32((low + high) / 2.0))
+    base.sub_((liked < 0).float(), alpha=DISLIKE_PENALTY)
     discount = torch.log1p(torch.from_numpy(np.asarray(popularity, dtype=np.float32)))[None, :]
     rel = relevant.tocsr()
     dense = torch.zeros(rel.shape, dtype=torch.bool)
@@ -244,14 +266,20 @@ def fit_ranking(
         "exposure_weights_": None,
         "ranking_weights_": None,
         "ranking_validation_": None,
+        "exposure_params_": None,
     }
     if ranking == "rating":
         return out
+    chosen = {"input": "binary", "shift": 0.0, "l2": EXPOSURE_L2}
     if ranking == "hybrid":
-        weights, table = _validate(fit_matrix, cells, cell_ratings, rating_rows, scale, seed)
+        weights, table, chosen = _validate(
+            fit_matrix, cells, cell_ratings, rating_rows, scale, seed
+        )
         out.update(ranking_weights_=weights, ranking_validation_=table)
-    exposure = fit_exposure(matrix)
-    out.update(exposure_items_=exposure.items, exposure_weights_=exposure.weights)
+    exposure = fit_exposure(matrix, chosen["l2"], input=chosen["input"], shift=chosen["shift"])
+    out.update(
+        exposure_items_=exposure.items, exposure_weights_=exposure.weights, exposure_params_=chosen
+    )
     return out
 
 
@@ -262,9 +290,12 @@ def _validate(
     rating_rows: Callable[[np.ndarray], np.ndarray],
     scale: tuple[float, float],
     seed: int,
-) -> tuple[tuple[float, float], dict[str, float] | None]:
-    """(alpha, beta) and the validation table; the exposure model alone, with a warning,
-    when no validation user liked a held-out item."""
+) -> tuple[tuple[float, float], dict[str, float] | None, dict[str, Any]]:
+    """(alpha, beta), the validation table and the exposure model's input and l2
+    (``EXPOSURE_INPUTS`` x ``EXPOSURE_L2_FACTORS``, chosen with the weights: the best
+    NDCG@10 over every combination); the exposure model alone (binary, ``EXPOSURE_L2``),
+    with a warning, when no validation user liked a held-out item. The table's keys
+    are ``"input,l2,alpha,beta"``."""
     chosen = np.empty(0, dtype=np.int64)
     if cells is not None and cell_ratings is not None:
         liked = cell_ratings >= relevance_threshold(scale)
@@ -278,18 +309,28 @@ def _validate(
             UserWarning,
             stacklevel=5,
         )
-        return (0.0, 0.0), None
-    exposure = fit_exposure(fit_matrix)
+        return (0.0, 0.0), None, {"input": "binary", "shift": 0.0, "l2": EXPOSURE_L2}
     seen = fit_matrix[chosen]
     relevant = relevant_matrix(users, items, chosen, fit_matrix.shape)
-    return choose_weights(
-        exposure.scores(seen),
-        rating_rows(chosen),
-        item_counts(fit_matrix),
-        seen,
-        relevant,
-        scale,
-    )
+    ratings = rating_rows(chosen)
+    popularity = item_counts(fit_matrix)
+    shift = float(scale[0])
+    table: dict[str, float] = {}
+    best: tuple[float, tuple[float, float], dict[str, Any]] | None = None
+    for input in EXPOSURE_INPUTS:
+        unit = exposure_unit(fit_matrix, input, shift)
+        for factor in EXPOSURE_L2_FACTORS:
+            l2 = float(np.round(unit * factor, 1))
+            exposure = fit_exposure(fit_matrix, l2, input=input, shift=shift)
+            pair, scores = choose_weights(
+                exposure.scores(seen), ratings, popularity, seen, relevant, scale
+            )
+            table.update({f"{input},{l2:g},{key}": value for key, value in scores.items()})
+            value = scores[f"{pair[0]},{pair[1]}"]
+            if best is None or value > best[0]:
+                best = (value, pair, {"input": input, "shift": shift, "l2": l2})
+    assert best is not None
+    return best[1], table, best[2]
 
 
 def rank_scores(
@@ -301,11 +342,19 @@ def rank_scores(
     popularity: np.ndarray,
     weights: tuple[float, float] | None,
     scale: tuple[float, float],
+    exposure_params: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Ranking scores of users with these training ``rows`` and raw predicted ``ratings``."""
     if ranking == "rating" or exposure_items is None or exposure_weights is None:
         return ratings
-    exposure = Exposure(exposure_items, exposure_weights, ratings.shape[1]).scores(rows)
+    fed = exposure_params or {}
+    exposure = Exposure(
+        exposure_items,
+        exposure_weights,
+        ratings.shape[1],
+        fed.get("input", "binary"),
+        float(fed.get("shift", 0.0)),
+    ).scores(rows)
     if ranking == "exposure" or weights is None:
         return exposure
     return combine(exposure, ratings, popularity, tuple(weights), scale)
@@ -331,9 +380,15 @@ def load_ranking(
         "exposure_weights_": None,
         "ranking_weights_": None,
         "ranking_validation_": state.get("ranking_validation_"),
+        "exposure_params_": None,
     }
     if ranking == "rating" or "exposure_items_" in absent:
         return out
+    fed = state.get("exposure_params_")  # absent in files from before the choice: binary
+    if fed is not None:
+        if not (isinstance(fed, dict) and fed.get("input") in EXPOSURE_INPUTS):
+            raise ValueError(f"exposure_params_ {fed!r} do not name an exposure input")
+        out["exposure_params_"] = fed
     items = decode_index("exposure_items_", tensors, None, n_items)
     weights = decode_array("exposure_weights_", tensors, (len(items), len(items)))
     out.update(exposure_items_=items, exposure_weights_=weights)
@@ -386,4 +441,5 @@ class HybridRankingMixin:
             self.item_popularity_,  # type: ignore[attr-defined]
             self.ranking_weights_,  # type: ignore[attr-defined]
             self.rating_scale_,  # type: ignore[attr-defined]
+            getattr(self, "exposure_params_", None),
         )
