@@ -98,3 +98,33 @@ def test_a_new_user_with_one_rating_gets_no_disliked_movie(model, ratings, ratin
     every = model.recommend(None, k=model.n_items_, user_ratings={item: rating})
     above = int((every["predicted_rating"] >= 3.0).sum())
     _check_no_dislike_in_top(every.iloc[:10], above)
+
+
+@pytest.fixture(scope="module")
+def item_model(ratings):
+    return AutoEncoderRecommender(kind="item", epochs=3, random_state=0, verbose=0).fit(ratings)
+
+
+def test_a_one_rating_fold_in_is_shrunk_toward_typical_ratings(item_model):
+    from autorec._foldin import BIAS_SHRINK, fold_in
+
+    model = item_model
+    codes = model._codes().cpu().numpy().astype(np.float64)
+    offset = codes[:, -1]
+    prior = model.global_mean_ - float(offset.mean())
+    # One rating: no taste to learn (w = 0), the bias is 1 part the rating, BIAS_SHRINK
+    # parts a typical person's: each movie is predicted near its own typical rating.
+    shrunk = model._fold_in_ratings(np.array([7]), np.array([5.0]))
+    bias = (5.0 - offset[7] + BIAS_SHRINK * prior) / (1.0 + BIAS_SHRINK)
+    np.testing.assert_allclose(shrunk, offset + bias, atol=1e-4)
+    # Many ratings: the shrinkage shifts every prediction by the same small amount.
+    items = np.arange(60)
+    values = np.where(items % 3 == 0, 2.0, 5.0)
+    shift = fold_in(codes, items, values, model.fold_in_l2_) - model._fold_in_ratings(items, values)
+    np.testing.assert_allclose(shift, shift[0], atol=1e-4)
+
+
+def test_one_five_star_rating_does_not_predict_five_everywhere(item_model, ratings):
+    item = ratings["item_id"].value_counts().index[-1]
+    every = item_model.recommend(None, k=item_model.n_items_, user_ratings={item: 5.0})
+    assert (every["predicted_rating"] >= 4.99).mean() < 0.1
