@@ -133,6 +133,7 @@ class BlendRecommender(
         "fit_seconds_": "json",
         "ranking_weights_": "json",
         "ranking_validation_": "json",
+        "exposure_params_": "json",
         "item_popularity_": "array",
         "exposure_items_": "index",
         "exposure_weights_": "array",

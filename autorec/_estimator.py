@@ -452,7 +452,9 @@ class AutoEncoderRecommender(
         if self._kind == "item":
             if getattr(self, "_codes64", None) is None:  # cached: fold-in in milliseconds
                 self._codes64 = self._codes().cpu().numpy().astype(np.float64)
-            return fold_in_item_model(self._codes64, items, ratings, self.fold_in_l2_)
+            # A typical person's bias: the mean rating minus the items' mean offset.
+            prior = self.global_mean_ - float(self._codes64[:, -1].mean())
+            return fold_in_item_model(self._codes64, items, ratings, self.fold_in_l2_, prior)
         with torch.no_grad():
             row = SparseRows(new_user_row(items, ratings, self.n_items_), self.device_)
             return self.module_.decode(encode_rows(self.module_, row)).cpu().numpy()[0]

@@ -38,6 +38,7 @@ STATE: dict[str, str] = {
     "fit_seconds_": "json",
     "ranking_weights_": "json",
     "ranking_validation_": "json",
+    "exposure_params_": "json",
     "fold_in_l2_": "json",
     "user_map_": "ids",
     "item_map_": "ids",

@@ -12,6 +12,14 @@ implicit's ``recalculate_user`` does for ALS)::
 ``l2`` is chosen at fit time (:func:`choose_l2`): fold in some training users' own
 ratings and keep the value whose predictions rank the catalogue most like those users'
 fitted rows (mean Spearman correlation).
+
+The bias ``b`` of a user with few ratings is shrunk toward a prior (for the estimator:
+the mean training rating minus the items' mean offset, i.e. "a typical person"), as
+the bias baseline shrinks its biases: ``b = (n b_free + BIAS_SHRINK prior) / (n +
+BIAS_SHRINK)`` with ``n`` ratings. One 5-star rating then predicts each movie near its
+own typical rating, not 5 everywhere; with tens of ratings the shrinkage fades. It
+shifts a user's predictions by a constant, so their order (and ``choose_l2``) is
+unchanged.
 """
 
 from __future__ import annotations
@@ -28,9 +36,17 @@ __all__ = ["L2_GRID", "choose_l2", "fold_in", "fold_in_item_model"]
 L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 #: Training users folded in to choose ``l2``.
 N_CHECK_USERS = 48
+#: Pseudo-ratings of the prior in a folded-in user's bias (the bias baseline's penalty).
+BIAS_SHRINK = 5.0
 
 
-def fold_in(codes: np.ndarray, items: np.ndarray, ratings: np.ndarray, l2: float) -> np.ndarray:
+def fold_in(
+    codes: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    l2: float,
+    prior: float | None = None,
+) -> np.ndarray:
     """Predicted ratings of every item (rows of ``codes``: hidden code, then the item's
     bias) for a user with these ratings.
 
@@ -38,6 +54,7 @@ def fold_in(codes: np.ndarray, items: np.ndarray, ratings: np.ndarray, l2: float
     the ridge system is then solved in whichever form is smaller: ``n x n`` (dual) for a
     user with fewer ratings ``n`` than code units, ``h x h`` (primal) otherwise. Both
     give the same ``(w, b)``; a typical new user (tens of ratings) costs a tiny solve.
+    With a ``prior``, ``b`` is shrunk toward it by ``BIAS_SHRINK`` pseudo-ratings.
     """
     hidden, offset = codes[:, :-1], codes[:, -1]
     x = hidden[items]
@@ -49,21 +66,29 @@ def fold_in(codes: np.ndarray, items: np.ndarray, ratings: np.ndarray, l2: float
         w = xc.T @ np.linalg.solve(xc @ xc.T + l2 * np.eye(n), yc)
     else:
         w = np.linalg.solve(xc.T @ xc + l2 * np.eye(h), xc.T @ yc)
-    return hidden @ w + (y_mean - x_mean @ w) + offset
+    bias = y_mean - x_mean @ w
+    if prior is not None:
+        bias = (n * bias + BIAS_SHRINK * prior) / (n + BIAS_SHRINK)
+    return hidden @ w + bias + offset
 
 
 def fold_in_item_model(
-    codes: np.ndarray, items: np.ndarray, ratings: np.ndarray, l2: float | None
+    codes: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    l2: float | None,
+    prior: float | None = None,
 ) -> np.ndarray:
     """:func:`fold_in` with an item model's codes (float64, items x hidden; float32
-    result); an item model saved before fold-in existed (no ``l2``) is a clear error."""
+    result) and the bias ``prior``; an item model saved before fold-in existed (no
+    ``l2``) is a clear error."""
     if l2 is None:
         raise ValueError(
             "this item model was saved by an autorec that could not fold in users; refit it "
             "to fold in new users"
         )
     values = np.asarray(ratings, dtype=np.float64)
-    return fold_in(codes, items, values, l2).astype(np.float32)
+    return fold_in(codes, items, values, l2, prior).astype(np.float32)
 
 
 def choose_l2(

@@ -32,6 +32,7 @@ import scipy.sparse as sp
 import torch
 
 from ._exposure import add_product, ease_weights, gram_upper
+from ._tuning import relevance_threshold, weighted_rows
 
 __all__ = [
     "ALPHAS",
@@ -56,8 +57,19 @@ TOLERANCE = 0.001
 #: Cells (users x items) of the score matrices that choose the weights: every validation
 #: user of MovieLens-1M, a random subset where the catalogue is larger.
 MAX_VALIDATION_CELLS = 25_000_000
-#: The EASE regularization (Steck 2019's value for MovieLens-sized data).
+#: The EASE regularization (Steck 2019's value for MovieLens-sized data) of
+#: ``ranking="exposure"``; the hybrid ranking chooses its own on validation.
 EXPOSURE_L2 = 500.0
+#: What the hybrid's exposure model may be fed (see ``autorec._tuning.weighted_rows``:
+#: ``"binary"`` who rated what, ``"rating"`` the rating minus the scale's lowest value,
+#: so that a lowest rating is no sign of interest) and the ridge penalties tried, in
+#: units of the mean squared input per item (about 200 for binary MovieLens-1M).
+EXPOSURE_INPUTS = ("binary", "rating")
+EXPOSURE_L2_FACTORS = (2.5, 5.0, 10.0)
+#: Subtracted from the hybrid score of an item whose predicted rating is below the
+#: scale's midpoint: such an item ranks after every candidate the user is predicted to
+#: like at least moderately (a disliked movie is never recommended while others remain).
+DISLIKE_PENALTY = 1000.0
 #: Largest catalogue that gets a full items x items exposure matrix.
 MAX_EXPOSURE_ITEMS = 8192
 
@@ -69,78 +81,84 @@ class Exposure:
     items: np.ndarray  # int64, sorted catalogue indices that have exposure weights
     weights: np.ndarray  # float32, len(items) x len(items), zero diagonal
     n_items: int
+    input: str = "binary"  # what the model is fed: "binary" or "rating" (minus shift)
+    shift: float = 0.0
 
     def scores(self, rows: sp.csr_matrix) -> np.ndarray:
         """Exposure scores (len(rows), n_items) of users given by their training rows;
         items without weights get 0 (the floor after the log)."""
-        binary = _binary(rows)[:, self.items]
+        x = weighted_rows(rows, self.input, self.shift, np.inf)[:, self.items]
         out = np.zeros((rows.shape[0], self.n_items), dtype=np.float32)
-        out[:, self.items] = np.asarray(binary @ self.weights, dtype=np.float32)
+        out[:, self.items] = np.asarray(x @ self.weights, dtype=np.float32)
         return out
-
-
-def _binary(rows: sp.csr_matrix) -> sp.csr_matrix:
-    """Every stored rating as 1 (float32): which items a user rated, not how."""
-    binary = sp.csr_matrix(rows, dtype=np.float32, copy=True)
-    binary.data[:] = 1.0
-    return binary
 
 
 @dataclass
 class Cooccurrence:
-    """The binarised users x ``items`` matrix EASE solves on, and its Gram matrix (upper
-    triangle, ``autorec._exposure.gram_upper``'s layout)."""
+    """The users x ``items`` input EASE solves on (``autorec._tuning.weighted_rows`` of
+    the ratings: ``input`` minus ``shift``) and its Gram matrix (upper triangle,
+    ``autorec._exposure.gram_upper``'s layout)."""
 
     items: np.ndarray
-    binary: sp.csr_matrix
+    x: sp.csr_matrix
     gram: np.ndarray
+    input: str = "binary"
+    shift: float = 0.0
 
 
 def cooccurrence(
     matrix: sp.csr_matrix,
     max_items: int = MAX_EXPOSURE_ITEMS,
     base: Cooccurrence | None = None,
+    input: str = "binary",
+    shift: float = 0.0,
 ) -> Cooccurrence:
-    """The co-occurrences of ``matrix``'s ``max_items`` most rated items. With ``base``,
-    those of a part of ``matrix``'s ratings over the same items, only the ratings
-    ``base`` lacks are multiplied (``XᵀX = FᵀF + FᵀD + DᵀX`` with ``X = F + D``)."""
-    binary = _binary(matrix)
-    counts = np.diff(binary.tocsc().indptr)
-    if binary.shape[1] > max_items:
+    """The Gram matrix of ``matrix``'s ``max_items`` most rated items, fed ``input``. With
+    ``base``, that of a part of ``matrix``'s ratings over the same items and input, only
+    the ratings ``base`` lacks are multiplied (``XᵀX = FᵀF + FᵀD + DᵀX`` with
+    ``X = F + D``)."""
+    x = weighted_rows(matrix, input, shift, np.inf)
+    counts = np.diff(x.tocsc().indptr)
+    if x.shape[1] > max_items:
         items = np.sort(np.argsort(-counts, kind="stable")[:max_items])
     else:
-        items = np.arange(binary.shape[1])
-    binary = binary[:, items].tocsr()
-    if base is not None and np.array_equal(base.items, items):
-        extra = binary - base.binary
+        items = np.arange(x.shape[1])
+    x = x[:, items].tocsr()
+    same = base is not None and (base.input, base.shift) == (input, float(shift))
+    if same and np.array_equal(base.items, items):
+        extra = x - base.x
         extra.eliminate_zeros()
         if extra.nnz == 0 or extra.data.min() > 0:  # base's ratings are a part of these
             gram = base.gram.copy()
-            add_product(gram, base.binary, extra)
-            add_product(gram, extra, binary)
-            return Cooccurrence(items.astype(np.int64), binary, gram)
-    return Cooccurrence(items.astype(np.int64), binary, gram_upper(binary))
+            add_product(gram, base.x, extra)
+            add_product(gram, extra, x)
+            return Cooccurrence(items.astype(np.int64), x, gram, input, float(shift))
+    return Cooccurrence(items.astype(np.int64), x, gram_upper(x), input, float(shift))
 
 
 def fit_exposure(
     matrix: sp.csr_matrix,
     l2: float = EXPOSURE_L2,
     max_items: int = MAX_EXPOSURE_ITEMS,
+    input: str = "binary",
+    shift: float = 0.0,
     counts: Cooccurrence | None = None,
 ) -> Exposure:
-    """EASE on the binarised users x items ``matrix`` (its ``max_items`` most rated items);
-    ``counts``: its co-occurrences (``cooccurrence(matrix)``) when already computed (left
+    """EASE on the users x items ``matrix`` (its ``max_items`` most rated items), fed
+    ``input`` (binarised, or the ratings minus ``shift``); ``counts``: its Gram matrix
+    (``cooccurrence(matrix, input=input, shift=shift)``) when already computed (left
     unchanged)."""
-    counts = cooccurrence(matrix, max_items) if counts is None else counts
+    if counts is None:
+        counts = cooccurrence(matrix, max_items, input=input, shift=shift)
     weights = ease_weights(None, l2, gram=counts.gram.copy())
-    return Exposure(counts.items, weights, matrix.shape[1])
+    return Exposure(counts.items, weights, matrix.shape[1], counts.input, counts.shift)
 
 
-def relevance_threshold(scale: tuple[float, float]) -> float:
-    """The rating from which a held-out item counts as liked: three quarters up the
-    scale (4 on a 1-5 scale, as in the full-catalogue protocol)."""
-    low, high = scale
-    return low + 0.75 * (high - low)
+def exposure_unit(matrix: sp.csr_matrix, input: str, shift: float) -> float:
+    """The mean squared input per item (the Gram matrix's mean diagonal): the scale of
+    the exposure model's ridge penalties."""
+    x = weighted_rows(matrix, input, shift, np.inf)
+    return float(x.multiply(x).sum()) / max(x.shape[1], 1) or 1.0
 
 
 def combine(
@@ -151,13 +169,16 @@ def combine(
     scale: tuple[float, float],
 ) -> np.ndarray:
     """``log(max(exposure, EPS)) + alpha * (clip(ratings) - midpoint) - beta *
-    log1p(popularity)`` with ``weights = (alpha, beta)``."""
+    log1p(popularity)`` with ``weights = (alpha, beta)``, minus ``DISLIKE_PENALTY`` where
+    the predicted rating is below the midpoint."""
     alpha, beta = weights
     low, high = scale
     midpoint = (low + high) / 2.0
     out = np.log(np.maximum(exposure, np.float32(EPS)), dtype=np.float32)
+    liked = np.clip(ratings, low, high) - np.float32(midpoint)
     if alpha:
-        out += np.float32(alpha) * (np.clip(ratings, low, high) - np.float32(midpoint))
+        out += np.float32(alpha) * liked
+    out -= np.float32(DISLIKE_PENALTY) * (liked < 0)
     if beta:
         out -= np.float32(beta) * np.log1p(np.asarray(popularity, dtype=np.float32))[None, :]
     return out
@@ -191,6 +212,7 @@ def choose_weights(
         torch.from_numpy(mask.row.astype(np.int64)), torch.from_numpy(mask.col.astype(np.int64))
     ] = -np.inf
     liked = torch.from_numpy(np.clip(ratings, low, high) - np.float32((low + high) / 2.0))
+    base.sub_((liked < 0).float(), alpha=DISLIKE_PENALTY)
     discount = torch.log1p(torch.from_numpy(np.asarray(popularity, dtype=np.float32)))[None, :]
     rel = relevant.tocsr()
     dense = torch.zeros(rel.shape, dtype=torch.bool)
@@ -287,19 +309,24 @@ def fit_ranking(
         "exposure_weights_": None,
         "ranking_weights_": None,
         "ranking_validation_": None,
+        "exposure_params_": None,
     }
     if ranking == "rating":
         return out
+    chosen = {"input": "binary", "shift": 0.0, "l2": EXPOSURE_L2}
     counts = None
     if ranking == "hybrid":
-        weights, table, counts = _validate(
+        weights, table, chosen, counts = _validate(
             fit_matrix, cells, cell_ratings, rating_rows, scale, seed
         )
         out.update(ranking_weights_=weights, ranking_validation_=table)
-    # The final exposure model's co-occurrences: the validation model's plus the
-    # validation cells' share (one sparse product, not the whole Gram matrix again).
-    exposure = fit_exposure(matrix, counts=cooccurrence(matrix, base=counts))
-    out.update(exposure_items_=exposure.items, exposure_weights_=exposure.weights)
+    # The final exposure model's Gram matrix: the chosen validation model's plus the
+    # validation cells' share (sparse products, not the whole Gram matrix again).
+    final = cooccurrence(matrix, input=chosen["input"], shift=chosen["shift"], base=counts)
+    exposure = fit_exposure(matrix, chosen["l2"], counts=final)
+    out.update(
+        exposure_items_=exposure.items, exposure_weights_=exposure.weights, exposure_params_=chosen
+    )
     return out
 
 
@@ -310,10 +337,13 @@ def _validate(
     rating_rows: Callable[[np.ndarray], np.ndarray],
     scale: tuple[float, float],
     seed: int,
-) -> tuple[tuple[float, float], dict[str, float] | None, Cooccurrence | None]:
-    """(alpha, beta), the validation table and the co-occurrences of ``fit_matrix``; the
-    exposure model alone, with a warning, when no validation user liked a held-out item
-    (then no co-occurrences)."""
+) -> tuple[tuple[float, float], dict[str, float] | None, dict[str, Any], Cooccurrence | None]:
+    """(alpha, beta), the validation table, the exposure model's input and l2
+    (``EXPOSURE_INPUTS`` x ``EXPOSURE_L2_FACTORS``, chosen with the weights: the best
+    NDCG@10 over every combination) and the chosen input's Gram matrix on ``fit_matrix``
+    (each input's is computed once, for all its penalties); the exposure model alone
+    (binary, ``EXPOSURE_L2``), with a warning, when no validation user liked a held-out
+    item. The table's keys are ``"input,l2,alpha,beta"``."""
     chosen = np.empty(0, dtype=np.int64)
     if cells is not None and cell_ratings is not None:
         liked = cell_ratings >= relevance_threshold(scale)
@@ -327,20 +357,29 @@ def _validate(
             UserWarning,
             stacklevel=5,
         )
-        return (0.0, 0.0), None, None
-    counts = cooccurrence(fit_matrix)
-    exposure = fit_exposure(fit_matrix, counts=counts)
+        return (0.0, 0.0), None, {"input": "binary", "shift": 0.0, "l2": EXPOSURE_L2}, None
     seen = fit_matrix[chosen]
     relevant = relevant_matrix(users, items, chosen, fit_matrix.shape)
-    weights, table = choose_weights(
-        exposure.scores(seen),
-        rating_rows(chosen),
-        item_counts(fit_matrix),
-        seen,
-        relevant,
-        scale,
-    )
-    return weights, table, counts
+    ratings = rating_rows(chosen)
+    popularity = item_counts(fit_matrix)
+    shift = float(scale[0])
+    table: dict[str, float] = {}
+    best: tuple[float, tuple[float, float], dict[str, Any], Cooccurrence] | None = None
+    for input in EXPOSURE_INPUTS:
+        counts = cooccurrence(fit_matrix, input=input, shift=shift)
+        unit = exposure_unit(fit_matrix, input, shift)
+        for factor in EXPOSURE_L2_FACTORS:
+            l2 = float(np.round(unit * factor, 1))
+            exposure = fit_exposure(fit_matrix, l2, counts=counts)
+            pair, scores = choose_weights(
+                exposure.scores(seen), ratings, popularity, seen, relevant, scale
+            )
+            table.update({f"{input},{l2:g},{key}": value for key, value in scores.items()})
+            value = scores[f"{pair[0]},{pair[1]}"]
+            if best is None or value > best[0]:
+                best = (value, pair, {"input": input, "shift": shift, "l2": l2}, counts)
+    assert best is not None
+    return best[1], table, best[2], best[3]
 
 
 def rank_scores(
@@ -352,11 +391,19 @@ def rank_scores(
     popularity: np.ndarray,
     weights: tuple[float, float] | None,
     scale: tuple[float, float],
+    exposure_params: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Ranking scores of users with these training ``rows`` and raw predicted ``ratings``."""
     if ranking == "rating" or exposure_items is None or exposure_weights is None:
         return ratings
-    exposure = Exposure(exposure_items, exposure_weights, ratings.shape[1]).scores(rows)
+    fed = exposure_params or {}
+    exposure = Exposure(
+        exposure_items,
+        exposure_weights,
+        ratings.shape[1],
+        fed.get("input", "binary"),
+        float(fed.get("shift", 0.0)),
+    ).scores(rows)
     if ranking == "exposure" or weights is None:
         return exposure
     return combine(exposure, ratings, popularity, tuple(weights), scale)
@@ -384,9 +431,15 @@ def load_ranking(
         "exposure_weights_": None,
         "ranking_weights_": None,
         "ranking_validation_": state.get("ranking_validation_"),
+        "exposure_params_": None,
     }
     if ranking == "rating" or "exposure_items_" in absent:
         return out
+    fed = state.get("exposure_params_")  # absent in files from before the choice: binary
+    if fed is not None:
+        if not (isinstance(fed, dict) and fed.get("input") in EXPOSURE_INPUTS):
+            raise ValueError(f"exposure_params_ {fed!r} do not name an exposure input")
+        out["exposure_params_"] = fed
     items = decode_index("exposure_items_", tensors, None, n_items)
     weights = decode_array("exposure_weights_", tensors, (len(items), len(items)))
     out.update(exposure_items_=items, exposure_weights_=weights)
@@ -442,4 +495,5 @@ class HybridRankingMixin:
             self.item_popularity_,  # type: ignore[attr-defined]
             self.ranking_weights_,  # type: ignore[attr-defined]
             self.rating_scale_,  # type: ignore[attr-defined]
+            getattr(self, "exposure_params_", None),
         )

@@ -11,11 +11,19 @@ EASE and VAE on the same splits, so the figures are checked against a library we
 write. Also the test RMSE and top-k accuracy of the rating models (ranking does not
 change them). Both splits, several random states, mean and spread.
 
+Tuned peers (``benchmarks/_peers.py``): EASE (l2 x input binarised / liked only / rating
+minus a shift), item kNN, RP3beta, iALS (``implicit``) and Mult-VAE (Cornac), each
+with its parameters chosen on a validation slice carved from the training ratings (10%,
+of each user's ratings on the standard split), refitted on all the training ratings and
+scored on test once; their grids, choices and validation figures are printed after the
+tables. A peer whose optional library is missing is skipped with a note.
+
 Usage::
 
     python benchmarks/topn.py                  # standard + random90, seeds 0-2
     python benchmarks/topn.py --seeds 0 --splits standard --markdown
     python benchmarks/topn.py --quick          # 500 users, 2 epochs (CI; not representative)
+    python benchmarks/topn.py --rows default,tuned   # autorec's default beside the tuned peers
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import _common
+import _peers
 import numpy as np
 import pandas as pd
 
@@ -47,6 +56,15 @@ COLUMNS = [
 ]
 
 
+ROW_GROUPS = {
+    "default": "autorec's default, hybrid and by predicted rating",
+    "autorec": "the best configuration, the reference network, the i-autorec preset",
+    "baselines": "MostPopular, EASE with l2=500 on binarised input",
+    "tuned": "the peers tuned on validation",
+    "cornac": "Cornac's untuned MostPop, EASE and VAE",
+}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-home", help="folder holding ml-1m/ (default: ../shared/data)")
@@ -57,6 +75,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=None, help="cap autorec's epochs")
     parser.add_argument("--users", type=int, default=None, help="only the first N user ids")
     parser.add_argument("--no-cornac", action="store_true", help="leave out the Cornac rows")
+    parser.add_argument(
+        "--rows",
+        default=",".join(ROW_GROUPS),
+        help="comma separated, from: " + "; ".join(f"{k} ({v})" for k, v in ROW_GROUPS.items()),
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="CI: seed 0, 500 users, 2 epochs")
     parser.add_argument("--markdown", action="store_true", help="Markdown tables")
@@ -65,6 +88,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.seeds, args.splits = "0", "standard"
         args.users, args.epochs = args.users or 500, args.epochs or 2
+    args.row_set = {s.strip() for s in args.rows.split(",") if s.strip()}
+    if args.row_set - set(ROW_GROUPS):
+        parser.error(f"unknown row group(s) {sorted(args.row_set - set(ROW_GROUPS))}")
+    if args.no_cornac:
+        args.row_set.discard("cornac")
     args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
     args.split_list = [s.strip() for s in args.splits.split(",") if s.strip()]
     bad = [s for s in args.split_list if s not in SPLITS]
@@ -150,34 +178,113 @@ def run(ratings: pd.DataFrame, name: str, seed: int, args: argparse.Namespace) -
     train, test = split_ratings(ratings, name, random_state=seed)
     log(f"{name} split, random_state={seed}: {len(train):,} train / {len(test):,} test")
     over = {} if args.epochs is None else {"epochs": args.epochs}
-    default = _common.default_model(seed, **over)
-    best = _common.best_config(seed, **over)
-    rows = [
-        _row("autorec default (hybrid ranking)", lambda: default.fit(train), train, test, True),
-        _row("autorec default, by predicted rating", _by_rating(default), train, test, True),
-        _row("autorec best configuration (hybrid)", lambda: best.fit(train), train, test, True),
-        _row("autorec best, by predicted rating", _by_rating(best), train, test, True),
-    ]
-    reference = _common.reference_model(seed, **over)
-    rows.append(_row("reference network (hybrid)", lambda: reference.fit(train), train, test, True))
-    item = make_model("item", random_state=seed, ranking="rating", **over)
-    rows.append(
-        _row("i-autorec preset, by predicted rating", lambda: item.fit(train), train, test, True)
-    )
-    rows.append(_row("MostPopular", lambda: MostPopular().fit(train), train, test, False))
-    rows.append(_row("EASE (l2=500)", lambda: EASE().fit(train), train, test, False))
-    if not args.no_cornac:
+    groups = args.row_set
+    rows = []
+    if "default" in groups:
+        default = _common.default_model(seed, **over)
+        rows += [
+            _row("autorec default (hybrid ranking)", lambda: default.fit(train), train, test, True),
+            _row("autorec default, by predicted rating", _by_rating(default), train, test, True),
+        ]
+    if "autorec" in groups:
+        best = _common.best_config(seed, **over)
+        rows += [
+            _row("autorec best configuration (hybrid)", lambda: best.fit(train), train, test, True),
+            _row("autorec best, by predicted rating", _by_rating(best), train, test, True),
+        ]
+        reference = _common.reference_model(seed, **over)
+        rows.append(
+            _row("reference network (hybrid)", lambda: reference.fit(train), train, test, True)
+        )
+        item = make_model("item", random_state=seed, ranking="rating", **over)
+        label = "i-autorec preset, by predicted rating"
+        rows.append(_row(label, lambda: item.fit(train), train, test, True))
+    if "baselines" in groups:
+        rows.append(_row("MostPopular", lambda: MostPopular().fit(train), train, test, False))
+        rows.append(_row("EASE (l2=500)", lambda: EASE().fit(train), train, test, False))
+    if "tuned" in groups:
+        rows += tuned_rows(train, test, name, seed, args.quick)
+    if "cornac" in groups:
         rows += cornac_rows(train, test, seed)
     for row in rows:
         row.update(split=name, seed=seed)
     return rows
 
 
+def tuned_rows(
+    train: pd.DataFrame, test: pd.DataFrame, name: str, seed: int, quick: bool
+) -> list[dict[str, Any]]:
+    """Every peer of ``_peers.peers`` tuned on a validation slice of ``train``, then
+    scored on ``test`` once."""
+    rows = []
+    for peer in _peers.peers(seed, quick):
+        if not peer.grid:
+            log(f"  {peer.name}: {peer.note}")
+            rows.append({"model": f"{peer.name}, tuned", "skipped": peer.note})
+            continue
+        log(f"  tuning {peer.name} over {len(peer.grid)} points ({peer.note})")
+        tuned = _peers.tune(peer, train, SPLITS[name].by, seed, log)
+        row: dict[str, Any] = {"model": f"{peer.name}, tuned", "fit_seconds": tuned.fit_seconds}
+        row.update(evaluate_ranking(tuned.model, train, test, k=10))
+        row.update(
+            chosen=tuned.chosen,
+            validation_ndcg=max(v for _, v in tuned.validation),
+            grid=[{"params": p, "validation_ndcg": v} for p, v in tuned.validation],
+            tune_seconds=tuned.tune_seconds,
+            note=peer.note,
+        )
+        log(
+            f"  {row['model']} ({_peers.fmt_params(tuned.chosen)}): NDCG@10 "
+            f"{row['ndcg@10']:.4f}, recall@10 {row['recall@10']:.4f}, "
+            f"{tuned.fit_seconds:.1f}s (grid {tuned.tune_seconds:.0f}s)"
+        )
+        rows.append(row)
+    return rows
+
+
+def grid_lines(results: list[dict], name: str, markdown: bool) -> list[str]:
+    """The tuned peers' grids, and per random state the choice, its validation and test
+    NDCG@10."""
+    tuned = [r for r in results if r["split"] == name and ("chosen" in r or "skipped" in r)]
+    if not tuned:
+        return []
+    out = [
+        "Tuned peers: grid, then per random state the chosen parameters, their validation "
+        "NDCG@10 (10% of the training ratings held out) and test NDCG@10:",
+        "",
+    ]
+    bullet = "- " if markdown else "  "
+    for model in dict.fromkeys(r["model"] for r in tuned):
+        runs = [r for r in tuned if r["model"] == model]
+        if "skipped" in runs[0]:
+            out.append(f"{bullet}{model}: {runs[0]['skipped']}")
+            continue
+        points = [g["params"] for g in runs[0]["grid"]]
+        keys = list(dict.fromkeys(k for p in points for k in p))
+        space = ", ".join(
+            f"{k} in {{{', '.join(map(_fmt_value, dict.fromkeys(p.get(k) for p in points)))}}}"
+            for k in keys
+        )
+        out.append(f"{bullet}{model} ({runs[0]['note']}); {len(points)} points: {space}")
+        for r in runs:
+            out.append(
+                f"{bullet}  random state {r['seed']}: {_peers.fmt_params(r['chosen'])}; "
+                f"validation {r['validation_ndcg']:.4f}, test {r['ndcg@10']:.4f}; fit "
+                f"{r['fit_seconds']:.1f} s, grid {r['tune_seconds']:.0f} s"
+            )
+    return [*out, ""]
+
+
+def _fmt_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def summarize(results: list[dict], name: str) -> list[dict]:
-    names = list(dict.fromkeys(r["model"] for r in results if r["split"] == name))
+    kept = [r for r in results if r["split"] == name and "skipped" not in r]
+    names = list(dict.fromkeys(r["model"] for r in kept))
     out = []
     for model in names:
-        runs = [r for r in results if r["split"] == name and r["model"] == model]
+        runs = [r for r in kept if r["model"] == model]
         row: dict[str, Any] = {"model": model, "n_seeds": len(runs)}
         for key, _, _ in COLUMNS:
             values = [r[key] for r in runs if r.get(key) is not None]
@@ -227,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{', '.join(map(str, args.seed_list))}"
         )
         out += [_common.heading(title, markdown=md), "", render(summarize(results, name), md), ""]
+        out += grid_lines(results, name, md)
     out.append(
         "NDCG@10, recall@10: mean ± std over the random states (relevant = test rating >= 4; "
         "recall divides by min(10, number relevant)); coverage: share of the catalogue that "

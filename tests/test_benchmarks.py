@@ -271,3 +271,37 @@ def test_generalization_quick_json_gaps_are_differences():
     assert rows["default"]["gap_mf"] is None  # no MF row asked for
     assert 0.0 <= rows["default"]["ndcg@10"] <= 1.0
     assert result["settings"]["quick"] and result["settings"]["autorec_epochs"] == 2
+
+
+# ----------------------------------------------------------------------- top-N, tuned peers
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_topn_quick_tunes_every_peer_on_validation(movielens_home):
+    out = run_script(
+        "topn.py",
+        "--rows",
+        "baselines,tuned",
+        "--no-cornac",
+        "--json",
+        "--data-home",
+        str(movielens_home),
+        timeout=900,
+    )
+    result = json.loads(out)
+    rows = {r["model"]: r for r in result["results"]}
+    tuned = [r for name, r in rows.items() if name.endswith(", tuned") and "skipped" not in r]
+    names = {r["model"] for r in tuned}
+    assert {"EASE, tuned", "item kNN (cosine), tuned", "RP3beta, tuned"} <= names
+    for row in tuned:
+        # The choice is the grid point with the best validation NDCG, and the grid was
+        # scored on validation (never test): its figures are not the test figure.
+        best = max(row["grid"], key=lambda g: g["validation_ndcg"])
+        assert row["chosen"] == best["params"]
+        assert row["validation_ndcg"] == best["validation_ndcg"]
+        assert 0.0 < row["ndcg@10"] <= 1.0 and row["fit_seconds"] >= 0.0
+    ease = rows["EASE, tuned"]
+    assert {g["params"]["input"] for g in ease["grid"]} == {"binary", "liked", "rating"}
+    for name in ("iALS, tuned", "Mult-VAE (Cornac VAECF), tuned"):
+        if name in rows and "skipped" in rows[name]:
+            assert "pip install" in rows[name]["skipped"]
+    assert "MostPopular" in rows and "autorec default (hybrid ranking)" not in rows

@@ -130,7 +130,7 @@ def test_fit_validates_the_ratings_once(ratings, make, monkeypatch):
         (0.0, ValueError, r"l2 must be in \(0.0, inf\], got 0.0"),
         (-3, ValueError, r"l2 must be in \(0.0, inf\], got -3"),
         (float("nan"), ValueError, "l2 must be a finite number"),
-        ("500", TypeError, "l2 must be a number, got '500'"),
+        ("500", ValueError, "l2 must be 'auto' or a number > 0, got '500'"),
         (True, TypeError, "l2 must be a number, got True"),
     ],
 )
@@ -194,9 +194,18 @@ def test_params_follow_the_sklearn_contract():
     from sklearn.base import clone
 
     model = EASE(l2=3.0)
-    assert model.get_params() == {"l2": 3.0, "max_items": 20_000}
+    defaults = {
+        "l2": 3.0,
+        "input": "binary",
+        "shift": None,
+        "validation_fraction": 0.1,
+        "random_state": 0,
+        "max_items": 20_000,
+    }
+    assert model.get_params() == defaults
     assert repr(model) == "EASE(l2=3.0)" and repr(MostPopular()) == "MostPopular()"
-    assert clone(model.set_params(max_items=5)).get_params() == {"l2": 3.0, "max_items": 5}
+    cloned = clone(model.set_params(max_items=5)).get_params()
+    assert cloned == {**defaults, "max_items": 5}
     with pytest.raises(ValueError, match="invalid parameter 'lam'"):
         model.set_params(lam=1.0)
 
