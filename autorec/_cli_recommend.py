@@ -45,8 +45,9 @@ def _recommend(args: argparse.Namespace) -> int:
         if given:
             flags = ", ".join("--" + f.replace("_", "-") for f in given)
             raise CLIError(
-                f"{flags} choose how a model is trained, but --model {args.model} is used as "
-                "it was saved; drop them, or drop --model to train a new one"
+                f"{flags} {'chooses' if len(given) == 1 else 'choose'} how a model is "
+                f"trained, but --model {args.model} is used as it was saved; drop "
+                f"{'it' if len(given) == 1 else 'them'}, or drop --model to train a new one"
             )
         if args.save is not None:
             raise CLIError(
@@ -161,7 +162,7 @@ def _rows_of(recs: Any) -> list[list[Any]]:
                 rank,
                 item,  # as the model stores it: an int for MovieLens, else a string
                 name if isinstance(name, str) else "(no title)",
-                float(row.predicted_rating),
+                round(float(row.predicted_rating), 4),  # float32: more digits are noise
                 int(row.n_ratings),
                 genres if isinstance(genres, str) else "",
             ]

@@ -343,6 +343,8 @@ def _describe(exc: BaseException, args: argparse.Namespace) -> str:
             "searched)"
         )
     if isinstance(exc, CacheNotWritableError):
+        if "is a file, not a folder" in str(exc):  # the message says the fix already
+            return " ".join(str(exc.strerror or exc).split())
         return f"{' '.join(str(exc).split())}; pass --data-home with a writable folder"
     if isinstance(exc, DownloadError):
         last = f" (last: {exc.attempts[-1][0]}: {exc.attempts[-1][1]})" if exc.attempts else ""

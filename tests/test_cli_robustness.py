@@ -76,7 +76,7 @@ def test_training_options_with_model_are_refused(tmp_path, capsys, flag) -> None
     code, _, err = _run(capsys, *argv, *flag)
     assert code == 1
     (line,) = _errors(err)
-    assert f"{flag[0]} choose how a model is trained" in line and "drop them" in line
+    assert f"{flag[0]} chooses how a model is trained" in line and "drop it" in line
 
 
 def test_recommend_user_given_as_a_name_on_integer_data(tmp_path, capsys) -> None:
@@ -159,6 +159,7 @@ def test_a_data_home_that_is_a_file_says_so(tmp_path, capsys) -> None:
     (line,) = _errors(err)
     assert f"{home}" in line and "is a file, not a folder" in line
     assert "free some space" not in line  # the old, wrong advice
+    assert "[Errno" not in line and "writable" not in line
     code, _, err = _run(capsys, "download", "--data-home", home / "sub")
     assert "a parent of it, is a file" in _errors(err)[0]
 

@@ -6,6 +6,8 @@ import gzip
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autorec.datasets import RatingsFormatError, load_ratings
 
@@ -125,3 +127,33 @@ def test_the_repeated_pair_check_agrees_with_pandas(users, items, expected) -> N
     frame = pd.DataFrame({"u": users, "i": items})
     assert _has_repeated_pair(frame["u"], frame["i"]) is expected
     assert frame.duplicated().any() == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=40, unique=True
+    ),
+    halves=st.data(),
+    sep=st.sampled_from([",", "\t", ";", "|", "::"]),
+    header=st.booleans(),
+    crlf=st.booleans(),
+    compress=st.booleans(),
+    names=st.booleans(),
+)
+def test_any_layout_reads_back_exactly(
+    tmp_path_factory, pairs, halves, sep, header, crlf, compress, names
+) -> None:
+    """Property: a frame written with any separator, header or not, CRLF or not, gzip or
+    not, with string or integer ids, is read back exactly."""
+    ratings = [halves.draw(st.integers(1, 10)) / 2 for _ in pairs]
+    user = [f"u{u}" if names else u for u, _ in pairs]
+    item = [f"i{i}" if names else i for _, i in pairs]
+    end = "\r\n" if crlf else "\n"
+    lines = [f"user{sep}item{sep}rating{sep}extra"] if header else []
+    lines += [f"{u}{sep}{i}{sep}{r}{sep}x" for u, i, r in zip(user, item, ratings, strict=True)]
+    path = _write(tmp_path_factory.mktemp("p"), "r.txt", end.join(lines) + end, compress)
+    data = load_ratings(path, header=None if names else header)
+    r = data.ratings
+    assert r["user_id"].tolist() == user and r["item_id"].tolist() == item
+    assert r["rating"].tolist() == ratings
