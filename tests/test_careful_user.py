@@ -477,3 +477,15 @@ def test_every_footnote_of_the_readme_results_table_says_what_its_rows_are():
     marked = [row for row in rows if "⁵" in row]
     assert marked and all("blend" in row for row in marked)
     assert notes["⁵"].startswith("The blend rows")
+
+
+def test_the_readme_user_8_table_names_its_command_and_says_if_it_reproduces():
+    """Text only: regenerating the table takes a full MovieLens-1M fit (minutes), which
+    the suite does not run; this keeps the table tied to the command that printed it."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("User 8's top 10", 1)[1].split("\n## ", 1)[0]
+    assert "`OMP_NUM_THREADS=1 autorec recommend --user 8 --random-state 0` printed" in section
+    assert "Are the lists reproducible? On one machine, yes" in section
+    assert "Across machines" in section
