@@ -489,3 +489,12 @@ def test_the_readme_user_8_table_names_its_command_and_says_if_it_reproduces():
     assert "`OMP_NUM_THREADS=1 autorec recommend --user 8 --random-state 0` printed" in section
     assert "Are the lists reproducible? On one machine, yes" in section
     assert "Across machines" in section
+
+
+def test_a_training_user_with_only_unknown_items_keeps_their_own_history(fitted_models, r):
+    model = fitted_models[1]["item"]
+    with pytest.warns(UserWarning, match=r"ignored \(e.g. \[999\]\)") as got:
+        out = model.recommend(1, k=5, user_ratings={999: 5})
+    assert not [w for w in got if "most-rated" in str(w.message)]
+    history = set(r.loc[r["user_id"] == 1, "item_id"])
+    assert not set(out["item_id"]) & history
