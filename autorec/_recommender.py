@@ -256,8 +256,11 @@ class RecommenderMixin:
         if user_id is None:
             return items, values
         ids = np.asarray([user_id], dtype=object if isinstance(user_id, str) else None)
-        _check_id_values(ids, "user id")
-        row = int(self.user_map_.transform(ids)[0])  # type: ignore[attr-defined]
+        try:  # a label that cannot be an id (1.5, "alice" for integer ids) is a new user
+            _check_id_values(ids, "user id")
+            row = int(self.user_map_.transform(ids)[0])  # type: ignore[attr-defined]
+        except (TypeError, ValueError):
+            return items, values
         if row < 0:
             return items, values
         matrix = self.utility_  # type: ignore[attr-defined]

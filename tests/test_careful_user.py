@@ -498,3 +498,10 @@ def test_a_training_user_with_only_unknown_items_keeps_their_own_history(fitted_
     assert not [w for w in got if "most-rated" in str(w.message)]
     history = set(r.loc[r["user_id"] == 1, "item_id"])
     assert not set(out["item_id"]) & history
+
+
+@pytest.mark.parametrize("label", [None, "alice", 1.5, 10**9])
+def test_a_new_user_label_that_is_no_training_user_folds_in_only_the_ratings(m, label):
+    out = m.recommend(label, k=5, user_ratings={1: 5, 2: 4})
+    same = m.recommend(None, k=5, user_ratings={1: 5, 2: 4})
+    pd.testing.assert_frame_equal(out, same)
