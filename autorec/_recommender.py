@@ -14,6 +14,7 @@ join, id checks) lives here once, as in implicit's ``RecommenderBase``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ from ._movies import check_movie_ids, check_movies, join_movies
 from ._ranking import top_k_items
 from ._user_ids import _as_user_ids, _check_id_values
 from ._validation import as_python, check_bool, check_k, check_ratings
+from .metrics import rmse
 
 __all__ = ["CompletionMixin", "RecommenderMixin", "top_k_items"]
 
@@ -110,8 +112,6 @@ class RecommenderMixin:
 
     def _parse_user_ratings(self, user_ratings: Any) -> tuple[np.ndarray, np.ndarray]:
         """(item index, rating) of a fold-in user, unknown items dropped with a warning."""
-        import warnings
-
         if isinstance(user_ratings, pd.DataFrame):
             missing = [c for c in ("item_id", "rating") if c not in user_ratings.columns]
             if missing:
@@ -152,15 +152,7 @@ class RecommenderMixin:
                 f"{as_python(items[bad][0])!r}; ratings must be {allowed}"
             )
         index = self.item_map_.transform(items)  # type: ignore[attr-defined]
-        if not (index >= 0).any():
-            unknown = f" (ids {items[:5].tolist()}, {len(items)} in all)" if len(items) else ""
-            warnings.warn(
-                f"user_ratings holds no item from the training data{unknown}; without a "
-                "known rating the user gets what every new user gets: the most-rated items",
-                UserWarning,
-                stacklevel=4,
-            )
-        elif (index < 0).any():
+        if (index < 0).any():
             warnings.warn(
                 f"{int((index < 0).sum())} item(s) in user_ratings were not in the training "
                 f"data and are ignored (e.g. {items[index < 0][:5].tolist()})",
@@ -186,8 +178,11 @@ class RecommenderMixin:
         if user_id is None:
             return items, values
         ids = np.asarray([user_id], dtype=object if isinstance(user_id, str) else None)
-        _check_id_values(ids, "user id")
-        row = int(self.user_map_.transform(ids)[0])  # type: ignore[attr-defined]
+        try:  # a label that cannot be an id (1.5, "alice" for integer ids) is a new user
+            _check_id_values(ids, "user id")
+            row = int(self.user_map_.transform(ids)[0])  # type: ignore[attr-defined]
+        except (TypeError, ValueError):
+            return items, values
         if row < 0:
             return items, values
         matrix = self.utility_  # type: ignore[attr-defined]
@@ -295,7 +290,16 @@ class RecommenderMixin:
                 raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
             items, values = self._parse_user_ratings(user_ratings)
             items, values = self._with_history(user_id, items, values)
-            scores, predicted = self._fold_in(items, values) if len(items) else self._cold_start()
+            if len(items):
+                scores, predicted = self._fold_in(items, values)
+            else:
+                warnings.warn(
+                    "user_ratings holds no item from the training data; without a known "
+                    "rating the user gets what every new user gets: the most-rated items",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                scores, predicted = self._cold_start()
             scores = np.asarray(scores, dtype=np.float64)[None, :]
             predicted = None if predicted is None else np.asarray(predicted)[None, :]
             because = self._because_hook(explain, [items], [values], movies)
@@ -437,8 +441,6 @@ class CompletionMixin:
         >>> bool(abs(model.score(ratings) + ratings["rating"].std(ddof=0)) < 1e-6)
         True
         """
-        from .metrics import rmse
-
         frame = check_ratings(ratings, name="ratings")
         return -float(rmse(frame["rating"].to_numpy(), self.predict(frame)))  # type: ignore[attr-defined]
 

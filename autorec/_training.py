@@ -372,6 +372,8 @@ def train(
             logger.info("early stopping after epoch %d; best epoch %d", epoch, kept_epoch)
             break
     bar.total = bar.n  # stopped early (or diverged): the bar ends where training did
+    if not bar.leave:  # shown full before it is cleared (a kept bar shows it on close)
+        bar.refresh()
     bar.close()
     best.restore(module)
     history["best_epoch"] = kept_epoch

@@ -477,3 +477,31 @@ def test_every_footnote_of_the_readme_results_table_says_what_its_rows_are():
     marked = [row for row in rows if "⁵" in row]
     assert marked and all("blend" in row for row in marked)
     assert notes["⁵"].startswith("The blend rows")
+
+
+def test_the_readme_user_8_table_names_its_command_and_says_if_it_reproduces():
+    """Text only: regenerating the table takes a full MovieLens-1M fit (minutes), which
+    the suite does not run; this keeps the table tied to the command that printed it."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("User 8's top 10", 1)[1].split("\n## ", 1)[0]
+    assert "`OMP_NUM_THREADS=1 autorec recommend --user 8 --random-state 0` printed" in section
+    assert "Are the lists reproducible? On one machine, yes" in section
+    assert "Across machines" in section
+
+
+def test_a_training_user_with_only_unknown_items_keeps_their_own_history(fitted_models, r):
+    model = fitted_models[1]["item"]
+    with pytest.warns(UserWarning, match=r"ignored \(e.g. \[999\]\)") as got:
+        out = model.recommend(1, k=5, user_ratings={999: 5})
+    assert not [w for w in got if "most-rated" in str(w.message)]
+    history = set(r.loc[r["user_id"] == 1, "item_id"])
+    assert not set(out["item_id"]) & history
+
+
+@pytest.mark.parametrize("label", [None, "alice", 1.5, 10**9])
+def test_a_new_user_label_that_is_no_training_user_folds_in_only_the_ratings(m, label):
+    out = m.recommend(label, k=5, user_ratings={1: 5, 2: 4})
+    same = m.recommend(None, k=5, user_ratings={1: 5, 2: 4})
+    pd.testing.assert_frame_equal(out, same)

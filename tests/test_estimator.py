@@ -449,7 +449,8 @@ def test_progress_bar_on_a_terminal_counts_every_epoch_run(ratings, monkeypatch)
     runs = len(est.history_["val_rmse"])
     assert runs < 30  # stopped early: the bar must still end at the epochs run
     text = "".join(terminal.parts)
-    assert f"{runs}/30" in text and f"{runs + 1}/30" not in text
+    # it ends full at the epochs run, not at the 30 allowed (issue 24)
+    assert f"{runs}/{runs} " in text and f"{runs + 1}/" not in text
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(ratings, capsys, caplog):
