@@ -15,7 +15,7 @@ def test_load_benchmark_runs_and_reports_each_reader() -> None:
         [sys.executable, str(REPO_ROOT / "benchmarks" / "load.py"), "--quick", "--json"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=REPO_ROOT,
         check=False,
     )

@@ -103,7 +103,7 @@ def test_stdout_closed_in_a_real_process(tmp_path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-        timeout=300,
+        timeout=600,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
@@ -122,7 +122,7 @@ def test_parsing_imports_no_torch() -> None:
         "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
@@ -135,7 +135,7 @@ def test_help_and_version_import_no_torch() -> None:
             capture_output=True,
             text=True,
             cwd=ROOT,
-            timeout=300,
+            timeout=600,
         )
         assert proc.returncode == 0, proc.stderr
         imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()]
