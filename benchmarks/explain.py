@@ -73,7 +73,7 @@ def measure(model: Any, data: Any, users: np.ndarray, draws: int, seed: int, mod
     """Faithfulness figures of ``model`` on ``users`` (``mode``: fitted or folded-in)."""
     rng = np.random.default_rng(seed)
     by_user = data.ratings.groupby("user_id")
-    wins, drops_because, drops_random, sizes, empty = [], [], [], [], 0
+    wins, drops_because, drops_random, sizes, empty, skipped = [], [], [], [], 0, 0
     draw_wins = []
     for user in users:
         mine = by_user.get_group(user).set_index("item_id")["rating"].astype(float)
@@ -89,6 +89,9 @@ def measure(model: Any, data: Any, users: np.ndarray, draws: int, seed: int, mod
                 empty += 1
                 continue
             others = mine.index.difference(because).to_numpy()
+            if len(others) < len(because):  # too few other ratings to compare with
+                skipped += 1
+                continue
             drop = _ranks(model, mine.drop(because), candidates)[row.item_id] - base[row.item_id]
             random_drops = []
             for _ in range(draws):
@@ -108,6 +111,7 @@ def measure(model: Any, data: Any, users: np.ndarray, draws: int, seed: int, mod
         "drop_random": float(np.median(drops_random)),
         "reasons": float(np.mean(sizes)),
         "empty": empty,
+        "skipped": skipped,
     }
 
 
@@ -147,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{result['drop_random']:+.1f}",
                     f"{result['reasons']:.2f}",
                     result["empty"],
+                    result["skipped"],
                     f"{time.perf_counter() - started:.0f} s",
                 ]
             )
@@ -168,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "median drop, random",
                 "reasons/pair",
                 "no reason",
+                "skipped",
                 "time",
             ],
             rows,
@@ -178,7 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\n{n_users} users (seed {args.seed}), top 10 each, {args.draws} random draws per pair; "
         "drop: rise of the rank number among the user's unrated movies; faithful: the "
         "because removal drops it more than the mean random removal; per draw: more than "
-        f"each single draw. torch threads: {threads}."
+        f"each single draw; skipped: fewer other rated movies than reasons. torch threads: "
+        f"{threads}."
     )
     return 0
 

@@ -20,7 +20,7 @@ import autorec
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(autorec.__file__).resolve().parent
 #: Imports that are optional, with the extra that provides them.
-OPTIONAL = {"matplotlib": "plot", "fastapi": "serve", "uvicorn": "serve"}
+OPTIONAL = {"matplotlib": "plot", "fastapi": "serve", "uvicorn": "serve", "threadpoolctl": "serve"}
 #: The page of ``autorec serve``: package data, in the sdist and the wheel.
 STATIC = ("autorec/serve/static/index.html", "autorec/serve/static/app.css",
           "autorec/serve/static/app.js")  # fmt: skip

@@ -163,6 +163,14 @@ def test_fold_in_malformed_json(client):
     response = client.post("/api/recommend", content=b'{"ratings": {"1": 5}')
     assert "not valid JSON" in _detail(response, 400)
     assert "not valid JSON" in _detail(client.post("/api/recommend", content=b"\xff\xfe"), 400)
+    deep = b'{"ratings": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert "nested too deeply" in _detail(client.post("/api/recommend", content=deep), 400)
+
+
+@pytest.mark.parametrize("number", ["1" + "0" * 400, "1e400", "NaN", "-Infinity"])
+def test_fold_in_numbers_that_json_allows_but_no_scale_does(client, number):
+    text = '{"ratings": {"ITEM": NUMBER}}'.replace("ITEM", str(ITEMS[0])).replace("NUMBER", number)
+    assert "off the scale" in _detail(client.post("/api/recommend", content=text), 422)
 
 
 def test_fold_in_too_many_ratings(client):

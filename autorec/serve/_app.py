@@ -218,6 +218,8 @@ def _parse_fold_in(body: bytes, catalogue: Catalogue) -> tuple[dict[Any, float],
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ClientError(400, f"the body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ClientError(400, "the body is not valid JSON (nested too deeply)") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("ratings"), dict):
         raise ClientError(
             422, 'the body must be a JSON object {"ratings": {"<item_id>": rating, ...}, "k": K}'
@@ -241,7 +243,7 @@ def _parse_fold_in(body: bytes, catalogue: Catalogue) -> tuple[dict[Any, float],
             raise ClientError(
                 422, f"the rating of movie {key[:50]!r} must be a number, got {value!r:.50}"
             )
-        if not (math.isfinite(value) and low <= value <= high):
+        if not (math.isfinite(_as_float(value)) and low <= value <= high):
             raise ClientError(
                 422,
                 f"the rating {value!r} of movie {key[:50]!r} is off the scale; ratings run "
@@ -251,6 +253,14 @@ def _parse_fold_in(body: bytes, catalogue: Catalogue) -> tuple[dict[Any, float],
             raise ClientError(422, f"movie {key[:50]!r} is rated more than once")
         ratings[item_id] = float(value)
     return ratings, k
+
+
+def _as_float(value: float) -> float:
+    """A JSON number as a float (an integer too large for one is infinite)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def _error(status: int, message: str) -> JSONResponse:

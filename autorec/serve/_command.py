@@ -9,6 +9,8 @@ import sys
 import warnings
 from typing import Any
 
+import torch
+
 from .._cli_common import CLIError
 from .._cli_helpers import _load, _status
 from ..evaluation import MODELS, load_model, make_model
@@ -44,11 +46,13 @@ def run(args: argparse.Namespace) -> int:
     """Run ``autorec serve`` until interrupted; the exit status."""
     try:
         import uvicorn
+        from threadpoolctl import threadpool_limits
 
         from ._app import create_app
     except ImportError as exc:
         raise CLIError(
-            f"autorec serve needs FastAPI and uvicorn ({exc.name} is missing): {INSTALL_HINT}"
+            f"autorec serve needs FastAPI, uvicorn and threadpoolctl ({exc.name} is missing): "
+            f"{INSTALL_HINT}"
         ) from None
     if args.save is not None and args.model is not None:
         raise CLIError("--save keeps a model trained by serve; it cannot be used with --model")
@@ -61,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
             stacklevel=2,
         )
     model, movies = _model_and_movies(args)
+    # Requests run in parallel on a thread pool, each on one core: BLAS and torch threads
+    # per request would oversubscribe the cores (OpenBLAS threads spin while they wait).
+    threadpool_limits(1)
+    torch.set_num_threads(1)
     app = create_app(model, movies, token=args.token, cors_origins=args.cors_origin)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     fragment = f"#token={args.token}" if args.token else ""
