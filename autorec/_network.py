@@ -267,9 +267,9 @@ class AutoEncoderNet(nn.Module):
 
         Three ways compute them: a dense batch x columns product followed by a gather,
         when the cells are dense enough; below that, in training (gradients on, cells
-        in CSR order: :data:`SAMPLED_DECODE_DENSITY`), the sampled product
-        (:class:`SampledProduct`), forward and backward at the cells only; without
-        gradients (validation, predictions: :data:`DENSE_DECODE_DENSITY`) a gather of
+        in CSR order: ``SAMPLED_DECODE_DENSITY``), the sampled product
+        (:class:`~autorec._network.SampledProduct`), forward and backward at the cells only; without
+        gradients (validation, predictions: ``DENSE_DECODE_DENSITY``) a gather of
         the needed weight rows and one dot product per cell. The last two cost in
         proportion to the cells only (what keeps very sparse, very wide data cheap);
         all three agree up to float32 rounding.
