@@ -296,8 +296,12 @@ def fit_ranking(
         )
         out.update(ranking_weights_=weights, ranking_validation_=table)
     # The final exposure model's co-occurrences: the validation model's plus the
-    # validation cells' share (one sparse product, not the whole Gram matrix again).
-    exposure = fit_exposure(matrix, counts=cooccurrence(matrix, base=counts))
+    # validation cells' share (one sparse product, not the whole Gram matrix again),
+    # solved in place (the validation model's counts freed first).
+    full = cooccurrence(matrix, base=counts)
+    del counts
+    weights = ease_weights(None, EXPOSURE_L2, gram=full.gram)
+    exposure = Exposure(full.items, weights, matrix.shape[1])
     out.update(exposure_items_=exposure.items, exposure_weights_=exposure.weights)
     return out
 
