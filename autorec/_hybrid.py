@@ -321,9 +321,12 @@ def fit_ranking(
         )
         out.update(ranking_weights_=weights, ranking_validation_=table)
     # The final exposure model's Gram matrix: the chosen validation model's plus the
-    # validation cells' share (sparse products, not the whole Gram matrix again).
+    # validation cells' share (sparse products, not the whole Gram matrix again), solved
+    # in place (the validation model's freed first).
     final = cooccurrence(matrix, input=chosen["input"], shift=chosen["shift"], base=counts)
-    exposure = fit_exposure(matrix, chosen["l2"], counts=final)
+    del counts
+    weights = ease_weights(None, chosen["l2"], gram=final.gram)
+    exposure = Exposure(final.items, weights, matrix.shape[1], final.input, final.shift)
     out.update(
         exposure_items_=exposure.items, exposure_weights_=exposure.weights, exposure_params_=chosen
     )

@@ -32,14 +32,18 @@ from torch import nn
 
 from ._sparse import SparseRows
 
-#: Above this fraction of rated cells in a batch, outputs are computed densely (the whole
-#: batch x columns product, then the rated cells): dense BLAS does about 25 times more
-#: multiply-adds a second than the sparse kernels, so below it computing only the rated
-#: cells (:class:`SampledProduct`) is faster. Measured with one torch thread, 256 rows x
-#: 500 units x 6,040 columns, forward and backward: at 0.5% density the sampled product
-#: takes a third of the dense one's CPU time, at 3% two thirds (MovieLens-1M's item rows,
-#: a 23% shorter training epoch), at 5% about as long.
-DENSE_DECODE_DENSITY = 0.04
+#: Without gradients (validation, predictions), above this fraction of rated cells among
+#: the asked rows x columns the outputs are computed densely (the whole product, then the
+#: cells), below it by a gather of the needed weight rows, one dot product per cell.
+DENSE_DECODE_DENSITY = 0.01
+#: In training, below this fraction of rated cells in a batch only the rated cells are
+#: computed, forward and backward (:class:`SampledProduct`); above it the dense product.
+#: Dense BLAS does about 25 times more multiply-adds a second than the sparse kernels:
+#: measured with one torch thread, 256 rows x 500 units x 6,040 columns, forward and
+#: backward, the sampled product takes a third of the dense one's CPU time at 0.5%
+#: density, two thirds at 3% (MovieLens-1M's item rows: a 23% shorter epoch of steps),
+#: about as long at 5%.
+SAMPLED_DECODE_DENSITY = 0.04
 #: The ridge penalty on the row's bias (the code's last entry) in :meth:`AutoEncoderNet.refine`
 #: (that of the bias model: ``autorec._fitting.BIAS_REG``).
 REFINE_BIAS_L2 = 5.0
@@ -261,15 +265,25 @@ class AutoEncoderNet(nn.Module):
     ) -> torch.Tensor:
         """Outputs at the given (row of the batch, column) positions only.
 
-        Two exact ways compute them: a dense batch x columns product followed by a
-        gather, which is faster while the batch is denser than about 1%, and a gather of
-        the needed weight rows, whose cost grows with the number of positions only
-        (what keeps very sparse, very wide data cheap).
+        Three ways compute them: a dense batch x columns product followed by a gather,
+        when the cells are dense enough; below that, in training (gradients on, cells
+        in CSR order: ``SAMPLED_DECODE_DENSITY``), the sampled product
+        (:class:`~autorec._network.SampledProduct`), forward and backward at the cells only; without
+        gradients (validation, predictions: ``DENSE_DECODE_DENSITY``) a gather of
+        the needed weight rows and one dot product per cell. The last two cost in
+        proportion to the cells only (what keeps very sparse, very wide data cheap);
+        all three agree up to float32 rounding.
         """
-        if rows.numel() >= DENSE_DECODE_DENSITY * code.shape[0] * self.n_columns:
-            return self.decode(code)[rows, columns]
-        if rows.numel() and bool((rows[1:] >= rows[:-1]).all()):  # CSR order: sampled
+        cells = code.shape[0] * self.n_columns
+        training = (
+            torch.is_grad_enabled()
+            and rows.numel() > 0
+            and bool((rows[1:] >= rows[:-1]).all())  # a training batch: CSR order
+        )
+        if training and rows.numel() < SAMPLED_DECODE_DENSITY * cells:
             product = SampledProduct.apply(code[:, :-1], self.output_weight, rows, columns)
+        elif training or rows.numel() >= DENSE_DECODE_DENSITY * cells:
+            return self.decode(code)[rows, columns]
         else:
             product = (code[rows, :-1] * self.output_weight[columns]).sum(dim=1)
         return product + self.output_bias[columns] + code[rows, -1]

@@ -61,6 +61,8 @@ PHASES: list[tuple[str, Any, str]] = [
     ("fold-in penalty (item rows)", autorec._fitting, "choose_l2"),
     ("ranking: rating rows of validation users", autorec._fitting, "fit_input_rows"),
     ("ranking: exposure models (EASE)", autorec._hybrid, "fit_exposure"),
+    ("ranking: exposure models (EASE)", autorec._hybrid, "cooccurrence"),
+    ("ranking: exposure models (EASE)", autorec._hybrid, "ease_weights"),
     ("ranking: weight search", autorec._hybrid, "choose_weights"),
     ("ranking: rest", autorec._fitting, "fit_ranking"),
 ]
@@ -162,7 +164,7 @@ def breakdown(model: Any, clock: PhaseClock) -> list[dict[str, Any]]:
     # The loop's own time (history_["seconds"]) holds the training steps and validation.
     seconds[REST_OF_STEP] = max(loop - sum(v for k, v in seconds.items() if k in inside), 0.0)
     seconds[OUTSIDE] = max(fit - sum(seconds.values()), 0.0)
-    order = [label for label, _, _ in PHASES]
+    order = list(dict.fromkeys(label for label, _, _ in PHASES))
     order.insert(order.index("optimizer zero_grad") + 1, OPTIMIZER_STEP)
     order.insert(order.index(OPTIMIZER_STEP) + 1, REST_OF_STEP)
     order.append(OUTSIDE)

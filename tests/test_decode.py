@@ -21,7 +21,7 @@ def _batch(density: float, seed: int = 0):
 
 
 def _outputs_and_grads(net: AutoEncoderNet, b, density_threshold: float, monkeypatch):
-    monkeypatch.setattr(network, "DENSE_DECODE_DENSITY", density_threshold)
+    monkeypatch.setattr(network, "SAMPLED_DECODE_DENSITY", density_threshold)
     net.zero_grad(set_to_none=True)
     code = net.encode(b.columns, b.offsets, b.values)
     out = net.decode_at(code, b.rows, b.columns)
@@ -36,8 +36,8 @@ def test_sampled_decode_matches_the_dense_one_values_and_gradients(residual, mon
     net = AutoEncoderNet(300, (16,), generator=torch.Generator().manual_seed(0), residual=residual)
     with torch.no_grad():
         net.output_weight.normal_(generator=torch.Generator().manual_seed(1))
-    dense, dense_grads = _outputs_and_grads(net, b, 0.0, monkeypatch)  # always dense
-    sampled, sampled_grads = _outputs_and_grads(net, b, 1.1, monkeypatch)  # never dense
+    dense, dense_grads = _outputs_and_grads(net, b, 0.0, monkeypatch)  # never sampled
+    sampled, sampled_grads = _outputs_and_grads(net, b, 1.1, monkeypatch)  # always sampled
     torch.testing.assert_close(sampled, dense, rtol=1e-5, atol=1e-5)
     for got, want in zip(sampled_grads, dense_grads, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
@@ -57,12 +57,19 @@ def test_sampled_product_is_the_product_at_the_cells_in_csr_order():
     )
 
 
-def test_cells_out_of_csr_order_take_the_gather_path(monkeypatch):
+def test_cells_out_of_csr_order_or_without_gradients_take_the_gather_path(monkeypatch):
+    # Predictions and validation (no gradients) keep the gather: the same bits as before.
     monkeypatch.setattr(network, "DENSE_DECODE_DENSITY", 1.1)
+    monkeypatch.setattr(network, "SAMPLED_DECODE_DENSITY", 1.1)
     net = AutoEncoderNet(30, (4,), generator=torch.Generator().manual_seed(0))
     code = torch.randn(6, 5, generator=torch.Generator().manual_seed(3))
-    rows, columns = torch.tensor([3, 0, 5, 0]), torch.tensor([1, 2, 29, 0])
-    monkeypatch.setattr(SampledProduct, "apply", lambda *a: pytest.fail("rows not sorted"))
-    with torch.no_grad():
-        expected = net.decode(code)[rows, columns]
-        torch.testing.assert_close(net.decode_at(code, rows, columns), expected)
+    monkeypatch.setattr(SampledProduct, "apply", lambda *a: pytest.fail("sampled"))
+    for rows, columns in [
+        (torch.tensor([3, 0, 5, 0]), torch.tensor([1, 2, 29, 0])),  # not in CSR order
+        (torch.tensor([0, 0, 3, 5]), torch.tensor([1, 2, 29, 0])),  # sorted, no gradients
+    ]:
+        with torch.no_grad():
+            expected = net.decode(code)[rows, columns]
+            torch.testing.assert_close(net.decode_at(code, rows, columns), expected)
+    with pytest.raises(pytest.fail.Exception, match="sampled"):  # sorted, with gradients
+        net.decode_at(code, torch.tensor([0, 0, 3, 5]), torch.tensor([1, 2, 29, 0]))
