@@ -133,6 +133,7 @@ class BlendRecommender(HybridRankingMixin, RecommenderMixin, CompletionMixin, Pa
         "item_popularity_": "array",
         "exposure_items_": "index",
         "exposure_weights_": "array",
+        "exposure_weights_rating_": "array",
     }
 
     def __init__(
