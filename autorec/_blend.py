@@ -137,6 +137,7 @@ class BlendRecommender(
         "item_popularity_": "array",
         "exposure_items_": "index",
         "exposure_weights_": "array",
+        "exposure_weights_rating_": "array",
     }
 
     def __init__(

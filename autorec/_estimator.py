@@ -175,6 +175,12 @@ class AutoEncoderRecommender(
     ranking_weights_, ranking_validation_ : tuple of (float, float), dict, or None
         The hybrid ranking's (alpha, beta), chosen on the validation slice by NDCG@10
         (the validation NDCG@10 of every pair tried).
+    exposure_params_ : dict or None
+        What the exposure model is fed (``"input"``: ``"binary"``, ``"rating"`` minus
+        ``"shift"``, or ``"both"`` models with ``e_binary * e_rating ** gamma``) and its
+        ridge penalties (``"l2"``, ``"l2_rating"``), chosen with the weights.
+    exposure_weights_rating_ : numpy.ndarray or None
+        With ``"input": "both"``: the rating-fed exposure model's EASE weights.
     fold_in_l2_ : float or None
         Item models: the ridge penalty that folds in a new user (chosen at fit time so
         that a training user's fold-in ranks like their fitted row); None for user models.

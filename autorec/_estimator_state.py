@@ -48,6 +48,7 @@ STATE: dict[str, str] = {
     "item_popularity_": "array",
     "exposure_items_": "index",
     "exposure_weights_": "array",
+    "exposure_weights_rating_": "array",
     "module_": "module",
 }
 

@@ -66,6 +66,9 @@ EXPOSURE_L2 = 500.0
 #: units of the mean squared input per item (about 200 for binary MovieLens-1M).
 EXPOSURE_INPUTS = ("binary", "rating")
 EXPOSURE_L2_FACTORS = (2.5, 5.0, 10.0)
+#: Also tried on validation: both exposure models at once (each with its best penalty),
+#: ``e = e_binary * e_rating ** gamma``, for these ``gamma`` (input ``"both"``).
+EXPOSURE_GAMMAS = (0.5, 1.0)
 #: Subtracted from the hybrid score of an item whose predicted rating is below the
 #: scale's midpoint: such an item ranks after every candidate the user is predicted to
 #: like at least moderately (a disliked movie is never recommended while others remain).
@@ -310,27 +313,45 @@ def fit_ranking(
         "ranking_weights_": None,
         "ranking_validation_": None,
         "exposure_params_": None,
+        "exposure_weights_rating_": None,
     }
     if ranking == "rating":
         return out
-    chosen = {"input": "binary", "shift": 0.0, "l2": EXPOSURE_L2}
-    counts = None
+    chosen: dict[str, Any] = {"input": "binary", "shift": 0.0, "l2": EXPOSURE_L2}
+    counts: dict[str, Cooccurrence] = {}
     if ranking == "hybrid":
         weights, table, chosen, counts = _validate(
             fit_matrix, cells, cell_ratings, rating_rows, scale, seed
         )
         out.update(ranking_weights_=weights, ranking_validation_=table)
-    # The final exposure model's Gram matrix: the chosen validation model's plus the
-    # validation cells' share (sparse products, not the whole Gram matrix again), solved
-    # in place (the validation model's freed first).
-    final = cooccurrence(matrix, input=chosen["input"], shift=chosen["shift"], base=counts)
-    del counts
-    weights = ease_weights(None, chosen["l2"], gram=final.gram)
-    exposure = Exposure(final.items, weights, matrix.shape[1], final.input, final.shift)
+    both = chosen["input"] == "both"
+    first = "binary" if both else chosen["input"]
+    for name in set(counts) - ({first, "rating"} if both else {first}):
+        del counts[name]  # Gram matrices of inputs not chosen
+    exposure = _final_exposure(
+        matrix, first, chosen["shift"], chosen["l2"], counts.pop(first, None)
+    )
     out.update(
         exposure_items_=exposure.items, exposure_weights_=exposure.weights, exposure_params_=chosen
     )
+    if both:
+        graded = _final_exposure(
+            matrix, "rating", chosen["shift"], chosen["l2_rating"], counts.pop("rating", None)
+        )
+        out["exposure_weights_rating_"] = graded.weights
     return out
+
+
+def _final_exposure(
+    matrix: sp.csr_matrix, input: str, shift: float, l2: float, base: Cooccurrence | None
+) -> Exposure:
+    """The exposure model on every training rating. Its Gram matrix is the validation
+    model's (``base``, of the same input) plus the validation cells' share (sparse
+    products, not the whole Gram matrix again), solved in place, ``base`` freed first."""
+    final = cooccurrence(matrix, input=input, shift=shift, base=base)
+    del base
+    weights = ease_weights(None, l2, gram=final.gram)
+    return Exposure(final.items, weights, matrix.shape[1], final.input, final.shift)
 
 
 def _validate(
@@ -340,11 +361,12 @@ def _validate(
     rating_rows: Callable[[np.ndarray], np.ndarray],
     scale: tuple[float, float],
     seed: int,
-) -> tuple[tuple[float, float], dict[str, float] | None, dict[str, Any], Cooccurrence | None]:
+) -> tuple[tuple[float, float], dict[str, float] | None, dict[str, Any], dict[str, Cooccurrence]]:
     """(alpha, beta), the validation table, the exposure model's input and l2
-    (``EXPOSURE_INPUTS`` x ``EXPOSURE_L2_FACTORS``, chosen with the weights: the best
-    NDCG@10 over every combination) and the chosen input's Gram matrix on ``fit_matrix``
-    (each input's is computed once, for all its penalties); the exposure model alone
+    (``EXPOSURE_INPUTS`` x ``EXPOSURE_L2_FACTORS``, and both inputs at once for
+    ``EXPOSURE_GAMMAS``, chosen with the weights: the best NDCG@10 over every
+    combination) and each input's Gram matrix on ``fit_matrix`` (computed once, for all
+    its penalties, and reused by the final model); the exposure model alone
     (binary, ``EXPOSURE_L2``), with a warning, when no validation user liked a held-out
     item. The table's keys are ``"input,l2,alpha,beta"``."""
     chosen = np.empty(0, dtype=np.int64)
@@ -360,29 +382,52 @@ def _validate(
             UserWarning,
             stacklevel=5,
         )
-        return (0.0, 0.0), None, {"input": "binary", "shift": 0.0, "l2": EXPOSURE_L2}, None
+        return (0.0, 0.0), None, {"input": "binary", "shift": 0.0, "l2": EXPOSURE_L2}, {}
     seen = fit_matrix[chosen]
     relevant = relevant_matrix(users, items, chosen, fit_matrix.shape)
     ratings = rating_rows(chosen)
     popularity = item_counts(fit_matrix)
     shift = float(scale[0])
     table: dict[str, float] = {}
-    best: tuple[float, tuple[float, float], dict[str, Any], Cooccurrence] | None = None
+    best: tuple[float, tuple[float, float], dict[str, Any]] | None = None
+    best_of: dict[str, tuple[float, float, np.ndarray]] = {}  # input: (value, l2, scores)
+    counts: dict[str, Cooccurrence] = {}  # input: its Gram matrix, for every penalty
     for input in EXPOSURE_INPUTS:
-        counts = cooccurrence(fit_matrix, input=input, shift=shift)
+        counts[input] = cooccurrence(fit_matrix, input=input, shift=shift)
         unit = exposure_unit(fit_matrix, input, shift)
         for factor in EXPOSURE_L2_FACTORS:
             l2 = float(np.round(unit * factor, 1))
-            exposure = fit_exposure(fit_matrix, l2, counts=counts)
-            pair, scores = choose_weights(
-                exposure.scores(seen), ratings, popularity, seen, relevant, scale
-            )
+            scored = fit_exposure(fit_matrix, l2, counts=counts[input]).scores(seen)
+            pair, scores = choose_weights(scored, ratings, popularity, seen, relevant, scale)
             table.update({f"{input},{l2:g},{key}": value for key, value in scores.items()})
             value = scores[f"{pair[0]},{pair[1]}"]
+            if input not in best_of or value > best_of[input][0]:
+                best_of[input] = (value, l2, scored)
             if best is None or value > best[0]:
-                best = (value, pair, {"input": input, "shift": shift, "l2": l2}, counts)
+                best = (value, pair, {"input": input, "shift": shift, "l2": l2})
+    if {"binary", "rating"} <= set(best_of):
+        _, l2, binary = best_of["binary"]
+        _, l2_rating, graded = best_of["rating"]
+        for gamma in EXPOSURE_GAMMAS:
+            mixed = product_exposure(binary, graded, gamma)
+            pair, scores = choose_weights(mixed, ratings, popularity, seen, relevant, scale)
+            key = f"both{gamma:g},{l2:g}+{l2_rating:g}"
+            table.update({f"{key},{k}": value for k, value in scores.items()})
+            value = scores[f"{pair[0]},{pair[1]}"]
+            if best is None or value > best[0]:
+                fed = {"input": "both", "shift": shift, "l2": l2, "l2_rating": l2_rating}
+                best = (value, pair, {**fed, "gamma": gamma})
     assert best is not None
-    return best[1], table, best[2], best[3]
+    return best[1], table, best[2], counts
+
+
+def product_exposure(binary: np.ndarray, graded: np.ndarray, gamma: float) -> np.ndarray:
+    """``max(binary, EPS) * max(graded, EPS) ** gamma``: both exposure models at once
+    (after the log, a weighted sum of their logs)."""
+    floor = np.float32(EPS)
+    out = np.maximum(graded, floor) ** np.float32(gamma)
+    out *= np.maximum(binary, floor)
+    return out
 
 
 def rank_scores(
@@ -395,18 +440,23 @@ def rank_scores(
     weights: tuple[float, float] | None,
     scale: tuple[float, float],
     exposure_params: dict[str, Any] | None = None,
+    exposure_weights_rating: np.ndarray | None = None,
 ) -> np.ndarray:
     """Ranking scores of users with these training ``rows`` and raw predicted ``ratings``."""
     if ranking == "rating" or exposure_items is None or exposure_weights is None:
         return ratings
     fed = exposure_params or {}
-    exposure = Exposure(
-        exposure_items,
-        exposure_weights,
-        ratings.shape[1],
+    input, shift, n_items = (
         fed.get("input", "binary"),
         float(fed.get("shift", 0.0)),
-    ).scores(rows)
+        len(ratings[0]),
+    )
+    if input == "both" and exposure_weights_rating is not None:
+        binary = Exposure(exposure_items, exposure_weights, n_items).scores(rows)
+        graded = Exposure(exposure_items, exposure_weights_rating, n_items, "rating", shift)
+        exposure = product_exposure(binary, graded.scores(rows), float(fed["gamma"]))
+    else:
+        exposure = Exposure(exposure_items, exposure_weights, n_items, input, shift).scores(rows)
     if ranking == "exposure" or weights is None:
         return exposure
     return combine(exposure, ratings, popularity, tuple(weights), scale)
@@ -435,17 +485,21 @@ def load_ranking(
         "ranking_weights_": None,
         "ranking_validation_": state.get("ranking_validation_"),
         "exposure_params_": None,
+        "exposure_weights_rating_": None,
     }
     if ranking == "rating" or "exposure_items_" in absent:
         return out
     fed = state.get("exposure_params_")  # absent in files from before the choice: binary
     if fed is not None:
-        if not (isinstance(fed, dict) and fed.get("input") in EXPOSURE_INPUTS):
+        if not (isinstance(fed, dict) and fed.get("input") in (*EXPOSURE_INPUTS, "both")):
             raise ValueError(f"exposure_params_ {fed!r} do not name an exposure input")
         out["exposure_params_"] = fed
     items = decode_index("exposure_items_", tensors, None, n_items)
     weights = decode_array("exposure_weights_", tensors, (len(items), len(items)))
     out.update(exposure_items_=items, exposure_weights_=weights)
+    if fed is not None and fed["input"] == "both":
+        shape = (len(items), len(items))
+        out["exposure_weights_rating_"] = decode_array("exposure_weights_rating_", tensors, shape)
     pair = state.get("ranking_weights_")
     if ranking == "hybrid":
         if not (isinstance(pair, list) and len(pair) == 2):
@@ -499,4 +553,5 @@ class HybridRankingMixin:
             self.ranking_weights_,  # type: ignore[attr-defined]
             self.rating_scale_,  # type: ignore[attr-defined]
             getattr(self, "exposure_params_", None),
+            getattr(self, "exposure_weights_rating_", None),
         )

@@ -81,6 +81,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="comma separated, from: " + "; ".join(f"{k} ({v})" for k, v in ROW_GROUPS.items()),
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument(
+        "--peers", default=None, help="tuned peers to run, comma separated name prefixes (all)"
+    )
     parser.add_argument("--quick", action="store_true", help="CI: seed 0, 500 users, 2 epochs")
     parser.add_argument("--markdown", action="store_true", help="Markdown tables")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -203,7 +206,7 @@ def run(ratings: pd.DataFrame, name: str, seed: int, args: argparse.Namespace) -
         rows.append(_row("MostPopular", lambda: MostPopular().fit(train), train, test, False))
         rows.append(_row("EASE (l2=500)", lambda: EASE().fit(train), train, test, False))
     if "tuned" in groups:
-        rows += tuned_rows(train, test, name, seed, args.quick)
+        rows += tuned_rows(train, test, name, seed, args.quick, args.peers)
     if "cornac" in groups:
         rows += cornac_rows(train, test, seed)
     for row in rows:
@@ -212,12 +215,21 @@ def run(ratings: pd.DataFrame, name: str, seed: int, args: argparse.Namespace) -
 
 
 def tuned_rows(
-    train: pd.DataFrame, test: pd.DataFrame, name: str, seed: int, quick: bool
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    name: str,
+    seed: int,
+    quick: bool,
+    only: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every peer of ``_peers.peers`` tuned on a validation slice of ``train``, then
-    scored on ``test`` once."""
+    """Every peer of ``_peers.peers`` (whose name starts with one of the comma separated
+    ``only``, if given) tuned on a validation slice of ``train``, then scored on ``test``
+    once."""
     rows = []
+    prefixes = tuple(p.strip() for p in only.split(",")) if only else ("",)
     for peer in _peers.peers(seed, quick):
+        if not peer.name.startswith(prefixes):
+            continue
         if not peer.grid:
             log(f"  {peer.name}: {peer.note}")
             rows.append({"model": f"{peer.name}, tuned", "skipped": peer.note})

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from autorec import AutoEncoderRecommender
 from autorec._hybrid import (
+    EXPOSURE_GAMMAS,
     EXPOSURE_INPUTS,
     EXPOSURE_L2_FACTORS,
     TOLERANCE,
@@ -32,17 +33,55 @@ def model(ratings):
     return AutoEncoderRecommender(epochs=4, random_state=0, verbose=0).fit(ratings)
 
 
+def _key(chosen, alpha, beta):
+    if chosen["input"] == "both":
+        return f"both{chosen['gamma']:g},{chosen['l2']:g}+{chosen['l2_rating']:g},{alpha},{beta}"
+    return f"{chosen['input']},{chosen['l2']:g},{alpha},{beta}"
+
+
 def test_the_exposure_input_and_l2_are_the_best_on_validation(model):
     chosen = model.exposure_params_
     table = model.ranking_validation_
-    assert chosen["input"] in EXPOSURE_INPUTS and chosen["shift"] == model.rating_scale_[0]
-    # Every input x penalty was tried with the whole (alpha, beta) grid.
+    assert chosen["input"] in (*EXPOSURE_INPUTS, "both")
+    assert chosen["shift"] == model.rating_scale_[0]
+    # Every input x penalty was tried with the whole (alpha, beta) grid, then both models
+    # at once for every gamma.
     tried = {tuple(key.split(",")[:2]) for key in table}
-    assert {t[0] for t in tried} == set(EXPOSURE_INPUTS)
-    assert len(tried) == len(EXPOSURE_INPUTS) * len(EXPOSURE_L2_FACTORS)
-    alpha, beta = model.ranking_weights_
-    value = table[f"{chosen['input']},{chosen['l2']:g},{alpha},{beta}"]
+    single = {t for t in tried if not t[0].startswith("both")}
+    assert {t[0] for t in single} == set(EXPOSURE_INPUTS)
+    assert len(single) == len(EXPOSURE_INPUTS) * len(EXPOSURE_L2_FACTORS)
+    assert len(tried - single) == len(EXPOSURE_GAMMAS)
+    value = table[_key(chosen, *model.ranking_weights_)]
     assert value >= max(table.values()) - TOLERANCE
+
+
+def test_both_exposure_models_rank_by_their_product_and_survive_save(model, tmp_path):
+    from autorec._hybrid import fit_exposure, product_exposure
+
+    fitted = AutoEncoderRecommender.load(model.save(tmp_path / "m.safetensors"))
+    graded = fit_exposure(fitted.utility_, 50.0, input="rating", shift=1.0)
+    fitted.exposure_params_ = {
+        "input": "both",
+        "shift": 1.0,
+        "l2": 40.0,
+        "l2_rating": 50.0,
+        "gamma": 0.5,
+    }
+    fitted.exposure_weights_ = fit_exposure(fitted.utility_, 40.0).weights
+    fitted.exposure_weights_rating_ = graded.weights
+    users = np.arange(20)
+    binary = fit_exposure(fitted.utility_, 40.0).scores(fitted.utility_[users])
+    expected = combine(
+        product_exposure(binary, graded.scores(fitted.utility_[users]), 0.5),
+        fitted._user_ratings(users),
+        fitted.item_popularity_,
+        fitted.ranking_weights_,
+        fitted.rating_scale_,
+    )
+    np.testing.assert_allclose(fitted._user_scores(users), expected, rtol=1e-5, atol=1e-5)
+    again = AutoEncoderRecommender.load(fitted.save(tmp_path / "both.safetensors"))
+    assert again.exposure_params_ == fitted.exposure_params_
+    np.testing.assert_array_equal(again._user_scores(users), fitted._user_scores(users))
 
 
 def test_the_penalties_are_scaled_to_the_input(ratings):
