@@ -88,6 +88,35 @@ def test_cooccurrence_from_a_part_of_the_ratings_equals_a_fresh_count():
     np.testing.assert_array_equal(other.gram[upper], cooccurrence(part).gram[upper])
 
 
+@pytest.mark.parametrize("input", ["binary", "rating"])
+def test_the_reused_gram_matrix_of_graded_input_equals_a_fresh_one(input):
+    # The hybrid's exposure models may be fed the ratings minus the lowest one: the
+    # final model's Gram matrix, built on the validation model's, is that of a fresh fit
+    # of the same input (a base of another input is never reused).
+    rng = np.random.default_rng(4)
+    matrix = sp.random(90, 25, density=0.3, format="csr", random_state=4)
+    matrix.data[:] = rng.integers(1, 6, matrix.nnz)
+    part = matrix.copy()
+    part.data[::5] = 0.0
+    part.eliminate_zeros()
+    base = cooccurrence(part, input=input, shift=1.0)
+    reused = cooccurrence(matrix, base=base, input=input, shift=1.0)
+    fresh = cooccurrence(matrix, input=input, shift=1.0)
+    upper = np.triu_indices(25)
+    np.testing.assert_allclose(reused.gram[upper], fresh.gram[upper], rtol=1e-6)
+    other = "binary" if input == "rating" else "rating"
+    mixed = cooccurrence(
+        matrix, base=cooccurrence(part, input=other, shift=1.0), input=input, shift=1.0
+    )
+    np.testing.assert_array_equal(mixed.gram[upper], fresh.gram[upper])
+    np.testing.assert_allclose(
+        fit_exposure(matrix, 5.0, counts=reused).weights,
+        fit_exposure(matrix, 5.0, input=input, shift=1.0).weights,
+        rtol=1e-4,
+        atol=1e-6,
+    )
+
+
 def test_exposure_over_a_large_catalogue_keeps_only_the_most_rated_items():
     matrix = sp.random(200, 50, density=0.2, format="csr", random_state=0)
     matrix.data[:] = 3.0
