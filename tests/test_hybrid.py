@@ -92,7 +92,7 @@ def test_cooccurrence_from_a_part_of_the_ratings_equals_a_fresh_count():
 def test_the_reused_gram_matrix_of_graded_input_equals_a_fresh_one(input):
     # The hybrid's exposure models may be fed the ratings minus the lowest one: the
     # final model's Gram matrix, built on the validation model's, is that of a fresh fit
-    # of the same input (a base of another input is never reused).
+    # of the same input.
     rng = np.random.default_rng(4)
     matrix = sp.random(90, 25, density=0.3, format="csr", random_state=4)
     matrix.data[:] = rng.integers(1, 6, matrix.nnz)
@@ -104,8 +104,8 @@ def test_the_reused_gram_matrix_of_graded_input_equals_a_fresh_one(input):
     fresh = cooccurrence(matrix, input=input, shift=1.0)
     upper = np.triu_indices(25)
     np.testing.assert_allclose(reused.gram[upper], fresh.gram[upper], rtol=1e-6)
-    # Every rating 5: the binary input's cells are a part of the graded input's, with
-    # smaller values, so only the recorded input tells the two bases apart.
+    # A base of the other input (every rating 5: its cells are a part of these, with
+    # other values) still gives the Gram matrix of this input.
     fives, fives_part = matrix.copy(), part.copy()
     fives.data[:], fives_part.data[:] = 5.0, 5.0
     other = "binary" if input == "rating" else "rating"
