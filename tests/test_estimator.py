@@ -884,6 +884,8 @@ def test_item_model_fold_in_ranks_like_the_users_fitted_row(planted_split):
 
 
 def test_item_model_fold_in_is_the_ridge_solution(item_model, ratings):
+    from autorec._foldin import BIAS_SHRINK
+
     own = ratings[ratings["user_id"] == ratings["user_id"].iloc[0]]
     items = item_model.item_map_.transform(own["item_id"])
     values = own["rating"].to_numpy(np.float64)
@@ -893,7 +895,10 @@ def test_item_model_fold_in_is_the_ridge_solution(item_model, ratings):
     penalty = np.diag([item_model.fold_in_l2_] * hidden.shape[1] + [0.0])
     target = values - offset[items]
     coef = np.linalg.lstsq(design.T @ design + penalty, design.T @ target, rcond=None)[0]
-    expected = hidden @ coef[:-1] + coef[-1] + offset
+    # The bias is then shrunk toward a typical person's by BIAS_SHRINK pseudo-ratings.
+    prior = item_model.global_mean_ - offset.mean()
+    bias = (len(items) * coef[-1] + BIAS_SHRINK * prior) / (len(items) + BIAS_SHRINK)
+    expected = hidden @ coef[:-1] + bias + offset
     assert np.allclose(item_model._fold_in_ratings(items, values), expected, atol=1e-4)
 
 
