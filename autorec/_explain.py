@@ -47,6 +47,7 @@ import scipy.linalg
 import scipy.linalg.lapack
 import torch
 
+from ._foldin import BIAS_SHRINK
 from ._hybrid import EPS
 from ._movies import check_movies, join_movies
 from ._ranking import top_k_items
@@ -146,9 +147,24 @@ def _item_model_effects(
     y = np.asarray(ratings, dtype=np.float64) - offset[rated]
     x_mean, y_mean = x.mean(axis=0), float(y.mean())
     xc, yc = x - x_mean, y - y_mean
-    direction = (hidden[targets] - x_mean).T  # hidden x targets
+    # The targets' directions, and x_mean's: how far x_mean @ w falls without each row.
+    direction = np.column_stack([(hidden[targets] - x_mean).T, x_mean])
+    falls = ridge_leave_one_out(xc, yc, direction, l2)
     mean_shift = (y - y_mean) / (n - 1)
-    return ridge_leave_one_out(xc, yc, direction, l2) + mean_shift[None, :]
+    unshrunk = falls[:-1] + mean_shift[None, :]
+    # The fold-in shrinks the free bias b = y_mean - x_mean @ w toward a typical person's
+    # (BIAS_SHRINK pseudo-ratings): the prediction is the unshrunk one minus
+    # (1 - c) (b - prior), c = n / (n + BIAS_SHRINK); without row i, b and c change too.
+    prior = model.global_mean_ - float(offset.mean())
+    if n < xc.shape[1]:
+        w = xc.T @ np.linalg.solve(xc @ xc.T + l2 * np.eye(n), yc)
+    else:
+        w = np.linalg.solve(xc.T @ xc + l2 * np.eye(xc.shape[1]), xc.T @ yc)
+    bias = y_mean - x_mean @ w
+    bias_without = bias - mean_shift + falls[-1]
+    pull, pull_without = BIAS_SHRINK / (n + BIAS_SHRINK), BIAS_SHRINK / (n - 1 + BIAS_SHRINK)
+    shrink_fall = pull * (bias - prior) - pull_without * (bias_without - prior)
+    return unshrunk - shrink_fall[None, :]
 
 
 def ridge_leave_one_out(

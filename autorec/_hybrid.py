@@ -24,15 +24,22 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._exposure import add_product, ease_weights, gram_upper
-from ._tuning import relevance_threshold, weighted_rows
+from ._exposure_model import (
+    EXPOSURE_L2,
+    Cooccurrence,
+    Exposure,
+    cooccurrence,
+    exposure_unit,
+    final_exposure,
+    fit_exposure,
+)
+from ._tuning import relevance_threshold
 
 __all__ = [
     "ALPHAS",
@@ -57,9 +64,6 @@ TOLERANCE = 0.001
 #: Cells (users x items) of the score matrices that choose the weights: every validation
 #: user of MovieLens-1M, a random subset where the catalogue is larger.
 MAX_VALIDATION_CELLS = 25_000_000
-#: The EASE regularization (Steck 2019's value for MovieLens-sized data) of
-#: ``ranking="exposure"``; the hybrid ranking chooses its own on validation.
-EXPOSURE_L2 = 500.0
 #: What the hybrid's exposure model may be fed (see ``autorec._tuning.weighted_rows``:
 #: ``"binary"`` who rated what, ``"rating"`` the rating minus the scale's lowest value,
 #: so that a lowest rating is no sign of interest) and the ridge penalties tried, in
@@ -73,95 +77,6 @@ EXPOSURE_GAMMAS = (0.5, 1.0)
 #: scale's midpoint: such an item ranks after every candidate the user is predicted to
 #: like at least moderately (a disliked movie is never recommended while others remain).
 DISLIKE_PENALTY = 1000.0
-#: Largest catalogue that gets a full items x items exposure matrix.
-MAX_EXPOSURE_ITEMS = 8192
-
-
-@dataclass
-class Exposure:
-    """EASE weights over the ``items`` most rated items of a catalogue of ``n_items``."""
-
-    items: np.ndarray  # int64, sorted catalogue indices that have exposure weights
-    weights: np.ndarray  # float32, len(items) x len(items), zero diagonal
-    n_items: int
-    input: str = "binary"  # what the model is fed: "binary" or "rating" (minus shift)
-    shift: float = 0.0
-
-    def scores(self, rows: sp.csr_matrix) -> np.ndarray:
-        """Exposure scores (len(rows), n_items) of users given by their training rows;
-        items without weights get 0 (the floor after the log)."""
-        x = weighted_rows(rows, self.input, self.shift, np.inf)[:, self.items]
-        out = np.zeros((rows.shape[0], self.n_items), dtype=np.float32)
-        out[:, self.items] = np.asarray(x @ self.weights, dtype=np.float32)
-        return out
-
-
-@dataclass
-class Cooccurrence:
-    """The users x ``items`` input EASE solves on (``autorec._tuning.weighted_rows`` of
-    the ratings: ``input`` minus ``shift``) and its Gram matrix (upper triangle,
-    ``autorec._exposure.gram_upper``'s layout)."""
-
-    items: np.ndarray
-    x: sp.csr_matrix
-    gram: np.ndarray
-    input: str = "binary"
-    shift: float = 0.0
-
-
-def cooccurrence(
-    matrix: sp.csr_matrix,
-    max_items: int = MAX_EXPOSURE_ITEMS,
-    base: Cooccurrence | None = None,
-    input: str = "binary",
-    shift: float = 0.0,
-) -> Cooccurrence:
-    """The Gram matrix of ``matrix``'s ``max_items`` most rated items, fed ``input``. With
-    ``base``, that of a part of ``matrix``'s ratings over the same items and input, only
-    the ratings ``base`` lacks are multiplied (``XᵀX = FᵀF + FᵀD + DᵀX`` with
-    ``X = F + D``)."""
-    x = weighted_rows(matrix, input, shift, np.inf)
-    counts = np.diff(x.tocsc().indptr)
-    if x.shape[1] > max_items:
-        items = np.sort(np.argsort(-counts, kind="stable")[:max_items])
-    else:
-        items = np.arange(x.shape[1])
-    x = x[:, items].tocsr()
-    same = base is not None and (base.input, base.shift) == (input, float(shift))
-    if same and np.array_equal(base.items, items):
-        extra = x - base.x
-        extra.eliminate_zeros()
-        if extra.nnz == 0 or extra.data.min() > 0:  # base's ratings are a part of these
-            gram = base.gram.copy()
-            add_product(gram, base.x, extra)
-            add_product(gram, extra, x)
-            return Cooccurrence(items.astype(np.int64), x, gram, input, float(shift))
-    return Cooccurrence(items.astype(np.int64), x, gram_upper(x), input, float(shift))
-
-
-def fit_exposure(
-    matrix: sp.csr_matrix,
-    l2: float = EXPOSURE_L2,
-    max_items: int = MAX_EXPOSURE_ITEMS,
-    input: str = "binary",
-    shift: float = 0.0,
-    counts: Cooccurrence | None = None,
-) -> Exposure:
-    """EASE on the users x items ``matrix`` (its ``max_items`` most rated items), fed
-    ``input`` (binarised, or the ratings minus ``shift``); ``counts``: its Gram matrix
-    (``cooccurrence(matrix, input=input, shift=shift)``) when already computed (left
-    unchanged)."""
-    if counts is None:
-        counts = cooccurrence(matrix, max_items, input=input, shift=shift)
-    weights = ease_weights(None, l2, gram=counts.gram.copy())
-    return Exposure(counts.items, weights, matrix.shape[1], counts.input, counts.shift)
-
-
-def exposure_unit(matrix: sp.csr_matrix, input: str, shift: float) -> float:
-    """The mean squared input per item (the Gram matrix's mean diagonal): the scale of
-    the exposure model's ridge penalties."""
-    x = weighted_rows(matrix, input, shift, np.inf)
-    return float(x.multiply(x).sum()) / max(x.shape[1], 1) or 1.0
 
 
 def combine(
@@ -328,30 +243,16 @@ def fit_ranking(
     first = "binary" if both else chosen["input"]
     for name in set(counts) - ({first, "rating"} if both else {first}):
         del counts[name]  # Gram matrices of inputs not chosen
-    exposure = _final_exposure(
-        matrix, first, chosen["shift"], chosen["l2"], counts.pop(first, None)
-    )
+    exposure = final_exposure(matrix, first, chosen["shift"], chosen["l2"], counts.pop(first, None))
     out.update(
         exposure_items_=exposure.items, exposure_weights_=exposure.weights, exposure_params_=chosen
     )
     if both:
-        graded = _final_exposure(
+        graded = final_exposure(
             matrix, "rating", chosen["shift"], chosen["l2_rating"], counts.pop("rating", None)
         )
         out["exposure_weights_rating_"] = graded.weights
     return out
-
-
-def _final_exposure(
-    matrix: sp.csr_matrix, input: str, shift: float, l2: float, base: Cooccurrence | None
-) -> Exposure:
-    """The exposure model on every training rating. Its Gram matrix is the validation
-    model's (``base``, of the same input) plus the validation cells' share (sparse
-    products, not the whole Gram matrix again), solved in place, ``base`` freed first."""
-    final = cooccurrence(matrix, input=input, shift=shift, base=base)
-    del base
-    weights = ease_weights(None, l2, gram=final.gram)
-    return Exposure(final.items, weights, matrix.shape[1], final.input, final.shift)
 
 
 def _validate(
