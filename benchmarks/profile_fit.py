@@ -62,7 +62,7 @@ PHASES: list[tuple[str, Any, str]] = [
     ("ranking: rating rows of validation users", autorec._fitting, "fit_input_rows"),
     ("ranking: exposure models (EASE)", autorec._hybrid, "fit_exposure"),
     ("ranking: exposure models (EASE)", autorec._hybrid, "cooccurrence"),
-    ("ranking: exposure models (EASE)", autorec._hybrid, "ease_weights"),
+    ("ranking: exposure models (EASE)", autorec._hybrid, "final_exposure"),
     ("ranking: weight search", autorec._hybrid, "choose_weights"),
     ("ranking: rest", autorec._fitting, "fit_ranking"),
 ]
