@@ -25,7 +25,7 @@ def _run(name: str, *args: str) -> subprocess.CompletedProcess:
         [sys.executable, str(REPO_ROOT / "benchmarks" / name), "--quick", *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=REPO_ROOT,
         env=env,
         check=False,
