@@ -82,6 +82,18 @@ def _scale(text: str) -> tuple[float, float]:
     return low, high
 
 
+def add_data_home(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--data-home DIR``: the folder holding the MovieLens data."""
+    parser.add_argument(
+        "--data-home",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"folder holding the MovieLens data (default: ${DATA_HOME_ENV}, else the user "
+        "cache folder)",
+    )
+
+
 def add_data_arguments(parser: argparse.ArgumentParser, *, download: bool = True) -> None:
     """Add the options that choose the ratings (``--dataset`` or ``--ratings FILE`` and
     its format options, ``--data-home``, and ``--no-download`` unless ``download`` is
@@ -143,14 +155,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, download: bool = True
         help="lowest and highest rating possible in --ratings (default: the lowest and "
         "highest in the file)",
     )
-    group.add_argument(
-        "--data-home",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"folder holding the MovieLens data (default: ${DATA_HOME_ENV}, else the user "
-        "cache folder)",
-    )
+    add_data_home(group)
     if download:
         group.add_argument(
             "--no-download",

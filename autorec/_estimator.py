@@ -451,16 +451,19 @@ class AutoEncoderRecommender(
     def _user_ratings(self, index: np.ndarray) -> np.ndarray:
         return self._rating_block(index)
 
+    def _fold_in_codes(self) -> tuple[np.ndarray, float]:
+        """Item codes in float64 (cached) and a typical person's bias (its fold-in prior)."""
+        if getattr(self, "_codes64", None) is None:
+            self._codes64 = self._codes().cpu().numpy().astype(np.float64)
+        return self._codes64, self.global_mean_ - float(self._codes64[:, -1].mean())
+
     def _fold_in_ratings(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Raw predicted ratings of every item for a new user: a user model encodes the
         user's row; an item model solves the user's output weights on the item codes
         (ridge with ``fold_in_l2_``, see ``autorec._foldin``)."""
         if self._kind == "item":
-            if getattr(self, "_codes64", None) is None:  # cached: fold-in in milliseconds
-                self._codes64 = self._codes().cpu().numpy().astype(np.float64)
-            # A typical person's bias: the mean rating minus the items' mean offset.
-            prior = self.global_mean_ - float(self._codes64[:, -1].mean())
-            return fold_in_item_model(self._codes64, items, ratings, self.fold_in_l2_, prior)
+            codes, prior = self._fold_in_codes()
+            return fold_in_item_model(codes, items, ratings, self.fold_in_l2_, prior)
         with torch.no_grad():
             row = SparseRows(new_user_row(items, ratings, self.n_items_), self.device_)
             return self.module_.decode(encode_rows(self.module_, row)).cpu().numpy()[0]

@@ -136,9 +136,8 @@ def _item_model_effects(
     model: Any, rated: np.ndarray, ratings: np.ndarray, targets: np.ndarray
 ) -> np.ndarray:
     """Closed-form leave-one-out fall of an item model's fold-in predictions."""
-    if getattr(model, "_codes64", None) is None:
-        model._codes64 = model._codes().cpu().numpy().astype(np.float64)
-    codes, l2 = model._codes64, model.fold_in_l2_
+    codes, prior = model._fold_in_codes()
+    l2 = model.fold_in_l2_
     n = len(rated)
     if n < 2 or l2 is None:
         return np.zeros((len(targets), n))
@@ -155,7 +154,6 @@ def _item_model_effects(
     # The fold-in shrinks the free bias b = y_mean - x_mean @ w toward a typical person's
     # (BIAS_SHRINK pseudo-ratings): the prediction is the unshrunk one minus
     # (1 - c) (b - prior), c = n / (n + BIAS_SHRINK); without row i, b and c change too.
-    prior = model.global_mean_ - float(offset.mean())
     if n < xc.shape[1]:
         w = xc.T @ np.linalg.solve(xc @ xc.T + l2 * np.eye(n), yc)
     else:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ._cli_common import PLOT_HINT, PROG, CLIError
-from ._cli_data import DEFAULT_DATASET, add_data_arguments, dataset_name
+from ._cli_data import DEFAULT_DATASET, add_data_arguments, add_data_home, dataset_name
 from ._protocol import MODELS, SPLITS
 from ._version import __version__
 from .datasets import (
@@ -158,14 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the library's INFO log messages (e.g. per-epoch RMSE)",
     )
     data = argparse.ArgumentParser(add_help=False)
-    data.add_argument(
-        "--data-home",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"folder holding the MovieLens data (default: ${DATA_HOME_ENV}, else the user "
-        "cache folder)",
-    )
+    add_data_home(data)
 
     parser = argparse.ArgumentParser(
         prog=PROG,
