@@ -13,21 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_run import cli_errors as _errors
+from cli_run import run_cli as _run
 
 from autorec import cli
 from autorec.datasets import MOVIELENS_DATASETS, make_ratings
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _run(capsys, *argv: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _errors(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.startswith("autorec: error:")]
 
 
 @pytest.fixture(scope="module")

@@ -11,22 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import cli_errors as _errors
+from cli_run import run_cli as _run
 
 from autorec import cli
 from autorec.datasets import make_ratings
 from autorec.evaluation import make_model, split
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _run(capsys, *argv: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _errors(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.startswith("autorec: error:")]
 
 
 def _tiny_ml1m(home: Path) -> pd.DataFrame:

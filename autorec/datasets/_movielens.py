@@ -60,18 +60,8 @@ _RATINGS_FILES = ("ratings.dat", "ratings.dat.gz")
 #: MovieLens-1M's ratings: whole stars from 1 to 5 (GroupLens' README).
 _STARS = (1.0, 5.0)
 
-DESCR = """\
-MovieLens-1M
-============
-
-1,000,209 ratings (integers 1 to 5) of 3,706 movies by 6,040 users who joined
-MovieLens in 2000, each user with at least 20 ratings; 3,883 movies are
-described in movies.dat (title and genres) and the users in users.dat (gender,
-age group, occupation, zip code). Collected and published by GroupLens
-Research, University of Minnesota: https://grouplens.org/datasets/movielens/1m/
-
-Usage license (from the GroupLens README)
------------------------------------------
+#: GroupLens' usage licence and the citation it asks for (every MovieLens archive's README).
+LICENCE_TERMS = """\
 Neither the University of Minnesota nor any of the researchers involved can
 guarantee the correctness of the data, its suitability for any particular
 purpose, or the validity of results based on the use of the data set. The data
@@ -95,6 +85,23 @@ F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History
 and Context. ACM Transactions on Interactive Intelligent Systems (TiiS) 5, 4,
 Article 19 (December 2015), 19 pages. DOI: https://doi.org/10.1145/2827872
 """
+
+DESCR = (
+    """\
+MovieLens-1M
+============
+
+1,000,209 ratings (integers 1 to 5) of 3,706 movies by 6,040 users who joined
+MovieLens in 2000, each user with at least 20 ratings; 3,883 movies are
+described in movies.dat (title and genres) and the users in users.dat (gender,
+age group, occupation, zip code). Collected and published by GroupLens
+Research, University of Minnesota: https://grouplens.org/datasets/movielens/1m/
+
+Usage license (from the GroupLens README)
+-----------------------------------------
+"""
+    + LICENCE_TERMS
+)
 
 
 class DatasetNotFoundError(FileNotFoundError):

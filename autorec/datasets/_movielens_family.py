@@ -27,6 +27,7 @@ from autorec.datasets._movielens import (
     DESCR as ML_1M_DESCR,
 )
 from autorec.datasets._movielens import (
+    LICENCE_TERMS,
     MOVIELENS_URLS_ENV,
     DatasetNotFoundError,
     load_movielens_1m,
@@ -47,32 +48,10 @@ logger = logging.getLogger(__name__)
 
 _BASE = "files.grouplens.org/datasets/movielens"
 
-LICENCE = """\
-Usage licence (from the GroupLens README of each archive)
-----------------------------------------------------------
-Neither the University of Minnesota nor any of the researchers involved can
-guarantee the correctness of the data, its suitability for any particular
-purpose, or the validity of results based on the use of the data set. The data
-set may be used for any research purposes under the following conditions:
-
-* The user may not state or imply any endorsement from the University of
-  Minnesota or the GroupLens Research Group.
-* The user must acknowledge the use of the data set in publications resulting
-  from the use of the data set (see the citation below).
-* The user may not redistribute the data without separate permission.
-* The user may not use this information for any commercial or revenue-bearing
-  purposes without first obtaining permission from a faculty member of the
-  GroupLens Research Project at the University of Minnesota.
-
-autorec does not ship the data: it downloads it from GroupLens, or reads a copy
-you already have.
-
-Citation
---------
-F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History
-and Context. ACM Transactions on Interactive Intelligent Systems (TiiS) 5, 4,
-Article 19 (December 2015), 19 pages. DOI: https://doi.org/10.1145/2827872
-"""
+LICENCE = (
+    "Usage licence (from the GroupLens README of each archive)\n"
+    "----------------------------------------------------------\n" + LICENCE_TERMS
+)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -29,21 +29,33 @@ def _with_year(movies: pd.DataFrame) -> pd.DataFrame:
     return movies.assign(year=title_year(movies["title"]))
 
 
-def _items_100k(data: bytes, source: str) -> pd.DataFrame:
-    """``u.item``: ``id|title|release date|video date|IMDb URL|19 genre flags``, latin-1."""
-    rows = []
+def _pipe_fields(
+    data: bytes,
+    source: str,
+    valid: Callable[[list[str]], bool],
+    problem: Callable[[list[str]], str],
+) -> Iterator[list[str]]:
+    """The ``|``-separated fields of each non-blank latin-1 line of ``data``; a line whose
+    fields are not ``valid`` raises :class:`MovieLensFormatError` naming it."""
     for number, line in enumerate(data.decode("latin-1").split("\n"), 1):
         line = line.rstrip("\r")
         if not line.strip():
             continue
         fields = line.split("|")
-        if len(fields) != 5 + len(_GENRES_100K) or not fields[0].strip().isdigit():
-            raise MovieLensFormatError(
-                source,
-                f"expected 24 '|'-separated fields starting with a movie id, got {len(fields)}",
-                number,
-                line[:200],
-            )
+        if not valid(fields):
+            raise MovieLensFormatError(source, problem(fields), number, line[:200])
+        yield fields
+
+
+def _items_100k(data: bytes, source: str) -> pd.DataFrame:
+    """``u.item``: ``id|title|release date|video date|IMDb URL|19 genre flags``, latin-1."""
+    rows = []
+    for fields in _pipe_fields(
+        data,
+        source,
+        lambda f: len(f) == 5 + len(_GENRES_100K) and f[0].strip().isdigit(),
+        lambda f: f"expected 24 '|'-separated fields starting with a movie id, got {len(f)}",
+    ):
         genres = "|".join(
             g for g, flag in zip(_GENRES_100K, fields[5:], strict=True) if flag == "1"
         )
@@ -58,15 +70,12 @@ def _items_100k(data: bytes, source: str) -> pd.DataFrame:
 def _users_100k(data: bytes, source: str) -> pd.DataFrame:
     """``u.user``: ``id|age|gender|occupation|zip``."""
     rows = []
-    for number, line in enumerate(data.decode("latin-1").split("\n"), 1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        fields = line.split("|")
-        if len(fields) != 5 or not (fields[0].isdigit() and fields[1].isdigit()):
-            raise MovieLensFormatError(
-                source, "expected id|age|gender|occupation|zip", number, line[:200]
-            )
+    for fields in _pipe_fields(
+        data,
+        source,
+        lambda f: len(f) == 5 and f[0].isdigit() and f[1].isdigit(),
+        lambda f: "expected id|age|gender|occupation|zip",
+    ):
         rows.append((int(fields[0]), fields[2], int(fields[1]), fields[3], fields[4]))
     users, genders, ages, occupations, zips = zip(*rows, strict=True)
     return pd.DataFrame(

@@ -33,6 +33,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from autorec.datasets._delimited import RatingsFormatError, _shorten
+
 __all__ = ["MovieLensFormatError", "parse_movies", "parse_ratings", "parse_users"]
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
@@ -50,8 +52,9 @@ _FAST_BYTES = np.zeros(256, dtype=bool)
 _FAST_BYTES[list(b"0123456789:\n")] = True
 
 
-class MovieLensFormatError(ValueError):
-    """A MovieLens file does not follow its format.
+class MovieLensFormatError(RatingsFormatError):
+    """A MovieLens file does not follow its format (a :class:`RatingsFormatError`; the
+    offending line is decoded as latin-1 and shortened when long).
 
     Attributes
     ----------
@@ -60,26 +63,8 @@ class MovieLensFormatError(ValueError):
     line_number : int or None
         1-based number of the offending line, when one is to blame.
     line : str or None
-        The offending line (decoded as latin-1, shortened when long).
+        The offending line.
     """
-
-    def __init__(
-        self,
-        source: str,
-        problem: str,
-        line_number: int | None = None,
-        line: str | None = None,
-    ) -> None:
-        self.source = source
-        self.line_number = line_number
-        self.line = line
-        where = f"{source}, line {line_number}" if line_number is not None else source
-        shown = f": {line!r}" if line is not None else ""
-        super().__init__(f"{where}: {problem}{shown}")
-
-
-def _shorten(line: str, limit: int = 200) -> str:
-    return line if len(line) <= limit else line[:limit] + "..."
 
 
 def _decompress_if_gzip(data: bytes, source: str) -> bytes:
