@@ -87,6 +87,12 @@ class AutoEncoderNet(nn.Module):
         Learn the residual of a bias model (see ``input_shift`` below).
     refine_l2 : float
         Ridge penalty of the refinement step at the end of the encoder (0: no step).
+    input_fan_in : float, optional
+        The number of ratings a row holds (on average). Given, the first layer's weights
+        start uniform within ``sqrt(6 / (input_fan_in + width))`` (Glorot's rule with the
+        ratings a sparse row feeds in as its fan-in), several times wider than the default
+        ``1 / sqrt(n_columns)`` (``nn.Linear``'s rule for a dense row), under which every
+        row's code starts almost the same (a short training schedule needs the former).
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class AutoEncoderNet(nn.Module):
         generator: torch.Generator | None = None,
         residual: bool = False,
         refine_l2: float = 0.0,
+        input_fan_in: float | None = None,
     ) -> None:
         super().__init__()
         widths = [int(h) for h in hidden_layers]
@@ -126,12 +133,15 @@ class AutoEncoderNet(nn.Module):
         # each of its outputs. Computed from the row's inputs, a new row gets one too.
         self.register_buffer("input_shift", torch.zeros(self.n_columns))
         self.register_buffer("row_shrink", torch.tensor(0.0))
-        self._init_weights(generator)
+        self._init_weights(generator, input_fan_in)
 
-    def _init_weights(self, generator: torch.Generator | None) -> None:
-        # The same rule as nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    def _init_weights(self, generator: torch.Generator | None, fan_in: float | None) -> None:
+        # The same rule as nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the first layer's
+        # by Glorot's rule over the ratings a row holds when ``fan_in`` is given.
         with torch.no_grad():
             bound = 1.0 / math.sqrt(self.n_columns)
+            if fan_in is not None:
+                bound = math.sqrt(6.0 / (max(float(fan_in), 1.0) + self.input_bias.numel()))
             self.input_weight.uniform_(-bound, bound, generator=generator)
             if self.implicit_weight is not None:
                 self.implicit_weight.uniform_(-bound, bound, generator=generator)
