@@ -34,7 +34,7 @@ from tqdm import autonotebook
 from tqdm import tqdm as std_tqdm
 from tqdm.auto import tqdm
 
-from ._network import AutoEncoderNet, predict_at
+from ._network import AutoEncoderNet, predict_cells
 from ._sparse import SparseRows
 from .exceptions import TrainingDivergedError
 
@@ -308,7 +308,7 @@ def validation_rmse(
 ) -> float:
     """RMSE of the clipped outputs at the validation cells, inputs from ``rows``."""
     module.eval()
-    pred = predict_at(module, rows, val[0], val[1])
+    pred = predict_cells(module, rows, val[0], val[1])
     return float(np.sqrt(np.mean((np.clip(pred, *scale).astype(np.float64) - val[2]) ** 2)))
 
 
