@@ -173,8 +173,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     _status(
         args,
         f"split {args.split!r}: {len(train):,} training / {len(test):,} test ratings; "
-        f"training the {MODELS[args.kind].title} (at most {max_epochs[0]} epochs"
-        f"{' each' if len(templates) > 1 else ''})",
+        f"training the {MODELS[args.kind].title} (at most "
+        f"{'/'.join(str(n) for n in max_epochs)} epochs{' each' if len(templates) > 1 else ''})",
     )
     model.fit(train)
     parts = sub_models(model)
