@@ -8,8 +8,9 @@ import scipy.sparse as sp
 import torch
 
 import autorec._network as network
-from autorec._network import AutoEncoderNet, SampledProduct, SparseInput
+from autorec._network import AutoEncoderNet
 from autorec._sparse import SparseRows
+from autorec._sparse_ops import SampledProduct, SparseInput
 
 CPU = torch.device("cpu")
 
