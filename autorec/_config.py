@@ -59,9 +59,9 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 LR_SCHEDULES = ("auto", "plateau", "one-cycle")
 #: epochs="auto" and learning_rate="auto" under each schedule: the most epochs early
 #: stopping may run (plateau), or the cycle's length (one-cycle), and the (peak) rate.
-#: One-cycle on MovieLens-1M (standard split, random state 0): 15 epochs at 5e-3 give
-#: RMSE 0.8353 against the plateau's 0.8350 in 43 epochs; 12 epochs 0.8365, 10 0.8372;
-#: a peak of 3e-3 0.8360, of 7e-3 (12 epochs) 0.8382.
+#: One-cycle on MovieLens-1M (standard split, random states 0-2): 15 epochs at 5e-3 give
+#: test RMSE 0.8352 / 0.8367 / 0.8374 against the plateau's 0.8350 / 0.8362 / 0.8380 (43
+#: epochs at random state 0); 12 epochs 0.8361 (random state 0; see the model page).
 AUTO_EPOCHS = {"plateau": 200, "one-cycle": 15}
 AUTO_LEARNING_RATE = {"plateau": 1e-3, "one-cycle": 5e-3}
 #: The widest hidden layer, and the most weights one weight matrix may hold (2**28 float32
