@@ -25,6 +25,7 @@ from ._cli_helpers import (
     _train_options,
 )
 from ._cli_recommend import _recommend
+from ._config import planned_epochs
 from ._estimator import AutoEncoderRecommender
 from ._version import __version__
 from .datasets import (
@@ -168,12 +169,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         rating_scale=data.rating_scale,
     )
     templates = model.estimators if isinstance(model, BlendRecommender) else [model]
-    max_epochs = [int(t.epochs) for t in templates]
+    max_epochs = [planned_epochs(t) for t in templates]
     _status(
         args,
         f"split {args.split!r}: {len(train):,} training / {len(test):,} test ratings; "
-        f"training the {MODELS[args.kind].title} (at most {max_epochs[0]} epochs"
-        f"{' each' if len(templates) > 1 else ''})",
+        f"training the {MODELS[args.kind].title} (at most "
+        f"{'/'.join(str(n) for n in max_epochs)} epochs{' each' if len(templates) > 1 else ''})",
     )
     model.fit(train)
     parts = sub_models(model)

@@ -17,7 +17,7 @@ from ._base import ParamsMixin
 from ._config import PRESETS, validate_params
 from ._estimator_state import STATE, restore
 from ._explain import ExplainMixin
-from ._fitting import fit_input_rows, learn
+from ._fitting import HeldOutRowsMixin, learn
 from ._foldin import fold_in_item_model
 from ._hybrid import HybridRankingMixin, new_user_row
 from ._network import decode_pairs, encode_rows, rating_block
@@ -48,7 +48,12 @@ READERS = {
 
 
 class AutoEncoderRecommender(
-    ExplainMixin, HybridRankingMixin, RecommenderMixin, CompletionMixin, ParamsMixin
+    ExplainMixin,
+    HybridRankingMixin,
+    HeldOutRowsMixin,
+    RecommenderMixin,
+    CompletionMixin,
+    ParamsMixin,
 ):
     """Autoencoder recommender for explicit ratings (AutoRec).
 
@@ -86,14 +91,15 @@ class AutoEncoderRecommender(
         Fraction of each row's observed ratings hidden from the input at every training
         step (denoising); the loss still covers all of them, so the network learns to
         predict ratings it cannot see. In [0, 1). ``"auto"``: 0.5 on user rows, else 0.
-    epochs : int, default=200
-        Maximum number of passes over the training rows (early stopping usually ends
-        training well before).
+    epochs : int or "auto", default="auto"
+        Passes over the training rows: the one-cycle schedule's length ("auto": 15), or
+        the most early stopping allows under ``lr_schedule="plateau"`` ("auto": 200).
     batch_size : int or "auto", default="auto"
         Rows (users or items) per optimizer step. ``"auto"``: rows / 14 within [8, 256]
         (256 on MovieLens-1M), so small data still gets about 14 steps per epoch.
-    learning_rate : float, default=1e-3
-        Step size of the optimizer.
+    learning_rate : float or "auto", default="auto"
+        Step size of the optimizer (the peak of a one-cycle schedule). "auto": 5e-3
+        under one-cycle, 1e-3 under plateau.
     weight_decay : float, default=3e-4
         L2 penalty on the weight matrices (biases are never decayed). With
         ``optimizer="adamw"`` it is AdamW's decoupled decay.
@@ -107,11 +113,15 @@ class AutoEncoderRecommender(
         Epochs without improvement of the validation RMSE before training stops.
         ``"auto"``: ``4 * sqrt(500,000 / number of ratings)`` rounded, between 4 and 10
         (4 on MovieLens-1M; more on small data, whose validation slice is noisier).
+    lr_schedule : {"auto", "one-cycle", "plateau"}, default="auto"
+        ``"one-cycle"``: a warm-up to ``learning_rate``, then a cosine decay to 0 over the
+        epochs, the second half validated (early stopping still applies); ``"plateau"``
+        (autorec 0.1's recipe, the presets'): a constant rate cut by ``lr_decay`` when the
+        validation RMSE stalls. ``"auto"``: ``"one-cycle"`` (see the model page).
     lr_decay : float, default=0.3
-        Once the validation RMSE has not improved for two epochs in a row, the learning
-        rate is multiplied by this factor after every further epoch without improvement
-        (like scikit-learn's ``learning_rate="adaptive"``). 1.0 keeps it constant. In
-        (0, 1].
+        Plateau schedule: once the validation RMSE has not improved for two epochs, the
+        rate is multiplied by this after every further epoch without improvement (like
+        scikit-learn's ``"adaptive"``). 1.0 keeps it constant. In (0, 1].
     rating_scale : tuple of (float, float), optional
         The lowest and highest possible rating. Ratings outside it are an error and
         predictions are clipped to it. By default, the range seen in ``fit``.
@@ -213,14 +223,15 @@ class AutoEncoderRecommender(
         *,
         dropout: float = 0.0,
         input_dropout: float | str = "auto",
-        epochs: int = 200,
+        epochs: int | str = "auto",
         batch_size: int | str = "auto",
-        learning_rate: float = 1e-3,
+        learning_rate: float | str = "auto",
         weight_decay: float = 3e-4,
         optimizer: str = "adam",
         validation_fraction: float = 0.05,
         patience: int | str = "auto",
         lr_decay: float = 0.3,
+        lr_schedule: str = "auto",
         rating_scale: tuple[float, float] | None = None,
         duplicates: str = "error",
         ranking: str = "hybrid",
@@ -243,6 +254,7 @@ class AutoEncoderRecommender(
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.lr_decay = lr_decay
+        self.lr_schedule = lr_schedule
         self.rating_scale = rating_scale
         self.duplicates = duplicates
         self.ranking = ranking
@@ -329,18 +341,6 @@ class AutoEncoderRecommender(
         self.__dict__.update(state)
         self._reset_caches()
         return self
-
-    def _held_out_rows(self, users: np.ndarray) -> np.ndarray:
-        """Raw predicted ratings of every item for ``users`` (codes) from the inputs the
-        last ``fit(..., validation=...)`` trained on: the hook the blend chooses its
-        ranking weights with. Raises once :meth:`_release_fit_inputs` ran."""
-        if getattr(self, "_fit_inputs", None) is None:
-            raise RuntimeError("the training inputs were released or never kept")
-        module, kind, rows = self._fit_inputs
-        return fit_input_rows(module, kind, rows, users)
-
-    def _release_fit_inputs(self) -> None:
-        self._fit_inputs = None
 
     # --------------------------------------------------------------- internals
     def _reset_caches(self) -> None:

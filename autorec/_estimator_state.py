@@ -66,6 +66,7 @@ def restore(
         raw = dict(state["fit_params_"])
         raw.setdefault("residual", False)  # files from before the option: never residual
         raw.setdefault("refine_l2", 0.0)  # likewise: no refinement step
+        raw.setdefault("lr_schedule", "plateau")  # likewise: autorec 0.1's schedule
         for key in ("hidden_layers", "rating_scale"):  # JSON has no tuples
             if isinstance(raw.get(key), list):
                 raw[key] = tuple(raw[key])

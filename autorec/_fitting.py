@@ -30,7 +30,7 @@ from ._prepare import (
 from ._sparse import SparseRows
 from ._training import TrainConfig, train
 
-__all__ = ["build_module", "fit_input_rows", "learn"]
+__all__ = ["HeldOutRowsMixin", "build_module", "fit_input_rows", "learn"]
 
 
 def learn(
@@ -62,6 +62,7 @@ def learn(
         input_dropout=params["input_dropout"],
         patience=params["patience"],
         lr_decay=params["lr_decay"],
+        lr_schedule=params["lr_schedule"],
         rating_scale=scale,
         verbose=params["verbose"],
         description=f"fit {kind}-autoencoder",
@@ -69,7 +70,10 @@ def learn(
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        module = build_module(params, rows_matrix.shape[1], global_mean, generator)
+        fan_in = fit_rows.nnz / max(fit_rows.shape[0], 1)
+        if params["lr_schedule"] != "one-cycle":  # the plateau recipe: autorec 0.1's start
+            fan_in = None
+        module = build_module(params, rows_matrix.shape[1], global_mean, generator, fan_in)
         if params["residual"]:
             set_bias_model(module, fit_rows)
         module = module.to(device)
@@ -161,6 +165,7 @@ def build_module(
     n_columns: int,
     output_bias: float = 0.0,
     generator: torch.Generator | None = None,
+    input_fan_in: float | None = None,
 ) -> AutoEncoderNet:
     return AutoEncoderNet(
         n_columns,
@@ -171,4 +176,23 @@ def build_module(
         generator=generator,
         residual=params["residual"],
         refine_l2=params["refine_l2"],
+        input_fan_in=input_fan_in,
     )
+
+
+class HeldOutRowsMixin:
+    """The hook :class:`autorec.BlendRecommender` chooses its ranking weights with."""
+
+    _fit_inputs: tuple[AutoEncoderNet, str, SparseRows] | None
+
+    def _held_out_rows(self, users: np.ndarray) -> np.ndarray:
+        """Raw predicted ratings of every item for ``users`` (codes) from the inputs the
+        last ``fit(..., validation=...)`` trained on. Raises once
+        :meth:`_release_fit_inputs` ran."""
+        if getattr(self, "_fit_inputs", None) is None:
+            raise RuntimeError("the training inputs were released or never kept")
+        module, kind, rows = self._fit_inputs  # type: ignore[misc]
+        return fit_input_rows(module, kind, rows, users)
+
+    def _release_fit_inputs(self) -> None:
+        self._fit_inputs = None

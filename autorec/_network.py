@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +30,7 @@ import torch
 from torch import nn
 
 from ._sparse import SparseRows
+from ._sparse_ops import SampledProduct, bag
 
 #: Without gradients (validation, predictions), above this fraction of rated cells among
 #: the asked rows x columns the outputs are computed densely (the whole product, then the
@@ -87,6 +87,12 @@ class AutoEncoderNet(nn.Module):
         Learn the residual of a bias model (see ``input_shift`` below).
     refine_l2 : float
         Ridge penalty of the refinement step at the end of the encoder (0: no step).
+    input_fan_in : float, optional
+        The number of ratings a row holds (on average). Given, the first layer's weights
+        start uniform within ``sqrt(6 / (input_fan_in + width))`` (Glorot's rule with the
+        ratings a sparse row feeds in as its fan-in), several times wider than the default
+        ``1 / sqrt(n_columns)`` (``nn.Linear``'s rule for a dense row), under which every
+        row's code starts almost the same (a short training schedule needs the former).
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class AutoEncoderNet(nn.Module):
         generator: torch.Generator | None = None,
         residual: bool = False,
         refine_l2: float = 0.0,
+        input_fan_in: float | None = None,
     ) -> None:
         super().__init__()
         widths = [int(h) for h in hidden_layers]
@@ -126,12 +133,15 @@ class AutoEncoderNet(nn.Module):
         # each of its outputs. Computed from the row's inputs, a new row gets one too.
         self.register_buffer("input_shift", torch.zeros(self.n_columns))
         self.register_buffer("row_shrink", torch.tensor(0.0))
-        self._init_weights(generator)
+        self._init_weights(generator, input_fan_in)
 
-    def _init_weights(self, generator: torch.Generator | None) -> None:
-        # The same rule as nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    def _init_weights(self, generator: torch.Generator | None, fan_in: float | None) -> None:
+        # The same rule as nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the first layer's
+        # by Glorot's rule over the ratings a row holds when ``fan_in`` is given.
         with torch.no_grad():
             bound = 1.0 / math.sqrt(self.n_columns)
+            if fan_in is not None:
+                bound = math.sqrt(6.0 / (max(float(fan_in), 1.0) + self.input_bias.numel()))
             self.input_weight.uniform_(-bound, bound, generator=generator)
             if self.implicit_weight is not None:
                 self.implicit_weight.uniform_(-bound, bound, generator=generator)
@@ -182,17 +192,17 @@ class AutoEncoderNet(nn.Module):
         only."""
         shown = torch.ones_like(values) if keep is None else keep
         if not self.residual:
-            first = _bag(self.input_weight, columns, offsets, values * shown / keep_rate)
+            first = bag(self.input_weight, columns, offsets, values * shown / keep_rate)
             code = self.hidden(first + self.input_bias)
             code = torch.cat([code, code.new_zeros(code.shape[0], 1)], dim=1)
         else:
             centred = (values - self.input_shift[columns]) * shown
-            first = _bag(self.input_weight, columns, offsets, centred / keep_rate)
-            first = first + _bag(self.implicit_weight, columns, offsets, shown / keep_rate)
+            first = bag(self.input_weight, columns, offsets, centred / keep_rate)
+            first = first + bag(self.implicit_weight, columns, offsets, shown / keep_rate)
             code = self.hidden(first + self.input_bias)
             one = torch.ones((1, 1), dtype=values.dtype, device=values.device)
             row = torch.zeros_like(columns)  # every rating into the one-entry table
-            total, count = (_bag(one, row, offsets, w) for w in (centred, shown))
+            total, count = (bag(one, row, offsets, w) for w in (centred, shown))
             bias = total / (count + self.row_shrink).clamp_min(1e-12)
             code = torch.cat([code, bias], dim=1)
         if self.refine_l2 > 0 and columns.numel():
@@ -268,11 +278,11 @@ class AutoEncoderNet(nn.Module):
         Three ways compute them: a dense batch x columns product followed by a gather,
         when the cells are dense enough; below that, in training (gradients on, cells
         in CSR order: ``SAMPLED_DECODE_DENSITY``), the sampled product
-        (:class:`~autorec._network.SampledProduct`), forward and backward at the cells only; without
-        gradients (validation, predictions: ``DENSE_DECODE_DENSITY``) a gather of
-        the needed weight rows and one dot product per cell. The last two cost in
-        proportion to the cells only (what keeps very sparse, very wide data cheap);
-        all three agree up to float32 rounding.
+        (:class:`~autorec._sparse_ops.SampledProduct`), forward and backward at the cells
+        only; without gradients (predictions: ``DENSE_DECODE_DENSITY``) a gather of the
+        needed weight rows and one dot product per cell. The last two cost in proportion
+        to the cells only (what keeps very sparse, very wide data cheap); all three agree
+        up to float32 rounding.
         """
         cells = code.shape[0] * self.n_columns
         training = (
@@ -293,59 +303,6 @@ class AutoEncoderNet(nn.Module):
         return torch.addmm(self.output_bias, code[:, :-1], self.output_weight.T) + code[:, -1:]
 
 
-def _csr(
-    crow: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]
-) -> torch.Tensor:
-    """A sparse CSR tensor (torch's one-time "beta" notice silenced)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, columns, values, size=shape)
-
-
-class SampledProduct(torch.autograd.Function):
-    """``(code @ weight.T)[rows, columns]``, computing only those cells, forward and back.
-
-    ``rows`` must be sorted (the cells in CSR order: a batch's ratings). Forward is
-    :func:`torch.sparse.sampled_addmm` on the cells' pattern; the gradients are two sparse
-    x dense products, ``G @ weight`` for the codes and ``Gᵀ @ code`` for the weights, with
-    ``G`` the cells' gradients in the same pattern: ``3 x cells x width`` multiply-adds in
-    all, instead of ``3 x rows x columns x width`` for the dense product.
-    """
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: object,
-        code: torch.Tensor,
-        weight: torch.Tensor,
-        rows: torch.Tensor,
-        columns: torch.Tensor,
-    ) -> torch.Tensor:
-        """The products at the cells (one value per cell, in the cells' order)."""
-        n_rows, n_columns = code.shape[0], weight.shape[0]
-        crow = torch.searchsorted(rows, torch.arange(n_rows + 1, device=rows.device))
-        pattern = _csr(crow, columns, code.new_zeros(columns.numel()), (n_rows, n_columns))
-        out = torch.sparse.sampled_addmm(pattern, code, weight.T, beta=0.0).values()
-        ctx.save_for_backward(code, weight, rows, columns, crow)  # type: ignore[attr-defined]
-        return out
-
-    @staticmethod
-    def backward(ctx: object, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
-        """The gradients of the codes and of the weights (none for the cells)."""
-        code, weight, rows, columns, crow = ctx.saved_tensors  # type: ignore[attr-defined]
-        n_rows, n_columns = code.shape[0], weight.shape[0]
-        grad = grad.contiguous()
-        grad_code = grad_weight = None
-        if ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
-            grad_code = _csr(crow, columns, grad, (n_rows, n_columns)) @ weight
-        if ctx.needs_input_grad[1]:  # type: ignore[attr-defined]
-            order = torch.argsort(columns, stable=True)  # Gᵀ in CSR: by column, then row
-            ccol = torch.searchsorted(
-                columns[order], torch.arange(n_columns + 1, device=columns.device)
-            )
-            grad_weight = _csr(ccol, rows[order], grad[order], (n_columns, n_rows)) @ code
-        return grad_code, grad_weight, None, None
-
-
 def _row_groups(lengths: np.ndarray, width: int) -> list[tuple[int, int]]:
     """Consecutive (start, stop) groups of rows whose padded design (rows x longest row x
     ``width``) and Gram matrices (rows x ``width`` x ``width``) hold at most
@@ -361,15 +318,6 @@ def _row_groups(lengths: np.ndarray, width: int) -> list[tuple[int, int]]:
         groups.append((start, stop))
         start = stop
     return groups
-
-
-def _bag(
-    table: torch.Tensor, columns: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
-    """Per row of a CSR batch: the sum of ``table``'s rows at ``columns``, weighted."""
-    return nn.functional.embedding_bag(
-        columns, table, offsets, mode="sum", per_sample_weights=weights
-    )
 
 
 #: Rows encoded at once when coding a whole matrix.
@@ -409,6 +357,26 @@ def predict_at(
 ) -> np.ndarray:
     """Outputs at (row, column) pairs, encoding every row of ``rows`` first."""
     return decode_pairs(module, encode_rows(module, rows), row_index, col_index)
+
+
+def predict_cells(
+    module: AutoEncoderNet, rows: SparseRows, row_index: np.ndarray, col_index: np.ndarray
+) -> np.ndarray:
+    """:func:`predict_at` through the sampled product (:class:`SampledProduct`'s forward):
+    one pass over the cells in row order, without gathering a weight row per cell (what
+    validation scores every epoch; equal to :func:`predict_at` up to float32 rounding)."""
+    order = None if bool(np.all(row_index[1:] >= row_index[:-1])) else np.argsort(row_index)
+    if order is not None:
+        row_index, col_index = row_index[order], col_index[order]
+    with torch.no_grad():
+        codes = encode_rows(module, rows)
+        r = torch.from_numpy(np.ascontiguousarray(row_index, dtype=np.int64)).to(rows.device)
+        c = torch.from_numpy(np.ascontiguousarray(col_index, dtype=np.int64)).to(rows.device)
+        out = SampledProduct.apply(codes[:, :-1], module.output_weight, r, c)
+        out = (out + module.output_bias[c] + codes[r, -1]).cpu().numpy()
+    if order is not None:
+        out[order] = out.copy()
+    return out
 
 
 def user_rows(

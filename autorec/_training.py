@@ -7,8 +7,12 @@ after each epoch, in the spirit of skorch's callbacks:
   where it started (a training loss 100 times its first value, a validation RMSE 1.5
   times that of the untrained network) stops training (an error before the first good
   epoch, a warning and the best weights after it);
-* :class:`LearningRateDecay`: multiplies the learning rate by a factor once the
-  validation score has stalled for two epochs, then after every further stalled epoch;
+* :class:`LearningRateDecay` (``lr_schedule="plateau"``): multiplies the learning rate
+  by a factor once the validation score has stalled for two epochs, then after every
+  further stalled epoch;
+* :class:`OneCycle` (``lr_schedule="one-cycle"``): sets the learning rate before every
+  step (a warm-up, then a cosine decay to 0 over the ``epochs``), and validates the
+  second half of the epochs only;
 * :class:`EarlyStopping`: remembers the best epoch and says when to stop;
 * :class:`BestWeights`: keeps a copy of the best epoch's weights and restores them.
 """
@@ -30,7 +34,7 @@ from tqdm import autonotebook
 from tqdm import tqdm as std_tqdm
 from tqdm.auto import tqdm
 
-from ._network import AutoEncoderNet, predict_at
+from ._network import AutoEncoderNet, predict_cells
 from ._sparse import SparseRows
 from .exceptions import TrainingDivergedError
 
@@ -39,6 +43,7 @@ __all__ = [
     "DivergenceGuard",
     "EarlyStopping",
     "LearningRateDecay",
+    "OneCycle",
     "TrainConfig",
     "make_optimizer",
     "train",
@@ -71,6 +76,7 @@ class TrainConfig:
     patience: int
     lr_decay: float
     rating_scale: tuple[float, float]
+    lr_schedule: str = "plateau"
     verbose: int = 0
     description: str = "fit autoencoder"
 
@@ -135,6 +141,40 @@ class LearningRateDecay:
         if score >= stopping.best_score and stopping.stalled_for(epoch) >= 2:
             for group in self.optimizer.param_groups:
                 group["lr"] *= self.factor
+
+
+class OneCycle:
+    """Set the learning rate before every optimizer step: a linear warm-up from
+    ``peak / 25`` to ``peak`` over the first ``warmup`` fraction of ``total`` steps, then
+    a cosine decay to 0 at the last step (Smith's one-cycle policy)."""
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, peak: float, total: int, warmup: float = 0.3
+    ) -> None:
+        self.optimizer = optimizer
+        self.peak, self.total = float(peak), max(int(total), 1)
+        self.warm = max(round(warmup * self.total), 1)
+        self.done = 0
+
+    def rate(self, step: int) -> float:
+        """The learning rate of optimizer step ``step`` (0-based)."""
+        if step < self.warm:
+            return self.peak * (1 + 24 * step / self.warm) / 25
+        progress = min((step - self.warm) / max(self.total - self.warm, 1), 1.0)
+        return self.peak * 0.5 * (1 + math.cos(math.pi * progress))
+
+    @staticmethod
+    def validates(epoch: int, epochs: int) -> bool:
+        """Whether ``epoch`` (of ``epochs``) is validated: those of the second half only,
+        where the decaying rate makes each epoch a candidate for the best."""
+        return epoch > epochs // 2
+
+    def step(self) -> None:
+        """Set the rate of the next optimizer step."""
+        rate = self.rate(self.done)
+        for group in self.optimizer.param_groups:
+            group["lr"] = rate
+        self.done += 1
 
 
 class BestWeights:
@@ -232,6 +272,7 @@ def _run_epoch(
     config: TrainConfig,
     generator: torch.Generator,
     guard: DivergenceGuard,
+    cycle: OneCycle | None = None,
 ) -> float:
     """One pass over the rows in random order; the training RMSE (NaN if it diverged)."""
     module.train()
@@ -254,6 +295,8 @@ def _run_epoch(
             return math.nan
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if cycle is not None:
+            cycle.step()
         optimizer.step()
         total += loss.item() * b.values.numel()
         count += b.values.numel()
@@ -265,7 +308,7 @@ def validation_rmse(
 ) -> float:
     """RMSE of the clipped outputs at the validation cells, inputs from ``rows``."""
     module.eval()
-    pred = predict_at(module, rows, val[0], val[1])
+    pred = predict_cells(module, rows, val[0], val[1])
     return float(np.sqrt(np.mean((np.clip(pred, *scale).astype(np.float64) - val[2]) ** 2)))
 
 
@@ -334,28 +377,32 @@ def train(
             best.save(module)
     bar = _progress(config)
     steps = max(1, math.ceil(rows.shape[0] / config.batch_size))
+    cycle = None
+    if config.lr_schedule == "one-cycle":
+        cycle = OneCycle(optimizer, config.learning_rate, steps * config.epochs)
     warmup = math.ceil(WARMUP_STEPS / steps)  # epochs
     for epoch in range(1, config.epochs + 1):
         tick = time.perf_counter()
-        train_rmse = _run_epoch(module, rows, optimizer, config, generator, guard)
-        val_rmse = math.nan
-        if val is not None and math.isfinite(train_rmse):
-            val_rmse = validation_rmse(module, rows, val, config.rating_scale)
+        train_rmse = _run_epoch(module, rows, optimizer, config, generator, guard, cycle)
+        checked = val is not None and math.isfinite(train_rmse)
+        checked = checked and (cycle is None or cycle.validates(epoch, config.epochs))
+        val_rmse = validation_rmse(module, rows, val, config.rating_scale) if checked else math.nan
         seconds = time.perf_counter() - tick
         for key, value in (("train_rmse", train_rmse), ("val_rmse", val_rmse)):
             history[key].append(value)
         history["seconds"].append(seconds)
         bar.set_postfix(train_rmse=f"{train_rmse:.4f}", val_rmse=f"{val_rmse:.4f}", refresh=False)
         bar.update(1)
-        if not math.isfinite(train_rmse) or (
-            val is not None and guard.validation_diverged(val_rmse)
-        ):
+        if not math.isfinite(train_rmse) or (checked and guard.validation_diverged(val_rmse)):
             held = kept_epoch if best.state is not None and epoch > 1 else None
             advice = divergence_advice(config, module.refine_l2)
             DivergenceGuard.fail(epoch, config.learning_rate, held, advice)
             break
+        if val is not None and not checked:  # one-cycle: the first half is not validated
+            logger.info("epoch %d: train RMSE %.4f (%.2fs)", epoch, train_rmse, seconds)
+            continue
         score = val_rmse if val is not None else -epoch
-        if epoch > warmup:
+        if epoch > warmup and cycle is None:
             decay.step(score, stopping, epoch)
         stopping.update(epoch, score)
         if score < kept_score:

@@ -120,8 +120,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser, seeds: str) -> None:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="maximum number of training epochs (default: the estimator's; early stopping "
-        "may stop sooner)",
+        help="training epochs: the one-cycle schedule's length, or the plateau schedule's "
+        "maximum (default: the estimator's, 15 or 200; early stopping may stop sooner)",
     )
     parser.add_argument(
         "--random-state",

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from autorec import AutoEncoderRecommender
+from autorec._config import planned_epochs
 from autorec.baselines import BiasBaseline
 from autorec.datasets import make_ratings
 from autorec.evaluation import MODELS, evaluate_ranking, make_model, rating_scores, sub_models
@@ -436,7 +437,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             args.no_cornac = True
     if args.no_cornac and "mf" in args.model_list:
         args.model_list.remove("mf")
-    default_epochs = AutoEncoderRecommender().epochs
+    default_epochs = planned_epochs(AutoEncoderRecommender())
     args.overrides = {} if args.epochs is None else {"epochs": min(args.epochs, default_epochs)}
     args.sizes = SIZES["quick" if args.quick else "full"]
     return args

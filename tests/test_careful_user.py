@@ -119,7 +119,8 @@ def r():
 @pytest.mark.parametrize(
     "params",
     [
-        {"optimizer": "sgd", "learning_rate": 10.0, "epochs": 8},
+        # a constant rate of 10 (one-cycle warms up to it and decays again)
+        {"optimizer": "sgd", "learning_rate": 10.0, "epochs": 8, "lr_schedule": "plateau"},
         {"kind": "user", "refine_l2": 1e-9},
     ],
     ids=["sgd-lr-10", "refine-1e-9"],
@@ -159,7 +160,7 @@ def test_validation_pairs_must_be_rated_and_leave_something_to_train_on(r):
     with pytest.raises(ValueError, match="validation holds all 1500 ratings"):
         model.fit(r, validation=r[["user_id", "item_id"]])
     model.fit(r, validation=r[["user_id", "item_id"]].iloc[:100])
-    assert max(model.history_["val_rmse"]) < 2.0
+    assert np.nanmax(model.history_["val_rmse"]) < 2.0
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ import scipy.sparse as sp
 import torch
 
 import autorec._network as network
-from autorec._network import AutoEncoderNet, SampledProduct
+from autorec._network import AutoEncoderNet
 from autorec._sparse import SparseRows
+from autorec._sparse_ops import SampledProduct, SparseInput
 
 CPU = torch.device("cpu")
 
@@ -54,6 +55,27 @@ def test_sampled_product_is_the_product_at_the_cells_in_csr_order():
     assert torch.autograd.gradcheck(
         lambda c, w: SampledProduct.apply(c, w, rows, columns),
         (code.double().detach().requires_grad_(), weight.double().detach().requires_grad_()),
+    )
+
+
+def test_sparse_input_matches_the_embedding_bag_values_and_gradients():
+    b = _batch(0.01, seed=3)
+    assert (torch.diff(b.offsets) == 0).any()  # some rows hold no rating: empty bags
+    gen = torch.Generator().manual_seed(4)
+    table = torch.randn(300, 6, generator=gen, requires_grad=True)
+    weights = torch.rand(b.values.shape, generator=gen)
+    out = SparseInput.apply(table, b.columns, b.offsets, weights)
+    want = torch.nn.functional.embedding_bag(
+        b.columns, table, b.offsets, mode="sum", per_sample_weights=weights
+    )
+    torch.testing.assert_close(out, want)
+    grad = torch.randn(out.shape, generator=gen)
+    (got,) = torch.autograd.grad(out, table, grad)
+    (expected,) = torch.autograd.grad(want, table, grad)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    assert torch.autograd.gradcheck(
+        lambda t: SparseInput.apply(t, b.columns, b.offsets, weights.double()),
+        (table.double().detach().requires_grad_(),),
     )
 
 

@@ -133,7 +133,7 @@ def test_residual_network_keeps_its_bias_model_when_training_only_overfits():
     ).fit(df)
     assert est.fit_params_["residual"]
     assert est.best_epoch_ == 0, est.history_
-    assert min(est.history_["val_rmse"]) > est.history_["val_reference"]
+    assert np.nanmin(est.history_["val_rmse"]) > est.history_["val_reference"]
     assert not est.module_.output_weight.detach().any()  # the untrained output layer
 
 
@@ -416,7 +416,7 @@ def test_a_residual_network_slow_to_overtake_its_bias_model_is_not_stopped():
     # network overtakes the bias model and is kept.
     ratings = make_ratings(n_users=200, n_items=300, n_ratings=8000, random_state=0)
     est = AutoEncoderRecommender(
-        kind="item", batch_size=300, patience=2, epochs=400, random_state=0
+        kind="item", batch_size=300, patience=2, epochs=400, lr_schedule="plateau", random_state=0
     ).fit(ratings)
     val, reference = est.history_["val_rmse"], est.history_["val_reference"]
     assert min(val[1:4]) > max(val[0], reference)
@@ -973,7 +973,7 @@ def test_divergence_before_a_good_epoch_raises(ratings, monkeypatch):
 
 def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, monkeypatch):
     calls = {"validations": 0}
-    real_predict_at = training_module.predict_at
+    real_predict_at = training_module.predict_cells
     real_decode_at = training_module.AutoEncoderNet.decode_at
 
     def counting_predict_at(*args, **kwargs):  # once before training, then once per epoch
@@ -984,9 +984,10 @@ def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, 
         out = real_decode_at(self, code, rows, columns)
         return out * float("nan") if self.training and calls["validations"] >= 3 else out
 
-    monkeypatch.setattr(training_module, "predict_at", counting_predict_at)
+    monkeypatch.setattr(training_module, "predict_cells", counting_predict_at)
     monkeypatch.setattr(training_module.AutoEncoderNet, "decode_at", decode_at)
-    params = {**SMALL, "patience": 100}
+    # every epoch validated, and a two-epoch run the start of a longer one: the plateau
+    params = {**SMALL, "patience": 100, "lr_schedule": "plateau"}
     with pytest.warns(RuntimeWarning, match="diverged in epoch 3"):
         diverged = AutoEncoderRecommender(**params).fit(ratings)
     monkeypatch.undo()
@@ -1001,16 +1002,17 @@ def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, 
 
 def test_nan_validation_rmse_counts_as_divergence(ratings, monkeypatch):
     calls = {"n": 0}
-    real_predict_at = training_module.predict_at
+    real_predict_at = training_module.predict_cells
 
     def predict_at(*args, **kwargs):
         calls["n"] += 1
         out = real_predict_at(*args, **kwargs)
         return out * np.float32("nan") if calls["n"] == 5 else out  # epoch 4
 
-    monkeypatch.setattr(training_module, "predict_at", predict_at)
+    monkeypatch.setattr(training_module, "predict_cells", predict_at)
+    params = {**SMALL, "patience": 100, "lr_schedule": "plateau"}  # every epoch validated
     with pytest.warns(RuntimeWarning, match="diverged in epoch 4"):
-        est = AutoEncoderRecommender(**{**SMALL, "patience": 100}).fit(ratings)
+        est = AutoEncoderRecommender(**params).fit(ratings)
     assert est.best_epoch_ <= 3
     assert np.isfinite(est.predict_matrix(clip=False)).all()
 

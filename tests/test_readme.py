@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 
 from autorec import AutoEncoderRecommender
+from autorec._config import planned_epochs
 from autorec.cli import build_parser
 from autorec.datasets import make_ratings
 
@@ -287,7 +288,7 @@ def _run_quickstart(monkeypatch, capsys, home: Path, workdir: Path) -> tuple[str
     fit, recommend = AutoEncoderRecommender.fit, AutoEncoderRecommender.recommend
 
     def capped_fit(self, *args, **kwargs):
-        self.set_params(epochs=min(self.epochs, EPOCH_CAP))
+        self.set_params(epochs=min(planned_epochs(self), EPOCH_CAP))
         return fit(self, *args, **kwargs)
 
     calls = []
