@@ -7,11 +7,13 @@ unrated item by predicted rating favours obscure items that one or two people lo
     score = log(max(exposure, eps)) + alpha * (clipped predicted rating - midpoint)
             - beta * log(1 + number of training ratings of the item)
 
-where ``exposure`` comes from EASE (Steck 2019), a closed-form linear autoencoder of the
-*binarised* training matrix that predicts which items a user rates; ``alpha`` and the
-small popularity discount ``beta`` are chosen on the fit's own held-out validation slice
-by NDCG@10 (never constants tuned on MovieLens): the best pair, or among pairs within
-``TOLERANCE`` of it the one with the largest ``beta`` (the most varied lists).
+where ``exposure`` comes from EASE (Steck 2019), a closed-form linear autoencoder that
+predicts which items a user rates, fed the ratings minus the scale's lowest value (a
+lowest rating is no sign of interest), or the product of that model and one fed who
+rated what; ``alpha``, the small popularity discount ``beta`` and which exposure model
+are chosen on the fit's own held-out validation slice by NDCG@10 (never constants tuned
+on MovieLens): the best, or among grid points within ``TOLERANCE`` of it the one with
+the largest ``beta`` (the most varied lists).
 ``ranking="rating"`` gives the reference study's order back, and
 ``ranking="exposure"`` the exposure model alone.
 
@@ -51,6 +53,7 @@ __all__ = [
     "combine",
     "fit_exposure",
     "relevance_threshold",
+    "search_weights",
 ]
 
 RANKINGS = ("hybrid", "rating", "exposure")
@@ -61,18 +64,25 @@ ALPHAS = (0.0, 0.2, 0.35, 0.5, 0.7, 1.0, 1.5)
 BETAS = (0.0, 0.05, 0.1)
 #: NDCG@10 within this of the best counts as a tie (then the largest beta wins).
 TOLERANCE = 0.001
-#: Cells (users x items) of the score matrices that choose the weights: every validation
-#: user of MovieLens-1M, a random subset where the catalogue is larger.
+#: Users whose held-out ratings choose the weights: a random sample (fixed by the
+#: fit's random state) of those with a liked validation rating, at most this many, and
+#: fewer where their score matrices would pass ``MAX_VALIDATION_CELLS`` (users x items).
+MAX_VALIDATION_USERS = 2000
 MAX_VALIDATION_CELLS = 25_000_000
+#: The weight grid ranks only each validation user's ``CANDIDATES`` best items under the
+#: grid's middle weights (an item further down reaches no other grid point's top 10 on
+#: MovieLens-1M: the validation NDCG of every grid point moves by at most 4e-5).
+CANDIDATES = 200
 #: What the hybrid's exposure model may be fed (see ``autorec._tuning.weighted_rows``:
 #: ``"binary"`` who rated what, ``"rating"`` the rating minus the scale's lowest value,
-#: so that a lowest rating is no sign of interest) and the ridge penalties tried, in
-#: units of the mean squared input per item (about 200 for binary MovieLens-1M).
+#: so that a lowest rating is no sign of interest). Both are solved once on the
+#: validation slice, with the ridge penalty ``EXPOSURE_L2_FACTOR`` times the mean squared
+#: input per item (about 200 for binary MovieLens-1M); the weight grid then chooses
+#: between the rating-fed model alone and both at once, ``e = e_binary * e_rating ** gamma``
+#: for these ``gamma`` (input ``"both"``).
 EXPOSURE_INPUTS = ("binary", "rating")
-EXPOSURE_L2_FACTORS = (2.5, 5.0, 10.0)
-#: Also tried on validation: both exposure models at once (each with its best penalty),
-#: ``e = e_binary * e_rating ** gamma``, for these ``gamma`` (input ``"both"``).
-EXPOSURE_GAMMAS = (0.5, 1.0)
+EXPOSURE_L2_FACTOR = 5.0
+EXPOSURE_GAMMAS = (1.0,)
 #: Subtracted from the hybrid score of an item whose predicted rating is below the
 #: scale's midpoint: such an item ranks after every candidate the user is predicted to
 #: like at least moderately (a disliked movie is never recommended while others remain).
@@ -118,47 +128,76 @@ def choose_weights(
     computed from the ratings the models trained on; ``seen`` (those ratings) are not
     candidates; ``relevant`` marks the held-out items rated at least
     ``relevance_threshold``. Returns the pair and the NDCG of every pair tried (keys
-    ``"alpha,beta"``). The grid is scored with :func:`torch.topk` on one buffer (ties
-    broken arbitrarily, which moves NDCG by nothing measurable), a few seconds for every
-    MovieLens-1M user.
+    ``"alpha,beta"``); :func:`search_weights` does the work.
+    """
+    log_exposure = np.log(np.maximum(exposure, np.float32(EPS)), dtype=np.float32)
+    _, pair, table = search_weights(
+        {"": log_exposure}, ratings, popularity, seen, relevant, scale, k
+    )
+    return pair, {key[1:]: value for key, value in table.items()}
+
+
+def search_weights(
+    bases: dict[str, np.ndarray],
+    ratings: np.ndarray,
+    popularity: np.ndarray,
+    seen: sp.csr_matrix,
+    relevant: sp.csr_matrix,
+    scale: tuple[float, float],
+    k: int = 10,
+) -> tuple[str, tuple[float, float], dict[str, float]]:
+    """The log-exposure base (a key of ``bases``) and the (alpha, beta) of ``ALPHAS`` x
+    ``BETAS`` with the best NDCG@k on the validation users: among the grid points within
+    ``TOLERANCE`` of the best, the largest beta, then alpha, then the first base.
+
+    Each base holds ``log(max(exposure, EPS))`` of every item for the validation users;
+    ``ratings``, ``popularity``, ``seen`` and ``relevant`` as for :func:`choose_weights`.
+    The grid ranks only each user's ``CANDIDATES`` best items under the middle grid point
+    (all items of a smaller catalogue), with :func:`torch.topk` on one buffer (ties broken
+    arbitrarily, which moves NDCG by nothing measurable). Returns the base, the pair and
+    the NDCG of every grid point (keys ``"base,alpha,beta"``).
     """
     low, high = scale
-    k = min(k, exposure.shape[1])  # a catalogue smaller than k ranks all of it
-    base = torch.from_numpy(np.log(np.maximum(exposure, np.float32(EPS)), dtype=np.float32))
-    mask = seen.tocoo()
-    base[
-        torch.from_numpy(mask.row.astype(np.int64)), torch.from_numpy(mask.col.astype(np.int64))
-    ] = -np.inf
+    n_users, n_items = ratings.shape
+    k = min(k, n_items)  # a catalogue smaller than k ranks all of it
     liked = torch.from_numpy(np.clip(ratings, low, high) - np.float32((low + high) / 2.0))
-    base.sub_((liked < 0).float(), alpha=DISLIKE_PENALTY)
-    discount = torch.log1p(torch.from_numpy(np.asarray(popularity, dtype=np.float32)))[None, :]
-    rel = relevant.tocsr()
-    dense = torch.zeros(rel.shape, dtype=torch.bool)
-    coo = rel.tocoo()
-    dense[
-        torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))
-    ] = True
+    penalty = (liked < 0).float().mul_(DISLIKE_PENALTY)
+    discount = torch.log1p(torch.from_numpy(np.asarray(popularity, dtype=np.float32)))
+    discount = discount[None, :].expand(n_users, n_items)
+    rows, cols = _cells(seen)
+    dense = torch.zeros(relevant.shape, dtype=torch.bool)
+    dense[_cells(relevant)] = True
     n_relevant = dense.sum(dim=1)
     counted = n_relevant > 0
     gains = 1.0 / torch.log2(torch.arange(k, dtype=torch.float64) + 2.0)
-    ideal = torch.cumsum(gains, 0)[(n_relevant.clamp(max=k) - 1).clamp(min=0)]
+    ideal = torch.cumsum(gains, 0)[(n_relevant.clamp(max=k) - 1).clamp(min=0)][counted]
+    middle = (ALPHAS[len(ALPHAS) // 2], BETAS[len(BETAS) // 2])
     table: dict[str, float] = {}
-    buffer = torch.empty_like(base)
-    for alpha in ALPHAS:
-        for beta in BETAS:
-            torch.add(base, liked, alpha=alpha, out=buffer)
-            if beta:
-                buffer.sub_(discount, alpha=beta)
-            top = torch.topk(buffer, k, dim=1).indices
-            hits = torch.gather(dense, 1, top).to(torch.float64)
-            ndcg = (hits * gains).sum(dim=1)[counted] / ideal[counted]
-            table[f"{alpha},{beta}"] = float(ndcg.mean()) if counted.any() else float("nan")
+    for name, log_exposure in bases.items():
+        base = torch.from_numpy(log_exposure) - penalty
+        base[rows, cols] = -np.inf
+        parts, hits_of = (base, liked, discount), dense
+        if CANDIDATES < n_items:
+            mid = base + middle[0] * liked - middle[1] * discount
+            keep = torch.topk(mid, CANDIDATES, dim=1).indices
+            parts = tuple(torch.gather(part, 1, keep) for part in parts)
+            hits_of = torch.gather(dense, 1, keep)
+        buffer = torch.empty_like(parts[0])
+        for alpha in ALPHAS:
+            for beta in BETAS:
+                torch.add(parts[0], parts[1], alpha=alpha, out=buffer)
+                if beta:
+                    buffer.sub_(parts[2], alpha=beta)
+                top = torch.topk(buffer, k, dim=1).indices
+                hits = torch.gather(hits_of, 1, top).to(torch.float64)
+                ndcg = (hits * gains).sum(dim=1)[counted] / ideal
+                value = float(ndcg.mean()) if counted.any() else float("nan")
+                table[f"{name},{alpha},{beta}"] = value
     best = max(table.values())
     near = [key for key, value in table.items() if value >= best - TOLERANCE]
-    alpha, beta = max(
-        (tuple(float(v) for v in key.split(",")) for key in near), key=lambda ab: (ab[1], ab[0])
-    )
-    return (alpha, beta), table
+    chosen = max(near, key=lambda key: tuple(float(v) for v in key.rsplit(",", 2)[:0:-1]))
+    name, alpha, beta = chosen.rsplit(",", 2)
+    return name, (float(alpha), float(beta)), table
 
 
 def _cells(matrix: sp.spmatrix) -> tuple[torch.Tensor, torch.Tensor]:
@@ -170,10 +209,11 @@ def _cells(matrix: sp.spmatrix) -> tuple[torch.Tensor, torch.Tensor]:
 def validation_users(
     relevant_rows: np.ndarray, n_items: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """The users whose validation slice holds a liked item, sorted; a random subset when
-    their score matrices would pass ``MAX_VALIDATION_CELLS``."""
+    """The users whose validation slice holds a liked item, sorted; a random subset of
+    ``MAX_VALIDATION_USERS`` (fewer when their score matrices would pass
+    ``MAX_VALIDATION_CELLS``) when there are more."""
     users = np.unique(relevant_rows)
-    most = max(100, MAX_VALIDATION_CELLS // max(n_items, 1))
+    most = min(MAX_VALIDATION_USERS, max(100, MAX_VALIDATION_CELLS // max(n_items, 1)))
     if len(users) > most:
         users = np.sort(rng.choice(users, most, replace=False))
     return users.astype(np.int64)
@@ -263,13 +303,16 @@ def _validate(
     scale: tuple[float, float],
     seed: int,
 ) -> tuple[tuple[float, float], dict[str, float] | None, dict[str, Any], dict[str, Cooccurrence]]:
-    """(alpha, beta), the validation table, the exposure model's input and l2
-    (``EXPOSURE_INPUTS`` x ``EXPOSURE_L2_FACTORS``, and both inputs at once for
-    ``EXPOSURE_GAMMAS``, chosen with the weights: the best NDCG@10 over every
-    combination) and each input's Gram matrix on ``fit_matrix`` (computed once, for all
-    its penalties, and reused by the final model); the exposure model alone
-    (binary, ``EXPOSURE_L2``), with a warning, when no validation user liked a held-out
-    item. The table's keys are ``"input,l2,alpha,beta"``."""
+    """(alpha, beta), the validation table, the exposure model's input and l2 and each
+    input's Gram matrix on ``fit_matrix`` (reused by the final model).
+
+    One exposure model per input of ``EXPOSURE_INPUTS`` is solved on ``fit_matrix`` with
+    the penalty ``EXPOSURE_L2_FACTOR`` times its mean squared input per item; the weight
+    grid (:func:`search_weights`) then chooses between the rating-fed model alone and
+    both at once (for each of ``EXPOSURE_GAMMAS``), with (alpha, beta), by NDCG@10 on
+    the validation users. The exposure model alone (binary, ``EXPOSURE_L2``), with a
+    warning, when no validation user liked a held-out item. The table's keys are
+    ``"rating,l2,alpha,beta"`` and ``"both<gamma>,<l2>+<l2 rating>,alpha,beta"``."""
     chosen = np.empty(0, dtype=np.int64)
     if cells is not None and cell_ratings is not None:
         liked = cell_ratings >= relevance_threshold(scale)
@@ -285,41 +328,36 @@ def _validate(
         )
         return (0.0, 0.0), None, {"input": "binary", "shift": 0.0, "l2": EXPOSURE_L2}, {}
     seen = fit_matrix[chosen]
-    relevant = relevant_matrix(users, items, chosen, fit_matrix.shape)
-    ratings = rating_rows(chosen)
-    popularity = item_counts(fit_matrix)
     shift = float(scale[0])
-    table: dict[str, float] = {}
-    best: tuple[float, tuple[float, float], dict[str, Any]] | None = None
-    best_of: dict[str, tuple[float, float, np.ndarray]] = {}  # input: (value, l2, scores)
-    counts: dict[str, Cooccurrence] = {}  # input: its Gram matrix, for every penalty
+    counts: dict[str, Cooccurrence] = {}  # input: its Gram matrix, kept for the final model
+    l2: dict[str, float] = {}
+    scored: dict[str, np.ndarray] = {}
     for input in EXPOSURE_INPUTS:
         counts[input] = cooccurrence(fit_matrix, input=input, shift=shift)
         unit = exposure_unit(fit_matrix, input, shift)
-        for factor in EXPOSURE_L2_FACTORS:
-            l2 = float(np.round(unit * factor, 1))
-            scored = fit_exposure(fit_matrix, l2, counts=counts[input]).scores(seen)
-            pair, scores = choose_weights(scored, ratings, popularity, seen, relevant, scale)
-            table.update({f"{input},{l2:g},{key}": value for key, value in scores.items()})
-            value = scores[f"{pair[0]},{pair[1]}"]
-            if input not in best_of or value > best_of[input][0]:
-                best_of[input] = (value, l2, scored)
-            if best is None or value > best[0]:
-                best = (value, pair, {"input": input, "shift": shift, "l2": l2})
-    if {"binary", "rating"} <= set(best_of):
-        _, l2, binary = best_of["binary"]
-        _, l2_rating, graded = best_of["rating"]
-        for gamma in EXPOSURE_GAMMAS:
-            mixed = product_exposure(binary, graded, gamma)
-            pair, scores = choose_weights(mixed, ratings, popularity, seen, relevant, scale)
-            key = f"both{gamma:g},{l2:g}+{l2_rating:g}"
-            table.update({f"{key},{k}": value for k, value in scores.items()})
-            value = scores[f"{pair[0]},{pair[1]}"]
-            if best is None or value > best[0]:
-                fed = {"input": "both", "shift": shift, "l2": l2, "l2_rating": l2_rating}
-                best = (value, pair, {**fed, "gamma": gamma})
-    assert best is not None
-    return best[1], table, best[2], counts
+        l2[input] = float(np.round(unit * EXPOSURE_L2_FACTOR, 1))
+        scored[input] = fit_exposure(fit_matrix, l2[input], counts=counts[input]).scores(seen)
+    floor = np.float32(EPS)
+    graded = f"rating,{l2['rating']:g}"
+    bases = {graded: np.log(np.maximum(scored["rating"], floor), dtype=np.float32)}
+    params = {graded: {"input": "rating", "shift": shift, "l2": l2["rating"]}}
+    for gamma in EXPOSURE_GAMMAS:
+        name = f"both{gamma:g},{l2['binary']:g}+{l2['rating']:g}"
+        both = product_exposure(scored["binary"], scored["rating"], gamma)
+        bases[name] = np.log(np.maximum(both, floor), dtype=np.float32)
+        params[name] = {
+            "input": "both",
+            "shift": shift,
+            "l2": l2["binary"],
+            "l2_rating": l2["rating"],
+            "gamma": gamma,
+        }
+    del scored
+    relevant = relevant_matrix(users, items, chosen, fit_matrix.shape)
+    name, pair, table = search_weights(
+        bases, rating_rows(chosen), item_counts(fit_matrix), seen, relevant, scale
+    )
+    return pair, table, params[name], counts
 
 
 def product_exposure(binary: np.ndarray, graded: np.ndarray, gamma: float) -> np.ndarray:

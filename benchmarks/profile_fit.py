@@ -63,7 +63,7 @@ PHASES: list[tuple[str, Any, str]] = [
     ("ranking: exposure models (EASE)", autorec._hybrid, "fit_exposure"),
     ("ranking: exposure models (EASE)", autorec._hybrid, "cooccurrence"),
     ("ranking: exposure models (EASE)", autorec._hybrid, "final_exposure"),
-    ("ranking: weight search", autorec._hybrid, "choose_weights"),
+    ("ranking: weight search", autorec._hybrid, "search_weights"),
     ("ranking: rest", autorec._fitting, "fit_ranking"),
 ]
 #: Phases timed on their own even inside another (their time leaves the outer one's).

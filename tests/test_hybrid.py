@@ -168,3 +168,18 @@ def test_no_validation_slice_warns_and_ranks_by_exposure():
     with pytest.warns(UserWarning, match="exposure model alone"):
         model = AutoEncoderRecommender(epochs=1, validation_fraction=0.0).fit(frame)
     assert model.ranking_weights_ == (0.0, 0.0)
+
+
+def test_the_candidate_cut_keeps_the_validation_grid(monkeypatch):
+    # The grid ranks each user's CANDIDATES best items under its middle point only: on a
+    # catalogue larger than that, every grid point's NDCG is (nearly) the full ranking's.
+    import autorec._hybrid as hybrid
+
+    exposure, ratings, popularity, seen, relevant = _random_case(5, n=200, m=900)
+    exposure = exposure**4  # a skewed exposure, as real ones are
+    assert hybrid.CANDIDATES < 900  # the first search cuts
+    cut = choose_weights(exposure, ratings, popularity, seen, relevant, (1.0, 5.0))[1]
+    monkeypatch.setattr(hybrid, "CANDIDATES", 10**6)
+    full = choose_weights(exposure, ratings, popularity, seen, relevant, (1.0, 5.0))[1]
+    assert cut.keys() == full.keys()
+    assert max(abs(cut[key] - full[key]) for key in full) < 0.01

@@ -10,9 +10,11 @@ import scipy.sparse as sp
 
 from autorec import AutoEncoderRecommender
 from autorec._hybrid import (
+    ALPHAS,
+    BETAS,
     EXPOSURE_GAMMAS,
     EXPOSURE_INPUTS,
-    EXPOSURE_L2_FACTORS,
+    EXPOSURE_L2_FACTOR,
     TOLERANCE,
     combine,
     exposure_unit,
@@ -39,18 +41,25 @@ def _key(chosen, alpha, beta):
     return f"{chosen['input']},{chosen['l2']:g},{alpha},{beta}"
 
 
-def test_the_exposure_input_and_l2_are_the_best_on_validation(model):
+def test_the_exposure_input_and_weights_are_the_best_on_validation(model):
     chosen = model.exposure_params_
     table = model.ranking_validation_
-    assert chosen["input"] in (*EXPOSURE_INPUTS, "both")
+    assert chosen["input"] in ("rating", "both")
     assert chosen["shift"] == model.rating_scale_[0]
-    # Every input x penalty was tried with the whole (alpha, beta) grid, then both models
-    # at once for every gamma.
+    # The rating-fed model alone and both models at once for every gamma, each with the
+    # whole (alpha, beta) grid, and each input's penalty scaled to its input.
     tried = {tuple(key.split(",")[:2]) for key in table}
-    single = {t for t in tried if not t[0].startswith("both")}
-    assert {t[0] for t in single} == set(EXPOSURE_INPUTS)
-    assert len(single) == len(EXPOSURE_INPUTS) * len(EXPOSURE_L2_FACTORS)
-    assert len(tried - single) == len(EXPOSURE_GAMMAS)
+    assert len(tried) == 1 + len(EXPOSURE_GAMMAS)
+    assert {t[0] for t in tried} == {"rating"} | {f"both{g:g}" for g in EXPOSURE_GAMMAS}
+    assert len(table) == len(tried) * len(ALPHAS) * len(BETAS)
+    both = chosen["input"] == "both"
+    penalties = {"rating": chosen["l2_rating"] if both else chosen["l2"]}
+    if both:
+        penalties["binary"] = chosen["l2"]
+    assert set(penalties) <= set(EXPOSURE_INPUTS)
+    for input, l2 in penalties.items():  # on the fit's part: 1 - validation_fraction
+        unit = exposure_unit(model.utility_, input, 1.0) * (1 - model.validation_fraction)
+        assert l2 == pytest.approx(EXPOSURE_L2_FACTOR * unit, rel=0.1)
     value = table[_key(chosen, *model.ranking_weights_)]
     assert value >= max(table.values()) - TOLERANCE
 
