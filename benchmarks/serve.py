@@ -76,6 +76,12 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _quick_setup(folder: Path, seed: int) -> tuple[Path, Path, pd.DataFrame]:
     """A synthetic ml-1m/ folder and a small model fitted on it."""
     ratings = make_ratings(n_users=300, n_items=150, n_ratings=9000, random_state=seed)
@@ -196,11 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         memory = [_rss_mb(process.pid)]
         work = _requests(ratings, n_requests, args.fold_in, args.seed)
         results, elapsed = [], 0.0
+        cpu = _cpu_seconds(process.pid)
         for part in np.array_split(np.arange(len(work)), args.rounds):
             done, seconds = _load(port, [work[i] for i in part], args.clients)
             results += done
             elapsed += seconds
             memory.append(_rss_mb(process.pid))
+        cpu = _cpu_seconds(process.pid) - cpu
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -222,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = [
         ["requests per second", f"{len(results) / elapsed:.1f}"],
         ["errors", errors],
+        ["server CPU per request (ms)", f"{1000 * cpu / max(len(results), 1):.2f}"],
         ["server memory (MB): before, after each round", ", ".join(f"{m:.0f}" for m in memory)],
         ["wall time (s)", f"{elapsed:.1f}"],
     ]

@@ -127,21 +127,29 @@ class Catalogue:
         """The items of a result frame, with their metadata."""
         return [self.info[plain(i)] for i in frame["item_id"].tolist()]
 
-    def rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
-        """A ``recommend(..., explain=True)`` frame as JSON rows."""
+    def records(self, columns: dict[str, Any]) -> list[dict[str, Any]]:
+        """One user's recommendations with their reasons (the columns of
+        ``recommend(..., explain=True)``, as ``model._columns`` gives them) as JSON rows."""
+        predicted = columns.get("predicted_rating")
+        predicted = [None] * len(columns["item_id"]) if predicted is None else predicted.tolist()
         out = []
-        for row in frame.itertuples(index=False):
-            entry = dict(self.info[plain(row.item_id)])
-            predicted = getattr(row, "predicted_rating", None)
-            entry["predicted_rating"] = None if predicted is None else round(float(predicted), 2)
-            entry["score"] = round(float(row.score), 4)
+        for item, score, rating, because in zip(
+            columns["item_id"].tolist(),
+            columns["score"].tolist(),
+            predicted,
+            columns["because"],
+            strict=True,
+        ):
+            entry = dict(self.info[item])
+            entry["predicted_rating"] = None if rating is None else round(rating, 2)
+            entry["score"] = round(score, 4)
             entry["because"] = [
                 {
-                    "item_id": plain(b["item_id"]),
-                    "title": self.info[plain(b["item_id"])]["title"],
+                    "item_id": b["item_id"],
+                    "title": self.info[b["item_id"]]["title"],
                     "rating": b["rating"],
                 }
-                for b in row.because
+                for b in because
             ]
             out.append(entry)
         return out
