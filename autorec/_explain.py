@@ -148,16 +148,12 @@ def _item_model_effects(
     xc, yc = x - x_mean, y - y_mean
     # The targets' directions, and x_mean's: how far x_mean @ w falls without each row.
     direction = np.column_stack([(hidden[targets] - x_mean).T, x_mean])
-    falls = ridge_leave_one_out(xc, yc, direction, l2)
+    falls, w = _ridge_leave_one_out(xc, yc, direction, l2, n > xc.shape[1])
     mean_shift = (y - y_mean) / (n - 1)
     unshrunk = falls[:-1] + mean_shift[None, :]
     # The fold-in shrinks the free bias b = y_mean - x_mean @ w toward a typical person's
     # (BIAS_SHRINK pseudo-ratings): the prediction is the unshrunk one minus
     # (1 - c) (b - prior), c = n / (n + BIAS_SHRINK); without row i, b and c change too.
-    if n < xc.shape[1]:
-        w = xc.T @ np.linalg.solve(xc @ xc.T + l2 * np.eye(n), yc)
-    else:
-        w = np.linalg.solve(xc.T @ xc + l2 * np.eye(xc.shape[1]), xc.T @ yc)
     bias = y_mean - x_mean @ w
     bias_without = bias - mean_shift + falls[-1]
     pull, pull_without = BIAS_SHRINK / (n + BIAS_SHRINK), BIAS_SHRINK / (n - 1 + BIAS_SHRINK)
@@ -178,28 +174,57 @@ def ridge_leave_one_out(
     there are fewer rows than columns, else in the primal form
     (``l2 M = I - X (XᵀX + l2 I)⁻¹ Xᵀ``, columns x columns). Returns targets x rows.
     """
-    n, h = x.shape
     if primal is None:
-        primal = n > h
-    if not primal:  # M from the Cholesky factor (LAPACK potrf + potri: a third of LU's cost)
+        primal = x.shape[0] > x.shape[1]
+    return _ridge_leave_one_out(x, y, direction, l2, primal)[0]
+
+
+def _ridge_leave_one_out(
+    x: np.ndarray, y: np.ndarray, direction: np.ndarray, l2: float, primal: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ridge_leave_one_out` and the ridge weights ``w``, from one factorisation.
+
+    Dual: the Cholesky factor ``L`` of ``XXᵀ + l2 I`` gives ``M y`` and ``M X d`` by two
+    triangular solves each and ``diag(M)`` from ``L⁻¹``. Primal: the factor ``L`` of
+    ``XᵀX + l2 I`` gives the leverages ``h_ii = |L⁻¹ x_i|²`` by one triangular solve of
+    ``Xᵀ`` (the only step that grows with rows x columns², beside the Gram matrix), and
+    ``w`` and the influences by solves with a few right-hand sides.
+    """
+    n, h = x.shape
+    if not primal:
         gram = x @ x.T
         gram[np.diag_indices(n)] += l2
-        factor, info = scipy.linalg.lapack.dpotrf(gram, lower=True, overwrite_a=True)
-        if info == 0:
-            inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True, overwrite_c=True)
+        factor = _cholesky(gram)
+        inverse_factor, info = scipy.linalg.lapack.dtrtri(factor, lower=True)
         if info != 0:
-            raise np.linalg.LinAlgError(f"ridge system not positive definite (info={info})")
-        inverse = np.tril(inverse) + np.tril(inverse, -1).T
-        scaled = (inverse @ y) / np.diag(inverse)
-        influence = inverse @ (x @ direction)  # rows x targets
+            raise np.linalg.LinAlgError(f"ridge system is singular (info={info})")
+        diagonal = np.einsum("ij,ij->j", inverse_factor, inverse_factor)  # diag(M)
+        solved = scipy.linalg.cho_solve(
+            (factor, True), np.column_stack([y, x @ direction]), check_finite=False
+        )
+        scaled = solved[:, 0] / diagonal
+        influence = solved[:, 1:]  # rows x targets
+        w = x.T @ solved[:, 0]
     else:
-        factor = scipy.linalg.cho_factor(x.T @ x + l2 * np.eye(h))
-        solved = scipy.linalg.cho_solve(factor, x.T)  # columns x rows
-        diagonal = 1.0 - np.einsum("ij,ji->i", x, solved)
-        scaled = (y - x @ (solved @ y)) / diagonal
+        gram = x.T @ x
+        gram[np.diag_indices(h)] += l2
+        factor = _cholesky(gram)
+        half = scipy.linalg.solve_triangular(factor, x.T, lower=True, check_finite=False)
+        leverage = np.einsum("ij,ij->j", half, half)
+        w = scipy.linalg.cho_solve((factor, True), x.T @ y, check_finite=False)
+        scaled = (y - x @ w) / (1.0 - leverage)
         projected = x @ direction
-        influence = (projected - x @ (solved @ projected)) / l2
-    return (influence * scaled[:, None]).T
+        back = scipy.linalg.cho_solve((factor, True), x.T @ projected, check_finite=False)
+        influence = (projected - x @ back) / l2
+    return (influence * scaled[:, None]).T, w
+
+
+def _cholesky(gram: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of a ridge system (LAPACK potrf, overwriting ``gram``)."""
+    factor, info = scipy.linalg.lapack.dpotrf(gram, lower=True, overwrite_a=True, clean=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"ridge system not positive definite (info={info})")
+    return factor
 
 
 def rating_effects(
