@@ -263,13 +263,7 @@ class ExplainMixin:
             alpha = 0.0
         total = np.zeros((len(targets), len(rated)))
         if exposure:
-            total += exposure_effects(
-                self.exposure_items_,  # type: ignore[attr-defined]
-                self.exposure_weights_,  # type: ignore[attr-defined]
-                rated,
-                targets,
-                log=ranking != "exposure",
-            )
+            total += self._exposure_effects(rated, ratings, targets, log=ranking != "exposure")
         if alpha:
             fall = rating_effects(self, rated, ratings, targets)
             if exposure and predicted is not None:
@@ -278,6 +272,44 @@ class ExplainMixin:
                 fall = now - np.clip(predicted[:, None] - fall, low, high)
             total += alpha * fall
         return total
+
+    def _exposure_effects(
+        self, rated: np.ndarray, ratings: np.ndarray, targets: np.ndarray, log: bool
+    ) -> np.ndarray:
+        """Exact fall of each target's exposure score (of its log with ``log``) when each
+        rated item is removed, for the exposure model's input (``exposure_params_``):
+        ``"binary"`` sums ``B[i, j]``, ``"rating"`` sums ``(r_i - shift) B[i, j]``, and
+        ``"both"`` multiplies the two, ``max(E_b, EPS) * max(E_r, EPS) ** gamma``, as
+        ``autorec._hybrid.rank_scores`` does."""
+        items = self.exposure_items_  # type: ignore[attr-defined]
+        binary = self.exposure_weights_  # type: ignore[attr-defined]
+        fed = getattr(self, "exposure_params_", None) or {}
+        kind = fed.get("input", "binary")
+        if kind == "binary":
+            return exposure_effects(items, binary, rated, targets, log)
+        # Each rated item's term B[i, j] x_i of each exposure model (targets x rated).
+        values = np.asarray(ratings, dtype=np.float64) - float(fed.get("shift", 0.0))
+        if kind == "rating":
+            terms = [exposure_effects(items, binary, rated, targets, False) * values]
+        else:
+            graded = self.exposure_weights_rating_  # type: ignore[attr-defined]
+            terms = [
+                exposure_effects(items, binary, rated, targets, False),
+                exposure_effects(items, graded, rated, targets, False) * values,
+            ]
+        totals = [term.sum(axis=1, keepdims=True) for term in terms]
+        if kind == "rating":
+            before, after = totals[0], totals[0] - terms[0]
+        else:
+            gamma = float(fed["gamma"])
+            before = np.maximum(totals[0], EPS) * np.maximum(totals[1], EPS) ** gamma
+            after = (
+                np.maximum(totals[0] - terms[0], EPS)
+                * np.maximum(totals[1] - terms[1], EPS) ** gamma
+            )
+        if not log:
+            return before - after
+        return np.log(np.maximum(before, EPS)) - np.log(np.maximum(after, EPS))
 
     def _because(
         self,
