@@ -160,8 +160,7 @@ def create_app(
     @functools.lru_cache(maxsize=CACHE_USERS)
     def fitted_answer(user_id: Any, count: int) -> bytes:
         """A fitted user's answer: it changes only with the model (bounded cache)."""
-        index = model._user_index([user_id])
-        columns = model._block_columns(index, count, True, True)
+        columns = model._block_columns(catalogue.user_row(user_id), count, True, True)
         return _json({"user": plain(user_id), "recommendations": catalogue.records(columns)})
 
     def fold_in_answer(ratings: dict[Any, float], count: int) -> bytes:

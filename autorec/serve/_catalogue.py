@@ -71,6 +71,12 @@ class Catalogue:
             }
             for i, t, y, g, c in zip(ids, titles, years, genres, counts, strict=True)
         }
+        users = model.user_map_.ids
+        # Sorted integer user ids (as fit stores them) are found by binary search, the
+        # rest through the id map (a pandas lookup: a fraction of a millisecond).
+        self.sorted_users = (
+            users if self.int_users and bool(np.all(users[1:] > users[:-1])) else None
+        )
         order = np.argsort(-counts, kind="stable")
         self.by_popularity = [plain(ids[i]) for i in order]
         self.lower = {i: self.info[i]["title"].lower() for i in self.by_popularity}
@@ -103,6 +109,13 @@ class Catalogue:
                 "/api/recommend instead",
             )
         return user
+
+    def user_row(self, user: Any) -> np.ndarray:
+        """The model's row index of a user it was fitted on (from :meth:`user_id`), as a
+        one-element array."""
+        if self.sorted_users is not None:
+            return np.searchsorted(self.sorted_users, [user]).astype(np.int64)
+        return self.model.user_map_.transform(np.asarray([user], dtype=object))
 
     def item_id(self, text: Any, status: int = 404) -> Any:
         """The model's id of a movie given as text; ``status`` for an unknown one."""
