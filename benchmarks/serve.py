@@ -204,7 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     port = _free_port()
     command = [sys.executable, "-m", "autorec", "serve", "--model", str(model_path),
                "--data-home", str(home), "--no-download", "--port", str(port),
-               "--quiet", "--workers", str(args.workers)]  # fmt: skip
+               "--quiet"]  # fmt: skip
+    if args.workers != 1:
+        command += ["--workers", str(args.workers)]
     if args.threads:
         command += ["--threads", str(args.threads)]
     # the server imports the same autorec as this script
