@@ -327,9 +327,12 @@ class RecommenderMixin:
         exclude_seen: bool,
         explain: bool,
         movies: pd.DataFrame | None = None,
+        scored: tuple[np.ndarray, np.ndarray | None] | None = None,
     ) -> dict[str, Any]:
-        """:meth:`_columns` of the training users at row indices ``block``."""
-        scores, predicted = self._scores_and_ratings(block)
+        """:meth:`_columns` of the training users at row indices ``block``; ``scored``:
+        their :meth:`_scores_and_ratings` when already computed (a server scores the
+        users of concurrent requests together, then ranks and explains each alone)."""
+        scores, predicted = self._scores_and_ratings(block) if scored is None else scored
         because = None
         if explain:
             matrix = self.utility_  # type: ignore[attr-defined]

@@ -115,6 +115,52 @@ def test_fitted_answers_are_cached_and_bounded(models, monkeypatch):
     assert 0 < CACHE_USERS <= 10_000
 
 
+def test_concurrent_fitted_users_are_scored_together_with_the_same_answers(models):
+    import threading
+
+    model = models["item"]
+    app = create_app(model, None, threads=1)
+    users = [int(u) for u in RATINGS.user_id.unique()[:12]]
+    got = {}
+
+    def ask(client, user):
+        got[user] = client.get("/api/recommend", params={"user": user, "k": 4}).json()
+
+    with TestClient(app) as client:
+        threads = [threading.Thread(target=ask, args=(client, u)) for u in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    sizes = app.state.batcher.sizes
+    assert sum(sizes) == len(users) and max(sizes) > 1  # some users were scored together
+    for user in users:
+        frame = model.recommend(user, k=4, explain=True)
+        answer = got[user]["recommendations"]
+        assert [r["item_id"] for r in answer] == frame.item_id.tolist()
+        assert [r["score"] for r in answer] == [round(v, 4) for v in frame.score]
+
+
+def test_a_failed_block_fails_each_of_its_requests(models, monkeypatch):
+    model = models["item"]
+    app = create_app(model, None)
+    monkeypatch.setattr(app.state.batcher, "score_rows", lambda rows: 1 / 0)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/api/recommend", params={"user": int(RATINGS.user_id.iloc[0])})
+    assert response.status_code == 500 and "internal error" in response.json()["detail"]
+
+
+def test_the_answer_cache_keeps_the_most_recent():
+    from autorec.serve._batch import LRU
+
+    cache = LRU(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # a is now the most recent
+    cache.put("c", 3)
+    assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == (1, None, 3, 2)
+
+
 def test_threads_must_be_positive(models):
     with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
         create_app(models["item"], None, threads=0)

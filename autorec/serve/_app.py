@@ -18,6 +18,7 @@ from importlib.resources import files
 from typing import Any
 
 import anyio.to_thread
+import numpy as np
 import pandas as pd
 from anyio import CapacityLimiter
 from fastapi import FastAPI, Request
@@ -25,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
+from ._batch import LRU, ScoreBatcher
 from ._catalogue import Catalogue, ClientError, plain
 
 __all__ = ["MAX_BODY", "MAX_K", "MAX_RATINGS", "ClientError", "create_app"]
@@ -157,10 +159,11 @@ def create_app(
             limiter.append(CapacityLimiter(slots))
         return await anyio.to_thread.run_sync(function, *args, limiter=limiter[0])
 
-    @functools.lru_cache(maxsize=CACHE_USERS)
-    def fitted_answer(user_id: Any, count: int) -> bytes:
-        """A fitted user's answer: it changes only with the model (bounded cache)."""
-        columns = model._block_columns(catalogue.user_row(user_id), count, True, True)
+    batcher = ScoreBatcher(model._scores_and_ratings, work)
+    answers = LRU(CACHE_USERS)  # a fitted user's answer changes only with the model
+
+    def fitted_answer(user_id: Any, row: np.ndarray, count: int, scored: tuple) -> bytes:
+        columns = model._block_columns(row, count, True, True, scored=scored)
         return _json({"user": plain(user_id), "recommendations": catalogue.records(columns)})
 
     def fold_in_answer(ratings: dict[Any, float], count: int) -> bytes:
@@ -181,6 +184,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(Guard, token=token)
+    app.state.batcher, app.state.answers = batcher, answers
 
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError) -> JSONResponse:
@@ -233,7 +237,13 @@ def create_app(
                 "to fold in a new person",
             )
         user_id = catalogue.user_id(user)
-        return _raw(await work(fitted_answer, user_id, count))
+        body = answers.get((user_id, count))
+        if body is None:
+            row = catalogue.user_row(user_id)
+            scored = await batcher.score(int(row[0]))
+            body = await work(fitted_answer, user_id, row, count, scored)
+            answers.put((user_id, count), body)
+        return _raw(body)
 
     @app.post("/api/recommend")
     async def recommend_ratings(request: Request) -> Response:
