@@ -350,10 +350,13 @@ class RecommenderMixin:
         exclude_seen: bool,
         explain: bool,
         movies: pd.DataFrame | None = None,
+        parsed: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> dict[str, Any]:
-        """:meth:`_columns` of one folded-in user (``recommend(user_id, user_ratings=...)``)."""
-        items, values = self._parse_user_ratings(user_ratings)
-        items, values = self._with_history(user_id, items, values)
+        """:meth:`_columns` of one folded-in user (``recommend(user_id, user_ratings=...)``);
+        ``parsed``: ``user_ratings`` already checked, as (item indices, float64 ratings)."""
+        if parsed is None:
+            parsed = self._parse_user_ratings(user_ratings)
+        items, values = self._with_history(user_id, *parsed)
         if len(items):
             scores, predicted = self._fold_in(items, values)
         else:

@@ -167,7 +167,8 @@ def create_app(
         return _json({"user": plain(user_id), "recommendations": catalogue.records(columns)})
 
     def fold_in_answer(ratings: dict[Any, float], count: int) -> bytes:
-        columns = model._fold_in_columns(None, ratings, count, True, True)
+        parsed = catalogue.indices(ratings)  # checked by _parse_fold_in
+        columns = model._fold_in_columns(None, None, count, True, True, parsed=parsed)
         return _json({"recommendations": catalogue.records(columns)})
 
     app = FastAPI(

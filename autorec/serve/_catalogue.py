@@ -77,6 +77,7 @@ class Catalogue:
         self.sorted_users = (
             users if self.int_users and bool(np.all(users[1:] > users[:-1])) else None
         )
+        self.index = {plain(i): n for n, i in enumerate(ids)}
         order = np.argsort(-counts, kind="stable")
         self.by_popularity = [plain(ids[i]) for i in order]
         self.lower = {i: self.info[i]["title"].lower() for i in self.by_popularity}
@@ -116,6 +117,11 @@ class Catalogue:
         if self.sorted_users is not None:
             return np.searchsorted(self.sorted_users, [user]).astype(np.int64)
         return self.model.user_map_.transform(np.asarray([user], dtype=object))
+
+    def indices(self, ratings: dict[Any, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Checked fold-in ratings (model item ids) as the model's (item indices, ratings)."""
+        items = np.fromiter((self.index[i] for i in ratings), np.int64, len(ratings))
+        return items, np.fromiter(ratings.values(), np.float64, len(ratings))
 
     def item_id(self, text: Any, status: int = 404) -> Any:
         """The model's id of a movie given as text; ``status`` for an unknown one."""
