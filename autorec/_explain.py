@@ -6,8 +6,11 @@ score of ``j`` would fall if ``i`` were removed from the user's ratings (a leave
 effect), from two parts:
 
 * the **exposure model** (EASE, a linear autoencoder of who rates what) scores ``j`` as
-  ``E_j = sum_{i in I} B_ij``, an exact decomposition: removing ``i`` lowers the log
-  exposure term by ``log(E_j) - log(E_j - B_ij)`` (both floored at ``EPS``), exactly;
+  ``E_j = sum_{i in I} B_ij x_i`` (``x_i = 1`` for the ``"binary"`` input, ``r_i -
+  shift`` for ``"rating"``; for ``"both"``, ``max(E_binary, EPS) * max(E_rating, EPS) **
+  gamma``), an exact decomposition: removing ``i`` lowers the log exposure term by
+  ``log(E_j)`` minus the log of the same expression without ``i``'s term (floored at
+  ``EPS``), exactly;
 * the **rating network**'s predicted rating of ``j``, by a cheap attribution:
 
   - a user model (``kind="user"``) encodes the user's row of ratings: the row is
