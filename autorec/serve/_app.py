@@ -7,6 +7,7 @@ server's log, never to the client).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -17,11 +18,10 @@ from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
-import anyio.to_thread
 import numpy as np
 import pandas as pd
-from anyio import CapacityLimiter
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -151,13 +151,12 @@ def create_app(
     slots = usable_cores() if threads is None else int(threads)
     if slots < 1:
         raise ValueError(f"threads must be at least 1, got {threads!r}")
-    limiter: list[CapacityLimiter] = []  # made on the first request, in the event loop
+    running = asyncio.Semaphore(slots)
 
     async def work(function: Callable, *args: Any) -> Any:
         """``function(*args)`` on the thread pool, at most ``slots`` at once."""
-        if not limiter:
-            limiter.append(CapacityLimiter(slots))
-        return await anyio.to_thread.run_sync(function, *args, limiter=limiter[0])
+        async with running:
+            return await run_in_threadpool(function, *args)
 
     batcher = ScoreBatcher(model._scores_and_ratings, work)
     answers = LRU(CACHE_USERS)  # a fitted user's answer changes only with the model
