@@ -221,13 +221,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         memory = [(_memory_mb(process.pid, "Rss"), _memory_mb(process.pid, "Pss"))]
         work = _requests(ratings, n_requests, args.fold_in, args.seed)
         results, elapsed = [], 0.0
-        cpu = _cpu_seconds(process.pid)
+        cpu, client_cpu = _cpu_seconds(process.pid), time.process_time()
         for part in np.array_split(np.arange(len(work)), args.rounds):
             done, seconds = _load(port, [work[i] for i in part], args.clients)
             results += done
             elapsed += seconds
             memory.append((_memory_mb(process.pid, "Rss"), _memory_mb(process.pid, "Pss")))
         cpu = _cpu_seconds(process.pid) - cpu
+        client_cpu = time.process_time() - client_cpu
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -250,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["requests per second", f"{len(results) / elapsed:.1f}"],
         ["errors", errors],
         ["server CPU per request (ms)", f"{1000 * cpu / max(len(results), 1):.2f}"],
+        ["load generator CPU per request (ms)", f"{1000 * client_cpu / max(len(results), 1):.2f}"],
         [
             "server memory RSS (MB): before, after each round",
             ", ".join(f"{rss:.0f}" for rss, _ in memory),
