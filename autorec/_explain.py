@@ -6,8 +6,11 @@ score of ``j`` would fall if ``i`` were removed from the user's ratings (a leave
 effect), from two parts:
 
 * the **exposure model** (EASE, a linear autoencoder of who rates what) scores ``j`` as
-  ``E_j = sum_{i in I} B_ij``, an exact decomposition: removing ``i`` lowers the log
-  exposure term by ``log(E_j) - log(E_j - B_ij)`` (both floored at ``EPS``), exactly;
+  ``E_j = sum_{i in I} B_ij x_i`` (``x_i = 1`` for the ``"binary"`` input, ``r_i -
+  shift`` for ``"rating"``; for ``"both"``, ``max(E_binary, EPS) * max(E_rating, EPS) **
+  gamma``), an exact decomposition: removing ``i`` lowers the log exposure term by
+  ``log(E_j)`` minus the log of the same expression without ``i``'s term (floored at
+  ``EPS``), exactly;
 * the **rating network**'s predicted rating of ``j``, by a cheap attribution:
 
   - a user model (``kind="user"``) encodes the user's row of ratings: the row is
@@ -148,16 +151,12 @@ def _item_model_effects(
     xc, yc = x - x_mean, y - y_mean
     # The targets' directions, and x_mean's: how far x_mean @ w falls without each row.
     direction = np.column_stack([(hidden[targets] - x_mean).T, x_mean])
-    falls = ridge_leave_one_out(xc, yc, direction, l2)
+    falls, w = _ridge_leave_one_out(xc, yc, direction, l2, n > xc.shape[1])
     mean_shift = (y - y_mean) / (n - 1)
     unshrunk = falls[:-1] + mean_shift[None, :]
     # The fold-in shrinks the free bias b = y_mean - x_mean @ w toward a typical person's
     # (BIAS_SHRINK pseudo-ratings): the prediction is the unshrunk one minus
     # (1 - c) (b - prior), c = n / (n + BIAS_SHRINK); without row i, b and c change too.
-    if n < xc.shape[1]:
-        w = xc.T @ np.linalg.solve(xc @ xc.T + l2 * np.eye(n), yc)
-    else:
-        w = np.linalg.solve(xc.T @ xc + l2 * np.eye(xc.shape[1]), xc.T @ yc)
     bias = y_mean - x_mean @ w
     bias_without = bias - mean_shift + falls[-1]
     pull, pull_without = BIAS_SHRINK / (n + BIAS_SHRINK), BIAS_SHRINK / (n - 1 + BIAS_SHRINK)
@@ -178,28 +177,57 @@ def ridge_leave_one_out(
     there are fewer rows than columns, else in the primal form
     (``l2 M = I - X (XᵀX + l2 I)⁻¹ Xᵀ``, columns x columns). Returns targets x rows.
     """
-    n, h = x.shape
     if primal is None:
-        primal = n > h
-    if not primal:  # M from the Cholesky factor (LAPACK potrf + potri: a third of LU's cost)
+        primal = x.shape[0] > x.shape[1]
+    return _ridge_leave_one_out(x, y, direction, l2, primal)[0]
+
+
+def _ridge_leave_one_out(
+    x: np.ndarray, y: np.ndarray, direction: np.ndarray, l2: float, primal: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ridge_leave_one_out` and the ridge weights ``w``, from one factorisation.
+
+    Dual: the Cholesky factor ``L`` of ``XXᵀ + l2 I`` gives ``M y`` and ``M X d`` by two
+    triangular solves each and ``diag(M)`` from ``L⁻¹``. Primal: the factor ``L`` of
+    ``XᵀX + l2 I`` gives the leverages ``h_ii = |L⁻¹ x_i|²`` by one triangular solve of
+    ``Xᵀ`` (the only step that grows with rows x columns², beside the Gram matrix), and
+    ``w`` and the influences by solves with a few right-hand sides.
+    """
+    n, h = x.shape
+    if not primal:
         gram = x @ x.T
         gram[np.diag_indices(n)] += l2
-        factor, info = scipy.linalg.lapack.dpotrf(gram, lower=True, overwrite_a=True)
-        if info == 0:
-            inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True, overwrite_c=True)
+        factor = _cholesky(gram)
+        inverse_factor, info = scipy.linalg.lapack.dtrtri(factor, lower=True)
         if info != 0:
-            raise np.linalg.LinAlgError(f"ridge system not positive definite (info={info})")
-        inverse = np.tril(inverse) + np.tril(inverse, -1).T
-        scaled = (inverse @ y) / np.diag(inverse)
-        influence = inverse @ (x @ direction)  # rows x targets
+            raise np.linalg.LinAlgError(f"ridge system is singular (info={info})")
+        diagonal = np.einsum("ij,ij->j", inverse_factor, inverse_factor)  # diag(M)
+        solved = scipy.linalg.cho_solve(
+            (factor, True), np.column_stack([y, x @ direction]), check_finite=False
+        )
+        scaled = solved[:, 0] / diagonal
+        influence = solved[:, 1:]  # rows x targets
+        w = x.T @ solved[:, 0]
     else:
-        factor = scipy.linalg.cho_factor(x.T @ x + l2 * np.eye(h))
-        solved = scipy.linalg.cho_solve(factor, x.T)  # columns x rows
-        diagonal = 1.0 - np.einsum("ij,ji->i", x, solved)
-        scaled = (y - x @ (solved @ y)) / diagonal
+        gram = x.T @ x
+        gram[np.diag_indices(h)] += l2
+        factor = _cholesky(gram)
+        half = scipy.linalg.solve_triangular(factor, x.T, lower=True, check_finite=False)
+        leverage = np.einsum("ij,ij->j", half, half)
+        w = scipy.linalg.cho_solve((factor, True), x.T @ y, check_finite=False)
+        scaled = (y - x @ w) / (1.0 - leverage)
         projected = x @ direction
-        influence = (projected - x @ (solved @ projected)) / l2
-    return (influence * scaled[:, None]).T
+        back = scipy.linalg.cho_solve((factor, True), x.T @ projected, check_finite=False)
+        influence = (projected - x @ back) / l2
+    return (influence * scaled[:, None]).T, w
+
+
+def _cholesky(gram: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of a ridge system (LAPACK potrf, overwriting ``gram``)."""
+    factor, info = scipy.linalg.lapack.dpotrf(gram, lower=True, overwrite_a=True, clean=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"ridge system not positive definite (info={info})")
+    return factor
 
 
 def rating_effects(
@@ -238,13 +266,7 @@ class ExplainMixin:
             alpha = 0.0
         total = np.zeros((len(targets), len(rated)))
         if exposure:
-            total += exposure_effects(
-                self.exposure_items_,  # type: ignore[attr-defined]
-                self.exposure_weights_,  # type: ignore[attr-defined]
-                rated,
-                targets,
-                log=ranking != "exposure",
-            )
+            total += self._exposure_effects(rated, ratings, targets, log=ranking != "exposure")
         if alpha:
             fall = rating_effects(self, rated, ratings, targets)
             if exposure and predicted is not None:
@@ -253,6 +275,44 @@ class ExplainMixin:
                 fall = now - np.clip(predicted[:, None] - fall, low, high)
             total += alpha * fall
         return total
+
+    def _exposure_effects(
+        self, rated: np.ndarray, ratings: np.ndarray, targets: np.ndarray, log: bool
+    ) -> np.ndarray:
+        """Exact fall of each target's exposure score (of its log with ``log``) when each
+        rated item is removed, for the exposure model's input (``exposure_params_``):
+        ``"binary"`` sums ``B[i, j]``, ``"rating"`` sums ``(r_i - shift) B[i, j]``, and
+        ``"both"`` multiplies the two, ``max(E_b, EPS) * max(E_r, EPS) ** gamma``, as
+        ``autorec._hybrid.rank_scores`` does."""
+        items = self.exposure_items_  # type: ignore[attr-defined]
+        binary = self.exposure_weights_  # type: ignore[attr-defined]
+        fed = getattr(self, "exposure_params_", None) or {}
+        kind = fed.get("input", "binary")
+        if kind == "binary":
+            return exposure_effects(items, binary, rated, targets, log)
+        # Each rated item's term B[i, j] x_i of each exposure model (targets x rated).
+        values = np.asarray(ratings, dtype=np.float64) - float(fed.get("shift", 0.0))
+        if kind == "rating":
+            terms = [exposure_effects(items, binary, rated, targets, False) * values]
+        else:
+            graded = self.exposure_weights_rating_  # type: ignore[attr-defined]
+            terms = [
+                exposure_effects(items, binary, rated, targets, False),
+                exposure_effects(items, graded, rated, targets, False) * values,
+            ]
+        totals = [term.sum(axis=1, keepdims=True) for term in terms]
+        if kind == "rating":
+            before, after = totals[0], totals[0] - terms[0]
+        else:
+            gamma = float(fed["gamma"])
+            before = np.maximum(totals[0], EPS) * np.maximum(totals[1], EPS) ** gamma
+            after = (
+                np.maximum(totals[0] - terms[0], EPS)
+                * np.maximum(totals[1] - terms[1], EPS) ** gamma
+            )
+        if not log:
+            return before - after
+        return np.log(np.maximum(before, EPS)) - np.log(np.maximum(after, EPS))
 
     def _because(
         self,

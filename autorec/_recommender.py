@@ -288,24 +288,8 @@ class RecommenderMixin:
         if user_ratings is not None:
             if not (user_id is None or np.ndim(user_id) == 0):
                 raise ValueError("user_ratings folds in one user: pass a single user_id (or None)")
-            items, values = self._parse_user_ratings(user_ratings)
-            items, values = self._with_history(user_id, items, values)
-            if len(items):
-                scores, predicted = self._fold_in(items, values)
-            else:
-                warnings.warn(
-                    "user_ratings holds no item from the training data; without a known "
-                    "rating the user gets what every new user gets: the most-rated items",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                scores, predicted = self._cold_start()
-            scores = np.asarray(scores, dtype=np.float64)[None, :]
-            predicted = None if predicted is None else np.asarray(predicted)[None, :]
-            because = self._because_hook(explain, [items], [values], movies)
-            result = self._rank(
-                scores, predicted, [items], [user_id], k, exclude_seen, True, because
-            )
+            columns = self._fold_in_columns(user_id, user_ratings, k, exclude_seen, explain, movies)
+            result = self._frame(columns, [user_id], True)
         else:
             ids, single = _as_user_ids(user_id)
             index = self._user_index(ids)
@@ -313,31 +297,80 @@ class RecommenderMixin:
             parts = []
             for start in range(0, len(index), BLOCK_USERS):
                 block = index[start : start + BLOCK_USERS]
-                scores = np.asarray(self._user_scores(block), dtype=np.float64)
-                predicted = self._user_ratings(block)
-                seen = self._seen_items(block)
-                block_labels = labels[start : start + BLOCK_USERS]
-                because = None
-                if explain:
-                    matrix = self.utility_  # type: ignore[attr-defined]
-                    rows = [slice(matrix.indptr[u], matrix.indptr[u + 1]) for u in block]
-                    because = self._because_hook(
-                        explain,
-                        [matrix.indices[r] for r in rows],
-                        [matrix.data[r] for r in rows],
-                        movies,
-                    )
-                parts.append(
-                    self._rank(
-                        scores, predicted, seen, block_labels, k, exclude_seen, single, because
-                    )
-                )
+                columns = self._block_columns(block, k, exclude_seen, explain, movies)
+                parts.append(self._frame(columns, labels[start : start + BLOCK_USERS], single))
             result = parts[0] if single else pd.concat(parts)
         if movies is not None:
             result = join_movies(result, movies)
             if explain:  # the explanation last, after the movie's own columns
                 result["because"] = result.pop("because")
         return result
+
+    def _scores_and_ratings(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(ranking scores as float64, predicted ratings or None) of the users at ``index``.
+
+        A model whose scores are built from its predicted ratings by ``_rank_scores(rows,
+        ratings)`` (``autorec._hybrid.HybridRankingMixin``, whose ``_user_scores`` is
+        exactly that) predicts once instead of twice."""
+        rank = getattr(self, "_rank_scores", None)
+        predicted = self._user_ratings(index)
+        if rank is not None and predicted is not None:
+            scores = rank(self.utility_[index], predicted)  # type: ignore[attr-defined]
+        else:
+            scores = self._user_scores(index)
+        return np.asarray(scores, dtype=np.float64), predicted
+
+    def _block_columns(
+        self,
+        block: np.ndarray,
+        k: int,
+        exclude_seen: bool,
+        explain: bool,
+        movies: pd.DataFrame | None = None,
+        scored: tuple[np.ndarray, np.ndarray | None] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`_columns` of the training users at row indices ``block``; ``scored``:
+        their :meth:`_scores_and_ratings` when already computed (a server scores the
+        users of concurrent requests together, then ranks and explains each alone)."""
+        scores, predicted = self._scores_and_ratings(block) if scored is None else scored
+        because = None
+        if explain:
+            matrix = self.utility_  # type: ignore[attr-defined]
+            rows = [slice(matrix.indptr[u], matrix.indptr[u + 1]) for u in block]
+            because = self._because_hook(
+                explain, [matrix.indices[r] for r in rows], [matrix.data[r] for r in rows], movies
+            )
+        return self._columns(scores, predicted, self._seen_items(block), k, exclude_seen, because)
+
+    def _fold_in_columns(
+        self,
+        user_id: Any,
+        user_ratings: Any,
+        k: int,
+        exclude_seen: bool,
+        explain: bool,
+        movies: pd.DataFrame | None = None,
+        parsed: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`_columns` of one folded-in user (``recommend(user_id, user_ratings=...)``);
+        ``parsed``: ``user_ratings`` already checked, as (item indices, float64 ratings)."""
+        if parsed is None:
+            parsed = self._parse_user_ratings(user_ratings)
+        items, values = self._with_history(user_id, *parsed)
+        if len(items):
+            scores, predicted = self._fold_in(items, values)
+        else:
+            warnings.warn(
+                "user_ratings holds no item from the training data; without a known "
+                "rating the user gets what every new user gets: the most-rated items",
+                UserWarning,
+                stacklevel=3,
+            )
+            scores, predicted = self._cold_start()
+        scores = np.asarray(scores, dtype=np.float64)[None, :]
+        predicted = None if predicted is None else np.asarray(predicted)[None, :]
+        because = self._because_hook(explain, [items], [values], movies)
+        return self._columns(scores, predicted, [items], k, exclude_seen, because)
 
     def _because_hook(
         self,
@@ -346,7 +379,7 @@ class RecommenderMixin:
         ratings: list[np.ndarray],
         movies: pd.DataFrame | None,
     ) -> Callable[[int, np.ndarray, np.ndarray | None], list] | None:
-        """``because(row, items, predicted)`` for :meth:`_rank` (None unless ``explain``):
+        """``because(row, items, predicted)`` for :meth:`_columns` (None unless ``explain``):
         the model's ``_because`` for the user in that row (``autorec._explain``)."""
         if not explain:
             return None
@@ -362,17 +395,18 @@ class RecommenderMixin:
 
         return because
 
-    def _rank(
+    def _columns(
         self,
         scores: np.ndarray,
         predicted: np.ndarray | None,
         seen: list[np.ndarray],
-        labels: Any,
         k: int,
         exclude_seen: bool,
-        single: bool,
         because: Callable[[int, np.ndarray, np.ndarray | None], list] | None = None,
-    ) -> pd.DataFrame:
+    ) -> dict[str, Any]:
+        """The top ``k`` of each row as the columns of :meth:`recommend`'s frame (plain
+        arrays, rows stacked), with ``item_index`` (the chosen columns) and ``counts``
+        (how many each row got): what a server turns into JSON without a frame."""
         scores = np.where(np.isnan(scores), -np.inf, scores)
         if exclude_seen:
             for row, items in enumerate(seen):
@@ -380,23 +414,32 @@ class RecommenderMixin:
         columns, counts = top_k_items(scores, k)
         flat = np.concatenate(columns) if len(columns) else np.empty(0, np.int64)
         rows = np.repeat(np.arange(len(counts)), counts)
-        columns_out: dict[str, Any] = {
+        out: dict[str, Any] = {
+            "item_index": flat,
+            "counts": counts,
             "item_id": self.item_map_.inverse_transform(flat),  # type: ignore[attr-defined]
             "score": scores[rows, flat],
         }
         if predicted is not None:
             low, high = self.rating_scale_  # type: ignore[attr-defined]
-            columns_out["predicted_rating"] = np.clip(predicted[rows, flat], low, high)
-        columns_out["n_ratings"] = self._item_counts()[flat]
+            out["predicted_rating"] = np.clip(predicted[rows, flat], low, high)
+        out["n_ratings"] = self._item_counts()[flat]
         if because is not None:
-            columns_out["because"] = [
+            out["because"] = [
                 entry
                 for row, items in enumerate(columns)
                 for entry in because(
                     row, items, None if predicted is None else predicted[row, items]
                 )
             ]
-        frame = pd.DataFrame(columns_out)
+        return out
+
+    def _frame(self, columns: dict[str, Any], labels: Any, single: bool) -> pd.DataFrame:
+        """:meth:`_columns` as :meth:`recommend`'s frame."""
+        columns = dict(columns)
+        columns.pop("item_index")
+        counts = columns.pop("counts")
+        frame = pd.DataFrame(columns)
         frame.index = pd.Index(
             np.concatenate([np.arange(1, c + 1) for c in counts]) if len(counts) else [],
             name="rank",

@@ -55,6 +55,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--fold-in", type=float, default=0.5, help="share of fold-in POSTs")
     parser.add_argument("--seed", type=int, default=0, help="random state of the requests")
+    parser.add_argument("--workers", type=int, default=1, help="the server's --workers")
+    parser.add_argument("--threads", type=int, help="the server's --threads (default: its own)")
     parser.add_argument("--markdown", action="store_true", help="tables as Markdown")
     parser.add_argument(
         "--quick", action="store_true", help="synthetic data and model, 200 requests"
@@ -68,12 +70,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of a process (Linux /proc), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def _processes(pid: int) -> list[int]:
+    """The server's process and its children (the ``--workers``), Linux /proc."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    extra = children.read_text().split() if children.exists() else []
+    return [pid, *(int(c) for c in extra)]
+
+
+def _memory_mb(pid: int, field: str) -> float:
+    """``field`` of /proc/PID/smaps_rollup (Rss, Pss) summed over the server's processes,
+    in MB: Pss splits each shared page among the processes that share it."""
+    total = 0.0
+    for proc in _processes(pid):
+        for line in Path(f"/proc/{proc}/smaps_rollup").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server's processes (Linux /proc), in seconds."""
+    total = 0
+    for proc in _processes(pid):
+        fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _quick_setup(folder: Path, seed: int) -> tuple[Path, Path, pd.DataFrame]:
@@ -184,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = [sys.executable, "-m", "autorec", "serve", "--model", str(model_path),
                "--data-home", str(home), "--no-download", "--port", str(port),
                "--quiet"]  # fmt: skip
+    if args.workers != 1:
+        command += ["--workers", str(args.workers)]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
     # the server imports the same autorec as this script
     package_root = str(Path(autorec.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": package_root}
@@ -193,14 +218,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Warm up with the same concurrency (the server's threads and their memory)
         warm = _requests(ratings, max(100, n_requests // 10), args.fold_in, args.seed + 1)
         _load(port, warm, args.clients)
-        memory = [_rss_mb(process.pid)]
+        memory = [(_memory_mb(process.pid, "Rss"), _memory_mb(process.pid, "Pss"))]
         work = _requests(ratings, n_requests, args.fold_in, args.seed)
         results, elapsed = [], 0.0
+        cpu, client_cpu = _cpu_seconds(process.pid), time.process_time()
         for part in np.array_split(np.arange(len(work)), args.rounds):
             done, seconds = _load(port, [work[i] for i in part], args.clients)
             results += done
             elapsed += seconds
-            memory.append(_rss_mb(process.pid))
+            memory.append((_memory_mb(process.pid, "Rss"), _memory_mb(process.pid, "Pss")))
+        cpu = _cpu_seconds(process.pid) - cpu
+        client_cpu = time.process_time() - client_cpu
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -222,14 +250,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = [
         ["requests per second", f"{len(results) / elapsed:.1f}"],
         ["errors", errors],
-        ["server memory (MB): before, after each round", ", ".join(f"{m:.0f}" for m in memory)],
+        ["server CPU per request (ms)", f"{1000 * cpu / max(len(results), 1):.2f}"],
+        ["load generator CPU per request (ms)", f"{1000 * client_cpu / max(len(results), 1):.2f}"],
+        [
+            "server memory RSS (MB): before, after each round",
+            ", ".join(f"{rss:.0f}" for rss, _ in memory),
+        ],
+        [
+            "server memory PSS (MB): before, after each round",
+            ", ".join(f"{pss:.0f}" for _, pss in memory),
+        ],
         ["wall time (s)", f"{elapsed:.1f}"],
     ]
     print(_common.table(["", "value"], summary, markdown=args.markdown))
     print(
         f"\n{len(results)} requests from {args.clients} clients ({100 * args.fold_in:.0f} % "
         f"fold-in) on 127.0.0.1; model {'synthetic (--quick)' if args.quick else model_path}; "
-        f"{os.cpu_count()} cores shared by the server and the load generator."
+        f"{args.workers} server worker(s); {os.cpu_count()} cores shared by the server and "
+        "the load generator. Memory and CPU: summed over the server's processes (PSS "
+        "counts a page shared by the workers once)."
     )
     note = _common.busy_note(1)
     if note:

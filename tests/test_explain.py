@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ from autorec._explain import (
     ridge_leave_one_out,
 )
 from autorec._exposure import EASE, MostPopular
-from autorec._hybrid import EPS, Exposure
+from autorec._hybrid import EPS, Exposure, new_user_row, rank_scores
 from autorec.datasets import make_ratings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -80,6 +82,41 @@ def test_user_model_effects_are_the_exact_leave_one_out_fall(models):
         keep = np.arange(len(rated)) != column
         after = model._fold_in_ratings(rated[keep], mine.to_numpy(float)[keep])
         np.testing.assert_allclose(effects[:, column], full - after, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "fed",
+    [
+        {"input": "binary"},
+        {"input": "rating", "shift": 1.0},
+        {"input": "both", "shift": 1.0, "gamma": 0.5},
+    ],
+)
+@pytest.mark.parametrize("log", [True, False])
+def test_exposure_effects_are_exact_for_every_exposure_input(models, fed, log):
+    # The ranking's own exposure (``rank_scores``) with and without each rated item.
+    model = copy.copy(models["item"])
+    model.exposure_params_ = fed
+    weights = model.exposure_weights_
+    model.exposure_weights_rating_ = (0.5 * weights.T + 1e-3).astype(np.float32)
+    mine = _user_rows(RATINGS.user_id.iloc[4])
+    rated = model.item_map_.transform(mine.index.to_numpy())
+    values = mine.to_numpy(float)
+    targets = np.arange(model.n_items_)
+    effects = model._exposure_effects(rated, values, targets, log=log)
+
+    def exposure(keep):
+        row = new_user_row(rated[keep], values[keep], model.n_items_)
+        score = rank_scores(
+            "exposure", row, np.zeros((1, model.n_items_)), model.exposure_items_, weights,
+            model.item_popularity_, None, model.rating_scale_, fed, model.exposure_weights_rating_,
+        )[0].astype(np.float64)  # fmt: skip
+        return np.log(np.maximum(score, EPS)) if log else score
+
+    base = exposure(np.ones(len(rated), dtype=bool))
+    for column in (0, len(rated) // 2, len(rated) - 1):
+        after = exposure(np.arange(len(rated)) != column)
+        np.testing.assert_allclose(effects[:, column], base - after, atol=1e-4)
 
 
 def test_item_model_effects_follow_the_actual_leave_one_out_fall(models):

@@ -7,13 +7,18 @@ server's log, never to the client).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import math
+import os
 import secrets
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -21,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
+from ._batch import LRU, ScoreBatcher
 from ._catalogue import Catalogue, ClientError, plain
 
 __all__ = ["MAX_BODY", "MAX_K", "MAX_RATINGS", "ClientError", "create_app"]
@@ -47,6 +53,48 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+#: Fitted users whose GET answers (per k) are kept, most recently asked first.
+CACHE_USERS = 2048
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Guard:
+    """ASGI middleware: the bearer token on ``/api/`` (when set) and :data:`HEADERS` on
+    every response (a plain ASGI wrapper: Starlette's ``BaseHTTPMiddleware`` costs a
+    task and a stream per request)."""
+
+    def __init__(self, app: Any, token: str | None = None) -> None:
+        self.app = app
+        self.expected = None if token is None else f"Bearer {token}".encode()
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def secured(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        if self.expected is not None and scope["path"].startswith("/api/"):
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not secrets.compare_digest(given, self.expected):
+                response = _error(401, "missing or wrong bearer token")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                await response(scope, receive, secured)
+                return
+        await self.app(scope, receive, secured)
 
 
 def _int_param(value: str | None, name: str, low: int, high: int, default: int) -> int:
@@ -75,6 +123,7 @@ def create_app(
     *,
     token: str | None = None,
     cors_origins: list[str] | tuple[str, ...] = (),
+    threads: int | None = None,
 ) -> FastAPI:
     """The ASGI application serving ``model``.
 
@@ -89,6 +138,9 @@ def create_app(
         When given, every ``/api/`` request needs ``Authorization: Bearer <token>``.
     cors_origins : sequence of str, default=()
         Origins whose pages may call the API from a browser (CORS); none by default.
+    threads : int, optional
+        Recommendations computed at once, each on its own thread (default: one per usable
+        core); more requests wait their turn.
 
     Returns
     -------
@@ -96,6 +148,28 @@ def create_app(
     """
     catalogue = Catalogue(model, movies)
     statics = _static_files()
+    slots = usable_cores() if threads is None else int(threads)
+    if slots < 1:
+        raise ValueError(f"threads must be at least 1, got {threads!r}")
+    running = asyncio.Semaphore(slots)
+
+    async def work(function: Callable, *args: Any) -> Any:
+        """``function(*args)`` on the thread pool, at most ``slots`` at once."""
+        async with running:
+            return await run_in_threadpool(function, *args)
+
+    batcher = ScoreBatcher(model._scores_and_ratings, work)
+    answers = LRU(CACHE_USERS)  # a fitted user's answer changes only with the model
+
+    def fitted_answer(user_id: Any, row: np.ndarray, count: int, scored: tuple) -> bytes:
+        columns = model._block_columns(row, count, True, True, scored=scored)
+        return _json({"user": plain(user_id), "recommendations": catalogue.records(columns)})
+
+    def fold_in_answer(ratings: dict[Any, float], count: int) -> bytes:
+        parsed = catalogue.indices(ratings)  # checked by _parse_fold_in
+        columns = model._fold_in_columns(None, None, count, True, True, parsed=parsed)
+        return _json({"recommendations": catalogue.records(columns)})
+
     app = FastAPI(
         title="autorec",
         docs_url=None,
@@ -109,16 +183,8 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Response:
-        if token is not None and request.url.path.startswith("/api/"):
-            given = request.headers.get("authorization", "")
-            if not secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                response: Response = _error(401, "missing or wrong bearer token")
-                response.headers["WWW-Authenticate"] = "Bearer"
-                return _secure(response)
-        return _secure(await call_next(request))
+    app.add_middleware(Guard, token=token)
+    app.state.batcher, app.state.answers = batcher, answers
 
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError) -> JSONResponse:
@@ -137,33 +203,32 @@ def create_app(
         logger.exception("unexpected error on %s", request.url.path)
         return _error(500, "internal error (see the server's log)")
 
+    # Cheap answers run in the event loop; recommendations on the thread pool.
     @app.get("/", include_in_schema=False)
-    def page() -> Response:
+    async def page() -> Response:
         return Response(statics["index.html"], media_type=STATIC["index.html"])
 
     @app.get("/static/{name}", include_in_schema=False)
-    def static(name: str) -> Response:
+    async def static(name: str) -> Response:
         if name not in STATIC:
             raise ClientError(404, f"no file {name[:80]!r}; the page has {sorted(STATIC)}")
         return Response(statics[name], media_type=STATIC[name])
 
     @app.get("/api/health")
-    def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "n_users": len(model.user_map_),
-            "n_items": len(model.item_map_),
-        }
+    async def health() -> Response:
+        return _ok(
+            {"status": "ok", "n_users": len(model.user_map_), "n_items": len(model.item_map_)}
+        )
 
     @app.get("/api/movies")
-    def search(q: str = "", limit: str | None = None) -> dict[str, Any]:
+    async def search(q: str = "", limit: str | None = None) -> Response:
         if len(q) > MAX_QUERY:
             raise ClientError(422, f"q must be at most {MAX_QUERY} characters, got {len(q)}")
         count = _int_param(limit, "limit", 1, MAX_LIMIT, 20)
-        return {"movies": catalogue.search(q, count)}
+        return _ok({"movies": catalogue.search(q, count)})
 
     @app.get("/api/recommend")
-    def recommend_user(user: str | None = None, k: str | None = None) -> dict[str, Any]:
+    async def recommend_user(user: str | None = None, k: str | None = None) -> Response:
         count = _int_param(k, "k", 1, MAX_K, 10)
         if user is None:
             raise ClientError(
@@ -172,26 +237,28 @@ def create_app(
                 "to fold in a new person",
             )
         user_id = catalogue.user_id(user)
-        frame = model.recommend(user_id, k=count, explain=True)
-        return {"user": plain(user_id), "recommendations": catalogue.rows(frame)}
+        body = answers.get((user_id, count))
+        if body is None:
+            row = catalogue.user_row(user_id)
+            scored = await batcher.score(int(row[0]))
+            body = await work(fitted_answer, user_id, row, count, scored)
+            answers.put((user_id, count), body)
+        return _raw(body)
 
     @app.post("/api/recommend")
-    async def recommend_ratings(request: Request) -> dict[str, Any]:
+    async def recommend_ratings(request: Request) -> Response:
         body = await _read_body(request)
         ratings, count = _parse_fold_in(body, catalogue)
-        frame = await run_in_threadpool(
-            lambda: model.recommend(None, k=count, user_ratings=ratings, explain=True)
-        )
-        return {"recommendations": catalogue.rows(frame)}
+        return _raw(await work(fold_in_answer, ratings, count))
 
     @app.get("/api/similar")
-    def similar(item: str | None = None, k: str | None = None) -> dict[str, Any]:
+    async def similar(item: str | None = None, k: str | None = None) -> Response:
         count = _int_param(k, "k", 1, MAX_K, 10)
         if item is None:
             raise ClientError(422, "item is required (GET /api/similar?item=ID)")
         item_id = catalogue.item_id(item)
-        frame = model.similar_items(item_id, k=count)
-        return {"item": plain(item_id), "similar": catalogue.movies(frame)}
+        frame = await work(functools.partial(model.similar_items, item_id, k=count))
+        return _ok({"item": plain(item_id), "similar": catalogue.movies(frame)})
 
     # Warm the model's caches (item codes, counts) before the first request.
     catalogue.warm()
@@ -263,11 +330,18 @@ def _as_float(value: float) -> float:
         return math.inf
 
 
+def _json(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _raw(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+def _ok(payload: Any) -> Response:
+    """``payload`` as JSON (encoded once here: FastAPI's own encoder walks it twice)."""
+    return _raw(_json(payload))
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
-
-
-def _secure(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response

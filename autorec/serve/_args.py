@@ -24,6 +24,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 256, got {text!r}")
+    return value
+
+
 def _token(text: str) -> str:
     if len(text) < 8 or any(c.isspace() for c in text):
         raise argparse.ArgumentTypeError("expected a token of at least 8 characters without spaces")
@@ -60,6 +70,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="require `Authorization: Bearer TOKEN` on every /api/ request (the page asks "
         "for it once, or reads it from the address: http://HOST:PORT/#token=TOKEN)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="server processes, forked after the model is loaded so they share its memory "
+        "(POSIX only; default: %(default)s). Python runs on one core per process: two "
+        "workers on two cores answer more requests at once",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="recommendations computed at once per process, one core each (default: the "
+        "usable cores divided among the workers, at least 1)",
     )
     parser.add_argument(
         "--cors-origin",

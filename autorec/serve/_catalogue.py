@@ -71,6 +71,13 @@ class Catalogue:
             }
             for i, t, y, g, c in zip(ids, titles, years, genres, counts, strict=True)
         }
+        users = model.user_map_.ids
+        # Sorted integer user ids (as fit stores them) are found by binary search, the
+        # rest through the id map (a pandas lookup: a fraction of a millisecond).
+        self.sorted_users = (
+            users if self.int_users and bool(np.all(users[1:] > users[:-1])) else None
+        )
+        self.index = {plain(i): n for n, i in enumerate(ids)}
         order = np.argsort(-counts, kind="stable")
         self.by_popularity = [plain(ids[i]) for i in order]
         self.lower = {i: self.info[i]["title"].lower() for i in self.by_popularity}
@@ -104,6 +111,18 @@ class Catalogue:
             )
         return user
 
+    def user_row(self, user: Any) -> np.ndarray:
+        """The model's row index of a user it was fitted on (from :meth:`user_id`), as a
+        one-element array."""
+        if self.sorted_users is not None:
+            return np.searchsorted(self.sorted_users, [user]).astype(np.int64)
+        return self.model.user_map_.transform(np.asarray([user], dtype=object))
+
+    def indices(self, ratings: dict[Any, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Checked fold-in ratings (model item ids) as the model's (item indices, ratings)."""
+        items = np.fromiter((self.index[i] for i in ratings), np.int64, len(ratings))
+        return items, np.fromiter(ratings.values(), np.float64, len(ratings))
+
     def item_id(self, text: Any, status: int = 404) -> Any:
         """The model's id of a movie given as text; ``status`` for an unknown one."""
         item = self._convert(text, self.int_items, "movie", 422)
@@ -127,21 +146,29 @@ class Catalogue:
         """The items of a result frame, with their metadata."""
         return [self.info[plain(i)] for i in frame["item_id"].tolist()]
 
-    def rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
-        """A ``recommend(..., explain=True)`` frame as JSON rows."""
+    def records(self, columns: dict[str, Any]) -> list[dict[str, Any]]:
+        """One user's recommendations with their reasons (the columns of
+        ``recommend(..., explain=True)``, as ``model._columns`` gives them) as JSON rows."""
+        predicted = columns.get("predicted_rating")
+        predicted = [None] * len(columns["item_id"]) if predicted is None else predicted.tolist()
         out = []
-        for row in frame.itertuples(index=False):
-            entry = dict(self.info[plain(row.item_id)])
-            predicted = getattr(row, "predicted_rating", None)
-            entry["predicted_rating"] = None if predicted is None else round(float(predicted), 2)
-            entry["score"] = round(float(row.score), 4)
+        for item, score, rating, because in zip(
+            columns["item_id"].tolist(),
+            columns["score"].tolist(),
+            predicted,
+            columns["because"],
+            strict=True,
+        ):
+            entry = dict(self.info[item])
+            entry["predicted_rating"] = None if rating is None else round(rating, 2)
+            entry["score"] = round(score, 4)
             entry["because"] = [
                 {
-                    "item_id": plain(b["item_id"]),
-                    "title": self.info[plain(b["item_id"])]["title"],
+                    "item_id": b["item_id"],
+                    "title": self.info[b["item_id"]]["title"],
                     "rating": b["rating"],
                 }
-                for b in row.because
+                for b in because
             ]
             out.append(entry)
         return out

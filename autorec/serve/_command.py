@@ -15,6 +15,7 @@ from .._cli_common import CLIError
 from .._cli_helpers import _load, _status
 from ..evaluation import MODELS, load_model, make_model
 from ._args import INSTALL_HINT, is_loopback
+from ._workers import can_fork, limit_malloc_arenas, serve_forked
 
 __all__ = ["run"]
 
@@ -48,12 +49,14 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
         from threadpoolctl import threadpool_limits
 
-        from ._app import create_app
+        from ._app import create_app, usable_cores
     except ImportError as exc:
         raise CLIError(
             f"autorec serve needs FastAPI, uvicorn and threadpoolctl ({exc.name} is missing): "
             f"{INSTALL_HINT}"
         ) from None
+    if args.workers > 1 and not can_fork():
+        raise CLIError("--workers above 1 needs os.fork (POSIX); run one worker here")
     if args.save is not None and args.model is not None:
         raise CLIError("--save keeps a model trained by serve; it cannot be used with --model")
     if not is_loopback(args.host) and args.token is None:
@@ -69,17 +72,27 @@ def run(args: argparse.Namespace) -> int:
     # per request would oversubscribe the cores (OpenBLAS threads spin while they wait).
     threadpool_limits(1)
     torch.set_num_threads(1)
-    app = create_app(model, movies, token=args.token, cors_origins=args.cors_origin)
+    limit_malloc_arenas()
+    threads = args.threads or max(1, usable_cores() // args.workers)
+    app = create_app(
+        model, movies, token=args.token, cors_origins=args.cors_origin, threads=threads
+    )
     shown = f"[{args.host}]" if ":" in args.host else args.host
     fragment = f"#token={args.token}" if args.token else ""
     if not args.quiet:
-        print(f"serving on http://{shown}:{args.port}/{fragment} (Ctrl+C stops)", file=sys.stderr)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning" if args.quiet else "info",
-        access_log=False,
-        server_header=False,
-    )
+        print(
+            f"serving on http://{shown}:{args.port}/{fragment} ({args.workers} worker(s), "
+            f"{threads} thread(s) each; Ctrl+C stops)",
+            file=sys.stderr,
+        )
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning" if args.quiet else "info",
+        "access_log": False,
+        "server_header": False,
+    }
+    if args.workers > 1:
+        return serve_forked(app, args.workers, **options)
+    uvicorn.run(app, **options)
     return 0

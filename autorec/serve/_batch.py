@@ -1,0 +1,125 @@
+"""Two things that make concurrent requests cheaper: scoring the fitted users of
+concurrent requests together, and a bounded cache of answers.
+
+Scoring one fitted user costs nearly as much as scoring a block of sixteen: the rating
+network decodes a block padded to sixteen rows (``autorec._network.rating_block``, so
+that a user's scores never depend on who is asked with them) and the exposure model's
+sparse products carry a fixed cost per call. :class:`ScoreBatcher` collects the users
+whose requests wait for a thread and scores them as one block; each request then ranks
+and explains its own user on its own thread. The scores are the ones a single call
+gives (``recommend``'s batch = single), so answers do not depend on the batching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["LRU", "ScoreBatcher"]
+
+#: Users scored in one block at most (one padded block of the rating network).
+MAX_BATCH = 16
+
+
+class ScoreBatcher:
+    """Score the users of concurrent requests as one block.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(rows) -> (scores, predicted or None)``, one row per user (the model's
+        ``_scores_and_ratings``).
+    run : callable
+        ``await run(function)`` runs ``function()`` on the server's thread pool.
+    max_batch : int
+        Users scored together at most.
+    """
+
+    def __init__(
+        self,
+        score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]],
+        run: Callable[[Callable[[], None]], Awaitable[None]],
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self.score_rows = score
+        self.run = run
+        self.max_batch = max_batch
+        self.pending: list[tuple[int, asyncio.Future, asyncio.AbstractEventLoop]] = []
+        self.lock = threading.Lock()
+        #: Sizes of the blocks scored so far (the last 1,000), for tests and tuning.
+        self.sizes: list[int] = []
+
+    async def score(self, row: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """``score([row])`` for one user, computed with the users of other waiting
+        requests: (scores, predicted) with one row each."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self.lock:
+            self.pending.append((row, future, loop))
+        # Every request sends one job; the first to get a thread takes all the users
+        # waiting then, and later jobs find theirs already taken (and return at once).
+        await self.run(self._take_and_score)
+        return await future
+
+    def _take_and_score(self) -> None:
+        with self.lock:
+            batch = self.pending[: self.max_batch]
+            del self.pending[: self.max_batch]
+        if not batch:
+            return
+        self.sizes = [*self.sizes[-999:], len(batch)]
+        rows = np.array([row for row, _, _ in batch], dtype=np.int64)
+        try:
+            scores, predicted = self.score_rows(rows)
+        except Exception as exc:  # every waiting request gets the error
+            for _, future, loop in batch:
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+            return
+        for i, (_, future, loop) in enumerate(batch):
+            mine = (
+                scores[i : i + 1].copy(),
+                None if predicted is None else predicted[i : i + 1].copy(),
+            )
+            # Delivered through the event loop, whatever happens to the request whose
+            # job computed it.
+            loop.call_soon_threadsafe(_settle, future, mine, None)
+
+
+def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.done():  # the request was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class LRU:
+    """A thread-safe mapping that keeps the ``size`` most recently used entries."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[Any, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self.lock:
+            value = self.entries.get(key)
+            if value is not None:
+                self.entries.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self.lock:
+            self.entries[key] = value
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self.entries)
