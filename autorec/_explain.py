@@ -10,7 +10,7 @@ effect), from two parts:
   shift`` for ``"rating"``; for ``"both"``, ``max(E_binary, EPS) * max(E_rating, EPS) **
   gamma``), an exact decomposition: removing ``i`` lowers the log exposure term by
   ``log(E_j)`` minus the log of the same expression without ``i``'s term (floored at
-  ``EPS``), exactly;
+  ``EPS``, ``EPS ** (1 + gamma)`` for ``"both"``), exactly;
 * the **rating network**'s predicted rating of ``j``, by a cheap attribution:
 
   - a user model (``kind="user"``) encodes the user's row of ratings: the row is
@@ -51,7 +51,7 @@ import scipy.linalg.lapack
 import torch
 
 from ._foldin import BIAS_SHRINK
-from ._hybrid import EPS
+from ._hybrid import EPS, exposure_floor
 from ._movies import check_movies, join_movies
 from ._ranking import top_k_items
 from ._user_ids import _check_id_values
@@ -312,7 +312,8 @@ class ExplainMixin:
             )
         if not log:
             return before - after
-        return np.log(np.maximum(before, EPS)) - np.log(np.maximum(after, EPS))
+        floor = exposure_floor(fed)  # the product's own floor, as rank_scores uses
+        return np.log(np.maximum(before, floor)) - np.log(np.maximum(after, floor))
 
     def _because(
         self,

@@ -95,14 +95,15 @@ def combine(
     popularity: np.ndarray,
     weights: tuple[float, float],
     scale: tuple[float, float],
+    floor: float = EPS,
 ) -> np.ndarray:
-    """``log(max(exposure, EPS)) + alpha * (clip(ratings) - midpoint) - beta *
+    """``log(max(exposure, floor)) + alpha * (clip(ratings) - midpoint) - beta *
     log1p(popularity)`` with ``weights = (alpha, beta)``, minus ``DISLIKE_PENALTY`` where
-    the predicted rating is below the midpoint."""
+    the predicted rating is below the midpoint (``floor``: see :func:`exposure_floor`)."""
     alpha, beta = weights
     low, high = scale
     midpoint = (low + high) / 2.0
-    out = np.log(np.maximum(exposure, np.float32(EPS)), dtype=np.float32)
+    out = np.log(np.maximum(exposure, np.float32(floor)), dtype=np.float32)
     liked = np.clip(ratings, low, high) - np.float32(midpoint)
     if alpha:
         out += np.float32(alpha) * liked
@@ -344,7 +345,7 @@ def _validate(
     for gamma in EXPOSURE_GAMMAS:
         name = f"both{gamma:g},{l2['binary']:g}+{l2['rating']:g}"
         both = product_exposure(scored["binary"], scored["rating"], gamma)
-        bases[name] = np.log(np.maximum(both, floor), dtype=np.float32)
+        bases[name] = np.log(both, dtype=np.float32)  # already at least EPS ** (1 + gamma)
         params[name] = {
             "input": "both",
             "shift": shift,
@@ -362,11 +363,23 @@ def _validate(
 
 def product_exposure(binary: np.ndarray, graded: np.ndarray, gamma: float) -> np.ndarray:
     """``max(binary, EPS) * max(graded, EPS) ** gamma``: both exposure models at once
-    (after the log, a weighted sum of their logs)."""
+    (after the log, a weighted sum of their logs). It is at least ``EPS ** (1 + gamma)``,
+    the floor its log must use (:func:`exposure_floor`): floored at ``EPS`` again, every
+    item of a user whose rating-fed input is empty (someone who gave only the lowest
+    rating) would sit at the floor and the binary model's ranking would be lost."""
     floor = np.float32(EPS)
     out = np.maximum(graded, floor) ** np.float32(gamma)
     out *= np.maximum(binary, floor)
     return out
+
+
+def exposure_floor(exposure_params: dict[str, Any] | None) -> float:
+    """The least exposure score of a model fed ``exposure_params``: ``EPS``, or
+    ``EPS ** (1 + gamma)`` for the product of both models (:func:`product_exposure`)."""
+    fed = exposure_params or {}
+    if fed.get("input") == "both":
+        return float(EPS ** (1.0 + float(fed["gamma"])))
+    return EPS
 
 
 def rank_scores(
@@ -396,9 +409,32 @@ def rank_scores(
         exposure = product_exposure(binary, graded.scores(rows), float(fed["gamma"]))
     else:
         exposure = Exposure(exposure_items, exposure_weights, n_items, input, shift).scores(rows)
+        if input == "rating":
+            _popular_when_uninterested(exposure, rows, shift, popularity)
     if ranking == "exposure" or weights is None:
         return exposure
-    return combine(exposure, ratings, popularity, tuple(weights), scale)
+    return combine(
+        exposure, ratings, popularity, tuple(weights), scale, exposure_floor(exposure_params)
+    )
+
+
+def _popular_when_uninterested(
+    exposure: np.ndarray, rows: sp.csr_matrix, shift: float, popularity: np.ndarray
+) -> None:
+    """Give the rows whose rating-fed input is empty (every rating at the scale's lowest
+    value, ``shift``) each item's share of the training ratings as their exposure, in
+    place: the model fed only ratings sees no interest at all in such a user, and with
+    every item at the floor the rating term alone would rank movies one or two people
+    loved first."""
+    interested = rows.data > shift
+    counts = np.bincount(
+        np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))[interested],
+        minlength=rows.shape[0],
+    )
+    empty = np.flatnonzero(counts == 0)
+    if len(empty):
+        share = np.asarray(popularity, dtype=np.float32) / max(float(np.max(popularity)), 1.0)
+        exposure[empty] = share[None, :]
 
 
 def load_ranking(

@@ -16,7 +16,9 @@ from autorec._hybrid import (
     EXPOSURE_INPUTS,
     EXPOSURE_L2_FACTOR,
     TOLERANCE,
+    EPS,
     combine,
+    exposure_floor,
     exposure_unit,
     fit_exposure,
 )
@@ -86,11 +88,80 @@ def test_both_exposure_models_rank_by_their_product_and_survive_save(model, tmp_
         fitted.item_popularity_,
         fitted.ranking_weights_,
         fitted.rating_scale_,
+        exposure_floor(fitted.exposure_params_),
     )
     np.testing.assert_allclose(fitted._user_scores(users), expected, rtol=1e-5, atol=1e-5)
     again = AutoEncoderRecommender.load(fitted.save(tmp_path / "both.safetensors"))
     assert again.exposure_params_ == fitted.exposure_params_
     np.testing.assert_array_equal(again._user_scores(users), fitted._user_scores(users))
+
+
+def test_someone_who_gave_only_lowest_ratings_is_ranked_by_the_binary_model(model):
+    """Their rating-fed input is empty, so the product's rating factor is the same floor
+    for every item: the binary model's order must survive (before the fix, the product
+    was floored at EPS again, every item tied, and the rating term alone ranked them,
+    which put movies one or two people rated on top)."""
+    from autorec._hybrid import fit_exposure, rank_scores
+
+    fitted = model
+    binary = fit_exposure(fitted.utility_, 40.0)
+    graded = fit_exposure(fitted.utility_, 50.0, input="rating", shift=1.0)
+    params = {"input": "both", "shift": 1.0, "l2": 40.0, "l2_rating": 50.0, "gamma": 1.0}
+    assert exposure_floor(params) == pytest.approx(EPS**2)
+    assert exposure_floor({"input": "rating"}) == EPS
+    n_items = fitted.n_items_
+    row = sp.csr_matrix((np.ones(3, dtype=np.float32), ([0, 0, 0], [0, 5, 9])), shape=(1, n_items))
+    flat = np.full((1, n_items), 4.0, dtype=np.float32)  # no rating term to break ties
+    scores = rank_scores(
+        "hybrid",
+        row,
+        flat,
+        binary.items,
+        binary.weights,
+        np.zeros(n_items, np.float32),
+        (0.5, 0.0),
+        fitted.rating_scale_,
+        params,
+        graded.weights,
+    )[0]
+    expected = binary.scores(row)[0]
+    assert np.unique(scores).size > n_items // 2  # not all at one floor
+    top = np.argsort(-expected)[:10]
+    assert expected[top[-1]] > EPS  # the binary model's own top 10 are above its floor
+    np.testing.assert_array_equal(np.argsort(-scores, kind="stable")[:10], top)
+
+
+def test_the_rating_fed_model_alone_ranks_the_uninterested_by_popularity(model):
+    """With only the rating-fed model, someone who gave only the lowest rating has no
+    exposure anywhere: they get the most-rated items (rating term aside), while a user
+    with one higher rating keeps the model's own scores."""
+    from autorec._hybrid import fit_exposure, rank_scores
+
+    graded = fit_exposure(model.utility_, 50.0, input="rating", shift=1.0)
+    n_items = model.n_items_
+    rows = sp.csr_matrix(
+        (np.array([1.0, 1.0, 1.0, 4.0], np.float32), ([0, 0, 1, 1], [0, 5, 0, 5])),
+        shape=(2, n_items),
+    )
+    popularity = np.random.default_rng(0).permutation(n_items).astype(np.float32)
+    flat = np.full((2, n_items), 4.0, dtype=np.float32)
+    params = {"input": "rating", "shift": 1.0, "l2": 50.0}
+    scores = rank_scores(
+        "hybrid",
+        rows,
+        flat,
+        graded.items,
+        graded.weights,
+        popularity,
+        (0.5, 0.0),
+        model.rating_scale_,
+        params,
+    )
+    np.testing.assert_array_equal(np.argsort(-scores[0])[:10], np.argsort(-popularity)[:10])
+    expected = combine(
+        graded.scores(rows[1]), flat[1:], popularity, (0.5, 0.0), model.rating_scale_
+    )
+    np.testing.assert_array_equal(scores[1:], expected)
 
 
 def test_the_penalties_are_scaled_to_the_input(ratings):

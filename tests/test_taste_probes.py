@@ -42,6 +42,17 @@ def test_one_star_for_the_matrix_recommends_nothing_predicted_below_three(model,
     assert top["predicted_rating"].min() >= 2.0, top
 
 
+def test_someone_who_gave_only_one_star_gets_widely_seen_movies(model, movielens):
+    # Before the fix, a person who rated only The Matrix (and Toy Story) 1 star got
+    # The Apple (9 ratings), Song of Freedom (1), Lamerica (8), ...: their rating-fed
+    # exposure input is empty, the product of both exposure models sat at one floor for
+    # every movie, and the rating term alone ranked movies one or two people loved.
+    counts = movielens.ratings["item_id"].value_counts()
+    for rated in ({MATRIX: 1.0}, {MATRIX: 1.0, 1: 1.0}):
+        top = model.recommend(None, k=10, user_ratings=rated)
+        assert counts.reindex(top["item_id"]).min() >= 300, (rated, top)
+
+
 def test_a_childrens_film_fan_who_hates_horror_gets_no_horror(model, movielens):
     rated = {**dict.fromkeys(CHILDRENS, 5.0), **dict.fromkeys(HORROR, 1.0)}
     top = _no_dislike_while_others_remain(model, rated, movielens.movies)
