@@ -12,11 +12,11 @@ from autorec import AutoEncoderRecommender
 from autorec._hybrid import (
     ALPHAS,
     BETAS,
+    EPS,
     EXPOSURE_GAMMAS,
     EXPOSURE_INPUTS,
     EXPOSURE_L2_FACTOR,
     TOLERANCE,
-    EPS,
     combine,
     exposure_floor,
     exposure_unit,
