@@ -41,6 +41,12 @@ from ._exposure_model import (
     final_exposure,
     fit_exposure,
 )
+from ._exposure_product import (
+    EPS,
+    exposure_floor,
+    popular_when_uninterested,
+    product_exposure,
+)
 from ._tuning import relevance_threshold
 
 __all__ = [
@@ -57,8 +63,6 @@ __all__ = [
 ]
 
 RANKINGS = ("hybrid", "rating", "exposure")
-#: Exposure scores below this count as "would not rate" before the log.
-EPS = 1e-4
 #: The weights of the rating term and of the popularity discount tried on validation.
 ALPHAS = (0.0, 0.2, 0.35, 0.5, 0.7, 1.0, 1.5)
 BETAS = (0.0, 0.05, 0.1)
@@ -361,27 +365,6 @@ def _validate(
     return pair, table, params[name], counts
 
 
-def product_exposure(binary: np.ndarray, graded: np.ndarray, gamma: float) -> np.ndarray:
-    """``max(binary, EPS) * max(graded, EPS) ** gamma``: both exposure models at once
-    (after the log, a weighted sum of their logs). It is at least ``EPS ** (1 + gamma)``,
-    the floor its log must use (:func:`exposure_floor`): floored at ``EPS`` again, every
-    item of a user whose rating-fed input is empty (someone who gave only the lowest
-    rating) would sit at the floor and the binary model's ranking would be lost."""
-    floor = np.float32(EPS)
-    out = np.maximum(graded, floor) ** np.float32(gamma)
-    out *= np.maximum(binary, floor)
-    return out
-
-
-def exposure_floor(exposure_params: dict[str, Any] | None) -> float:
-    """The least exposure score of a model fed ``exposure_params``: ``EPS``, or
-    ``EPS ** (1 + gamma)`` for the product of both models (:func:`product_exposure`)."""
-    fed = exposure_params or {}
-    if fed.get("input") == "both":
-        return float(EPS ** (1.0 + float(fed["gamma"])))
-    return EPS
-
-
 def rank_scores(
     ranking: str,
     rows: sp.csr_matrix,
@@ -410,31 +393,12 @@ def rank_scores(
     else:
         exposure = Exposure(exposure_items, exposure_weights, n_items, input, shift).scores(rows)
         if input == "rating":
-            _popular_when_uninterested(exposure, rows, shift, popularity)
+            popular_when_uninterested(exposure, rows, shift, popularity)
     if ranking == "exposure" or weights is None:
         return exposure
     return combine(
         exposure, ratings, popularity, tuple(weights), scale, exposure_floor(exposure_params)
     )
-
-
-def _popular_when_uninterested(
-    exposure: np.ndarray, rows: sp.csr_matrix, shift: float, popularity: np.ndarray
-) -> None:
-    """Give the rows whose rating-fed input is empty (every rating at the scale's lowest
-    value, ``shift``) each item's share of the training ratings as their exposure, in
-    place: the model fed only ratings sees no interest at all in such a user, and with
-    every item at the floor the rating term alone would rank movies one or two people
-    loved first."""
-    interested = rows.data > shift
-    counts = np.bincount(
-        np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))[interested],
-        minlength=rows.shape[0],
-    )
-    empty = np.flatnonzero(counts == 0)
-    if len(empty):
-        share = np.asarray(popularity, dtype=np.float32) / max(float(np.max(popularity)), 1.0)
-        exposure[empty] = share[None, :]
 
 
 def load_ranking(
