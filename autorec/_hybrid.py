@@ -455,9 +455,10 @@ def load_ranking(
 
 def new_user_row(items: np.ndarray, ratings: np.ndarray, n_items: int) -> sp.csr_matrix:
     """A folded-in user's ratings as a 1 x n_items CSR row."""
+    order = np.argsort(items, kind="stable")  # CSR built directly: no COO conversion
+    indptr = np.array([0, len(items)], dtype=np.int64)
     return sp.csr_matrix(
-        (ratings.astype(np.float32), (np.zeros(len(items), dtype=np.int64), items)),
-        shape=(1, n_items),
+        (ratings[order].astype(np.float32), np.asarray(items)[order], indptr), shape=(1, n_items)
     )
 
 
