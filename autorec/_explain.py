@@ -79,14 +79,18 @@ def exposure_effects(
     ``E = sum_i B[i, j]`` is the target's exposure (0 for items without weights); with
     ``log=False``, ``B[i, j]``.
     """
-    n_catalogue = int(max(rated.max(initial=-1), targets.max(initial=-1), exposure_items.max()))
-    position = np.full(n_catalogue + 1, -1, dtype=np.int64)
-    position[exposure_items] = np.arange(len(exposure_items))
-    r, t = position[rated], position[targets]
-    block = np.zeros((len(targets), len(rated)), dtype=np.float64)
-    ok_r, ok_t = np.flatnonzero(r >= 0), np.flatnonzero(t >= 0)
-    if len(ok_r) and len(ok_t):
-        block[np.ix_(ok_t, ok_r)] = exposure_weights[np.ix_(r[ok_r], t[ok_t])].T
+    if len(exposure_items) and exposure_items[-1] == len(exposure_items) - 1:
+        # Every item has weights (exposure_items is sorted): no positions to look up.
+        block = exposure_weights[np.ix_(rated, targets)].T.astype(np.float64)
+    else:
+        n_catalogue = int(max(rated.max(initial=-1), targets.max(initial=-1), exposure_items.max()))
+        position = np.full(n_catalogue + 1, -1, dtype=np.int64)
+        position[exposure_items] = np.arange(len(exposure_items))
+        r, t = position[rated], position[targets]
+        block = np.zeros((len(targets), len(rated)), dtype=np.float64)
+        ok_r, ok_t = np.flatnonzero(r >= 0), np.flatnonzero(t >= 0)
+        if len(ok_r) and len(ok_t):
+            block[np.ix_(ok_t, ok_r)] = exposure_weights[np.ix_(r[ok_r], t[ok_t])].T
     if not log:
         return block
     total = block.sum(axis=1, keepdims=True)
@@ -189,12 +193,13 @@ class ExplainMixin:
         columns, effects = _candidates(self._effects(rated, ratings, targets, predicted))
         ids = self.item_map_.inverse_transform(rated[columns])  # type: ignore[attr-defined]
         titles = _titles(movies)
+        order = np.argsort(-effects, axis=1, kind="stable")[:, :BECAUSE]
+        best = np.take_along_axis(effects, order, axis=1)
+        named = (best > 0) & (best >= MIN_SHARE * best[:, :1])
         out = []
-        for row in effects:
-            best = np.argsort(-row, kind="stable")[:BECAUSE]
-            floor = MIN_SHARE * row[best[0]]
+        for row, chosen, keep in zip(effects, order, named, strict=True):
             items = []
-            for i in best[(row[best] > 0) & (row[best] >= floor)]:
+            for i in chosen[keep]:
                 entry = {
                     "item_id": ids[i].item() if hasattr(ids[i], "item") else ids[i],
                     "rating": float(ratings[columns[i]]),

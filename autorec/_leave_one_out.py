@@ -37,10 +37,19 @@ import torch
 
 from ._foldin import BIAS_SHRINK
 
-__all__ = ["Falls", "RidgeLeaveOneOut", "rating_effects", "rating_falls", "ridge_leave_one_out"]
+__all__ = [
+    "Falls",
+    "RidgeLeaveOneOut",
+    "rating_effects",
+    "rating_falls",
+    "ridge_leave_one_out",
+]
 
 #: Sparse entries encoded at once by the user-model leave-one-out batch.
 LOO_BLOCK = 1 << 20
+#: An item model's falls are bounded first, and made exact only where needed, for users
+#: with more ratings than this (below, every leverage costs less than the bounds).
+PRUNE_ROWS = 256
 
 
 @dataclass
@@ -156,8 +165,10 @@ def _item_model_falls(
         shrink_fall = pull * (bias - prior) - pull_without * (bias_without - prior)
         return unshrunk - shrink_fall[None, :]
 
-    # Affine in e_i / (1 - h_ii), which lies between e_i and e_i * ridge.most.
     every = np.arange(n)
+    if n <= PRUNE_ROWS:
+        return Falls.known(falls(ridge.scaled(every), every))
+    # Affine in e_i / (1 - h_ii), which lies between e_i and e_i * ridge.most.
     one, most = falls(ridge.residual, every), falls(ridge.residual * ridge.most, every)
     return Falls(
         np.minimum(one, most),
@@ -215,6 +226,11 @@ class RidgeLeaveOneOut:
     def scaled(self, rows: np.ndarray) -> np.ndarray:
         """``e_i / (1 - h_ii)`` of the rows at ``rows``."""
         rows = np.asarray(rows, dtype=np.int64)
+        if not self.primal and 3 * len(rows) > len(self.x):  # all of L⁻¹ costs less
+            inverse, info = scipy.linalg.lapack.dtrtri(self.factor, lower=True)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"ridge system is singular (info={info})")
+            return self.solved_y[rows] / np.einsum("ij,ij->j", inverse, inverse)[rows]
         if not self.primal:
             unit = np.zeros((len(self.x), len(rows)))
             unit[rows, np.arange(len(rows))] = 1.0
