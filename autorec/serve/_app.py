@@ -162,13 +162,10 @@ def create_app(
     answers = LRU(CACHE_USERS)  # a fitted user's answer changes only with the model
 
     def fitted_answer(user_id: Any, row: np.ndarray, count: int, scored: tuple) -> bytes:
-        columns = model._block_columns(row, count, True, True, scored=scored)
-        return _json({"user": plain(user_id), "recommendations": catalogue.records(columns)})
+        return answer_fitted(model, catalogue, user_id, row, count, scored)
 
     def fold_in_answer(ratings: dict[Any, float], count: int) -> bytes:
-        parsed = catalogue.indices(ratings)  # checked by _parse_fold_in
-        columns = model._fold_in_columns(None, None, count, True, True, parsed=parsed)
-        return _json({"recommendations": catalogue.records(columns)})
+        return answer_fold_in(model, catalogue, ratings, count)
 
     app = FastAPI(
         title="autorec",
@@ -263,6 +260,25 @@ def create_app(
     # Warm the model's caches (item codes, counts) before the first request.
     catalogue.warm()
     return app
+
+
+def answer_fitted(
+    model: Any, catalogue: Catalogue, user_id: Any, row: np.ndarray, count: int, scored: tuple
+) -> bytes:
+    """The JSON body of ``GET /api/recommend`` for a fitted user at ``row`` (one-element
+    array), whose ``model._scores_and_ratings`` are ``scored``."""
+    columns = model._block_columns(row, count, True, True, scored=scored)
+    user = _json(plain(user_id)).decode()
+    return f'{{"user":{user},"recommendations":{catalogue.records_json(columns)}}}'.encode()
+
+
+def answer_fold_in(
+    model: Any, catalogue: Catalogue, ratings: dict[Any, float], count: int
+) -> bytes:
+    """The JSON body of ``POST /api/recommend`` for checked ``ratings`` (model item ids)."""
+    parsed = catalogue.indices(ratings)  # checked by _parse_fold_in
+    columns = model._fold_in_columns(None, None, count, True, True, parsed=parsed)
+    return f'{{"recommendations":{catalogue.records_json(columns)}}}'.encode()
 
 
 async def _read_body(request: Request) -> bytes:
