@@ -18,7 +18,8 @@ or as bounds that are made exact only where a reason could be.
 The leverages are the costly part of the item model's effects (a triangular solve that
 grows with the ratings times the code width squared), and an explanation needs the
 exact effect only of the few rated items that can be among a target's largest. So
-:func:`rating_falls` returns :class:`Falls`: for every rated item, bounds that need no
+:func:`rating_falls` returns :class:`Falls`: for a user with more than
+:data:`PRUNE_ROWS` ratings, for every rated item, bounds that need no
 leverage (the effect is affine in ``1 / (1 - h_ii)``, which lies in ``[1, 1 + |x_i|² /
 l2]`` because ``XᵀX + l2 I`` is at least ``x_i x_iᵀ + l2 I``), and the exact effect of
 the items asked for.
