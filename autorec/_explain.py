@@ -11,20 +11,11 @@ effect), from two parts:
   gamma``), an exact decomposition: removing ``i`` lowers the log exposure term by
   ``log(E_j)`` minus the log of the same expression without ``i``'s term (floored at
   ``EPS``, ``EPS ** (1 + gamma)`` for ``"both"``), exactly;
-* the **rating network**'s predicted rating of ``j``, by a cheap attribution:
-
-  - a user model (``kind="user"``) encodes the user's row of ratings: the row is
-    re-encoded once per rated item with that item hidden (one batch), which is the
-    exact leave-one-out effect;
-  - an item model (``kind="item"``) has no encoder for users; a folded-in user's
-    prediction is a ridge regression of their ratings on the item codes
-    (``autorec._foldin``), whose leave-one-out effect has a closed form,
-    ``g_ij e_i / (1 - h_ii)`` (``e_i`` the residual and ``h_ii`` the leverage of
-    rating ``i``, ``g_ij`` the influence of row ``i`` on the prediction of ``j``),
-    plus the shift of the mean rating. A fitted user's predictions come from the
-    trained network, whose fold-in surrogate attributes them (the fold-in ridge is
-    chosen so that it ranks like the fitted rows);
-  - a blend attributes each member and mixes with its weights.
+* the **rating network**'s predicted rating of ``j``, by a cheap attribution
+  (``autorec._leave_one_out``): a user model's row re-encoded without each rated item
+  (exact), an item model's fold-in ridge without each rating (a closed form; a fitted
+  user is attributed through this fold-in surrogate), a blend's members mixed with its
+  weights.
 
   The rating part enters with the weight ``alpha`` the hybrid ranking was fitted with
   (through the clip to the rating scale), alone for ``ranking="rating"``, not at all
@@ -32,8 +23,11 @@ effect), from two parts:
 
 The ``because`` of a recommendation lists the (at most 3) rated items with the largest
 positive effect, leaving out those below a fifth of the largest (a reason that hardly
-matters is not named). ``benchmarks/explain.py`` checks that they matter: removing them lowers
-the item's rank more than removing as many random rated items.
+matters is not named). Only the items that can be among a target's largest get their
+exact effect (the costly part of an item model's, its leverage): the others are ruled
+out by bounds (``_candidates``), so the lists are the ones computing every effect
+exactly would give. ``benchmarks/explain.py`` checks that they matter: removing them
+lowers the item's rank more than removing as many random rated items.
 
 :func:`similar_items` ranks items by the exposure model's item-item weights (people who
 rated this item also rated ...), or, for a model without one (``ranking="rating"``), by
@@ -46,12 +40,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
-import scipy.linalg.lapack
-import torch
 
-from ._foldin import BIAS_SHRINK
 from ._hybrid import EPS, exposure_floor
+from ._leave_one_out import Falls, rating_effects, rating_falls, ridge_leave_one_out
 from ._movies import check_movies, join_movies
 from ._ranking import top_k_items
 from ._user_ids import _check_id_values
@@ -69,8 +60,8 @@ __all__ = [
 BECAUSE = 3
 #: A rated item is named only if its effect is at least this share of the largest one.
 MIN_SHARE = 0.2
-#: Sparse entries encoded at once by the user-model leave-one-out batch.
-LOO_BLOCK = 1 << 20
+#: Slack on the bounds that rule a rated item out of a reason (floating-point rounding).
+SLACK = 1e-9
 
 
 def exposure_effects(
@@ -88,162 +79,22 @@ def exposure_effects(
     ``E = sum_i B[i, j]`` is the target's exposure (0 for items without weights); with
     ``log=False``, ``B[i, j]``.
     """
-    n_catalogue = int(max(rated.max(initial=-1), targets.max(initial=-1), exposure_items.max()))
-    position = np.full(n_catalogue + 1, -1, dtype=np.int64)
-    position[exposure_items] = np.arange(len(exposure_items))
-    r, t = position[rated], position[targets]
-    block = np.zeros((len(targets), len(rated)), dtype=np.float64)
-    ok_r, ok_t = np.flatnonzero(r >= 0), np.flatnonzero(t >= 0)
-    if len(ok_r) and len(ok_t):
-        block[np.ix_(ok_t, ok_r)] = exposure_weights[np.ix_(r[ok_r], t[ok_t])].T
+    if len(exposure_items) and exposure_items[-1] == len(exposure_items) - 1:
+        # Every item has weights (exposure_items is sorted): no positions to look up.
+        block = exposure_weights[np.ix_(rated, targets)].T.astype(np.float64)
+    else:
+        n_catalogue = int(max(rated.max(initial=-1), targets.max(initial=-1), exposure_items.max()))
+        position = np.full(n_catalogue + 1, -1, dtype=np.int64)
+        position[exposure_items] = np.arange(len(exposure_items))
+        r, t = position[rated], position[targets]
+        block = np.zeros((len(targets), len(rated)), dtype=np.float64)
+        ok_r, ok_t = np.flatnonzero(r >= 0), np.flatnonzero(t >= 0)
+        if len(ok_r) and len(ok_t):
+            block[np.ix_(ok_t, ok_r)] = exposure_weights[np.ix_(r[ok_r], t[ok_t])].T
     if not log:
         return block
     total = block.sum(axis=1, keepdims=True)
     return np.log(np.maximum(total, EPS)) - np.log(np.maximum(total - block, EPS))
-
-
-def _user_model_effects(
-    model: Any, rated: np.ndarray, ratings: np.ndarray, targets: np.ndarray
-) -> np.ndarray:
-    """Exact leave-one-out fall of a user model's raw predictions (targets x rated)."""
-    module, device = model.module_, model.device_
-    n = len(rated)
-    order = np.argsort(rated, kind="stable")
-    columns = torch.from_numpy(rated[order].astype(np.int64)).to(device)
-    values = torch.from_numpy(ratings[order].astype(np.float32)).to(device)
-    target = torch.from_numpy(targets.astype(np.int64)).to(device)
-
-    def decode(code: torch.Tensor) -> torch.Tensor:
-        weight, bias = module.output_weight[target], module.output_bias[target]
-        return code[:, :-1] @ weight.T + bias + code[:, -1:]
-
-    out = np.empty((len(targets), n), dtype=np.float64)
-    with torch.no_grad():
-        zero = torch.zeros(1, dtype=torch.int64, device=device)
-        base = decode(module.encode(columns, zero, values))[0]
-        step = max(1, LOO_BLOCK // max(n, 1))
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            rows = stop - start
-            keep = torch.ones((rows, n), dtype=values.dtype, device=device)
-            keep[torch.arange(rows), torch.arange(start, stop)] = 0.0
-            offsets = torch.arange(rows, device=device) * n
-            code = module.encode_masked(
-                columns.repeat(rows), offsets, values.repeat(rows), keep.reshape(-1)
-            )
-            out[:, order[start:stop]] = (base[None, :] - decode(code)).T.cpu().numpy()
-    return out
-
-
-def _item_model_effects(
-    model: Any, rated: np.ndarray, ratings: np.ndarray, targets: np.ndarray
-) -> np.ndarray:
-    """Closed-form leave-one-out fall of an item model's fold-in predictions."""
-    codes, prior = model._fold_in_codes()
-    l2 = model.fold_in_l2_
-    n = len(rated)
-    if n < 2 or l2 is None:
-        return np.zeros((len(targets), n))
-    hidden, offset = codes[:, :-1], codes[:, -1]
-    x = hidden[rated]
-    y = np.asarray(ratings, dtype=np.float64) - offset[rated]
-    x_mean, y_mean = x.mean(axis=0), float(y.mean())
-    xc, yc = x - x_mean, y - y_mean
-    # The targets' directions, and x_mean's: how far x_mean @ w falls without each row.
-    direction = np.column_stack([(hidden[targets] - x_mean).T, x_mean])
-    falls, w = _ridge_leave_one_out(xc, yc, direction, l2, n > xc.shape[1])
-    mean_shift = (y - y_mean) / (n - 1)
-    unshrunk = falls[:-1] + mean_shift[None, :]
-    # The fold-in shrinks the free bias b = y_mean - x_mean @ w toward a typical person's
-    # (BIAS_SHRINK pseudo-ratings): the prediction is the unshrunk one minus
-    # (1 - c) (b - prior), c = n / (n + BIAS_SHRINK); without row i, b and c change too.
-    bias = y_mean - x_mean @ w
-    bias_without = bias - mean_shift + falls[-1]
-    pull, pull_without = BIAS_SHRINK / (n + BIAS_SHRINK), BIAS_SHRINK / (n - 1 + BIAS_SHRINK)
-    shrink_fall = pull * (bias - prior) - pull_without * (bias_without - prior)
-    return unshrunk - shrink_fall[None, :]
-
-
-def ridge_leave_one_out(
-    x: np.ndarray, y: np.ndarray, direction: np.ndarray, l2: float, primal: bool | None = None
-) -> np.ndarray:
-    """Fall of ``direction``'s predictions when each row of ``x`` leaves the ridge fit.
-
-    With ``w = (XᵀX + l2 I)⁻¹ Xᵀ y``, removing row ``i`` changes ``w`` by
-    ``-(XᵀX + l2 I)⁻¹ x_i e_i / (1 - h_ii)`` (``e_i`` the residual, ``h_ii`` the leverage),
-    so a prediction ``d · w`` falls by ``g_i e_i / (1 - h_ii)`` with
-    ``g = X (XᵀX + l2 I)⁻¹ d``. Computed with ``M = (XXᵀ + l2 I)⁻¹``:
-    ``e_i / (1 - h_ii) = (M y)_i / M_ii`` and ``g = M X d``, in the dual form (n x n) when
-    there are fewer rows than columns, else in the primal form
-    (``l2 M = I - X (XᵀX + l2 I)⁻¹ Xᵀ``, columns x columns). Returns targets x rows.
-    """
-    if primal is None:
-        primal = x.shape[0] > x.shape[1]
-    return _ridge_leave_one_out(x, y, direction, l2, primal)[0]
-
-
-def _ridge_leave_one_out(
-    x: np.ndarray, y: np.ndarray, direction: np.ndarray, l2: float, primal: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`ridge_leave_one_out` and the ridge weights ``w``, from one factorisation.
-
-    Dual: the Cholesky factor ``L`` of ``XXᵀ + l2 I`` gives ``M y`` and ``M X d`` by two
-    triangular solves each and ``diag(M)`` from ``L⁻¹``. Primal: the factor ``L`` of
-    ``XᵀX + l2 I`` gives the leverages ``h_ii = |L⁻¹ x_i|²`` by one triangular solve of
-    ``Xᵀ`` (the only step that grows with rows x columns², beside the Gram matrix), and
-    ``w`` and the influences by solves with a few right-hand sides.
-    """
-    n, h = x.shape
-    if not primal:
-        gram = x @ x.T
-        gram[np.diag_indices(n)] += l2
-        factor = _cholesky(gram)
-        inverse_factor, info = scipy.linalg.lapack.dtrtri(factor, lower=True)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"ridge system is singular (info={info})")
-        diagonal = np.einsum("ij,ij->j", inverse_factor, inverse_factor)  # diag(M)
-        solved = scipy.linalg.cho_solve(
-            (factor, True), np.column_stack([y, x @ direction]), check_finite=False
-        )
-        scaled = solved[:, 0] / diagonal
-        influence = solved[:, 1:]  # rows x targets
-        w = x.T @ solved[:, 0]
-    else:
-        gram = x.T @ x
-        gram[np.diag_indices(h)] += l2
-        factor = _cholesky(gram)
-        half = scipy.linalg.solve_triangular(factor, x.T, lower=True, check_finite=False)
-        leverage = np.einsum("ij,ij->j", half, half)
-        w = scipy.linalg.cho_solve((factor, True), x.T @ y, check_finite=False)
-        scaled = (y - x @ w) / (1.0 - leverage)
-        projected = x @ direction
-        back = scipy.linalg.cho_solve((factor, True), x.T @ projected, check_finite=False)
-        influence = (projected - x @ back) / l2
-    return (influence * scaled[:, None]).T, w
-
-
-def _cholesky(gram: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor of a ridge system (LAPACK potrf, overwriting ``gram``)."""
-    factor, info = scipy.linalg.lapack.dpotrf(gram, lower=True, overwrite_a=True, clean=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"ridge system not positive definite (info={info})")
-    return factor
-
-
-def rating_effects(
-    model: Any, rated: np.ndarray, ratings: np.ndarray, targets: np.ndarray
-) -> np.ndarray:
-    """Fall of the raw predicted rating of each target when each rated item is removed
-    (targets x rated); a blend mixes its members' with its weights."""
-    members = getattr(model, "estimators_", None)
-    if members is not None:
-        return sum(
-            w * rating_effects(m, rated, ratings, targets)
-            for w, m in zip(model.weights_, members, strict=True)
-        )
-    if model.fit_params_["kind"] == "user":
-        return _user_model_effects(model, rated, ratings, targets)
-    return _item_model_effects(model, rated, ratings, targets)
 
 
 class ExplainMixin:
@@ -256,8 +107,9 @@ class ExplainMixin:
         ratings: np.ndarray,
         targets: np.ndarray,
         predicted: np.ndarray | None,
-    ) -> np.ndarray:
-        """Fall of each target's ranking score when each rated item is removed."""
+    ) -> Falls:
+        """Fall of each target's ranking score when each rated item is removed: the
+        exposure part exactly, the rating part bounded and exact on demand."""
         ranking = self._ranking  # type: ignore[attr-defined]
         exposure = self.exposure_items_ is not None and ranking != "rating"  # type: ignore[attr-defined]
         weights = self.ranking_weights_  # type: ignore[attr-defined]
@@ -267,14 +119,24 @@ class ExplainMixin:
         total = np.zeros((len(targets), len(rated)))
         if exposure:
             total += self._exposure_effects(rated, ratings, targets, log=ranking != "exposure")
-        if alpha:
-            fall = rating_effects(self, rated, ratings, targets)
-            if exposure and predicted is not None:
-                low, high = self.rating_scale_  # type: ignore[attr-defined]
+        if not alpha:
+            return Falls.known(total)
+        low, high = self.rating_scale_  # type: ignore[attr-defined]
+        clipped = exposure and predicted is not None
+
+        def score(fall: np.ndarray) -> np.ndarray:
+            """The ranking score's fall from the predicted rating's (nondecreasing)."""
+            if clipped:
                 now = np.clip(predicted, low, high)[:, None]
                 fall = now - np.clip(predicted[:, None] - fall, low, high)
-            total += alpha * fall
-        return total
+            return alpha * fall
+
+        falls = rating_falls(self, rated, ratings, targets)
+        return Falls(
+            total + score(falls.low),
+            total + score(falls.high),
+            lambda columns: total[:, columns] + score(falls.exact(columns)),
+        )
 
     def _exposure_effects(
         self, rated: np.ndarray, ratings: np.ndarray, targets: np.ndarray, log: bool
@@ -328,18 +190,19 @@ class ExplainMixin:
         largest first."""
         if len(rated) == 0 or len(targets) == 0:
             return [[] for _ in targets]
-        effects = self._effects(rated, ratings, targets, predicted)
-        ids = self.item_map_.inverse_transform(rated)  # type: ignore[attr-defined]
+        columns, effects = _candidates(self._effects(rated, ratings, targets, predicted))
+        ids = self.item_map_.inverse_transform(rated[columns])  # type: ignore[attr-defined]
         titles = _titles(movies)
+        order = np.argsort(-effects, axis=1, kind="stable")[:, :BECAUSE]
+        best = np.take_along_axis(effects, order, axis=1)
+        named = (best > 0) & (best >= MIN_SHARE * best[:, :1])
         out = []
-        for row in effects:
-            best = np.argsort(-row, kind="stable")[:BECAUSE]
+        for row, chosen, keep in zip(effects, order, named, strict=True):
             items = []
-            floor = MIN_SHARE * row[best[0]]
-            for i in best[(row[best] > 0) & (row[best] >= floor)]:
+            for i in chosen[keep]:
                 entry = {
                     "item_id": ids[i].item() if hasattr(ids[i], "item") else ids[i],
-                    "rating": float(ratings[i]),
+                    "rating": float(ratings[columns[i]]),
                     "effect": float(row[i]),
                 }
                 if titles is not None:
@@ -430,6 +293,25 @@ class ExplainMixin:
         norms = np.linalg.norm(vectors, axis=1)
         norms[norms == 0] = 1.0
         return (vectors @ vectors[index]) / (norms * norms[index])
+
+
+def _candidates(falls: Falls) -> tuple[np.ndarray, np.ndarray]:
+    """The rated items that may be among some target's :data:`BECAUSE` largest falls
+    (sorted column indices), and their exact falls (targets x those items).
+
+    An item is left out when, for every target, its upper bound is below the
+    :data:`BECAUSE`-th largest lower bound (less a rounding :data:`SLACK`): at least
+    that many items then fall by more, so it is never named; the items kept are ranked
+    by their exact falls, as if every item's were computed."""
+    n = falls.low.shape[1]
+    top = min(BECAUSE, n)
+    if top == n:
+        columns = np.arange(n)
+    else:
+        bar = np.partition(falls.low, n - top, axis=1)[:, n - top]
+        bar = bar - SLACK * (1.0 + np.abs(bar))
+        columns = np.flatnonzero((falls.high >= bar[:, None]).any(axis=0))
+    return columns, falls.exact(columns)
 
 
 def _item_vectors(model: Any) -> np.ndarray:

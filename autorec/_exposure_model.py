@@ -44,7 +44,10 @@ class Exposure:
     def scores(self, rows: sp.csr_matrix) -> np.ndarray:
         """Exposure scores (len(rows), n_items) of users given by their training rows;
         items without weights get 0 (the floor after the log)."""
-        x = weighted_rows(rows, self.input, self.shift, np.inf)[:, self.items]
+        x = weighted_rows(rows, self.input, self.shift, np.inf)
+        if len(self.items) == self.n_items:  # every item has weights (items is 0..n-1)
+            return np.asarray(x @ self.weights, dtype=np.float32)
+        x = x[:, self.items]
         out = np.zeros((rows.shape[0], self.n_items), dtype=np.float32)
         out[:, self.items] = np.asarray(x @ self.weights, dtype=np.float32)
         return out

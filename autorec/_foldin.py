@@ -38,6 +38,8 @@ L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 N_CHECK_USERS = 48
 #: Pseudo-ratings of the prior in a folded-in user's bias (the bias baseline's penalty).
 BIAS_SHRINK = 5.0
+#: The last codes :func:`fold_in_item_model` folded in against, and their float32 copy.
+_single: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def fold_in(
@@ -46,6 +48,7 @@ def fold_in(
     ratings: np.ndarray,
     l2: float,
     prior: float | None = None,
+    single: np.ndarray | None = None,
 ) -> np.ndarray:
     """Predicted ratings of every item (rows of ``codes``: hidden code, then the item's
     bias) for a user with these ratings.
@@ -55,6 +58,9 @@ def fold_in(
     user with fewer ratings ``n`` than code units, ``h x h`` (primal) otherwise. Both
     give the same ``(w, b)``; a typical new user (tens of ratings) costs a tiny solve.
     With a ``prior``, ``b`` is shrunk toward it by ``BIAS_SHRINK`` pseudo-ratings.
+    With ``single`` (``codes`` in float32), ``(w, b)`` is solved in float64 and only the
+    predictions, one dot product per item, are computed in float32 (half the memory
+    traffic: the codes are read once per user, and ML-1M's take 15 MB in float64).
     """
     hidden, offset = codes[:, :-1], codes[:, -1]
     x = hidden[items]
@@ -69,6 +75,11 @@ def fold_in(
     bias = y_mean - x_mean @ w
     if prior is not None:
         bias = (n * bias + BIAS_SHRINK * prior) / (n + BIAS_SHRINK)
+    if single is not None:
+        out = single[:, :-1] @ w.astype(np.float32)
+        out += np.float32(bias)
+        out += single[:, -1]
+        return out
     return hidden @ w + bias + offset
 
 
@@ -79,16 +90,27 @@ def fold_in_item_model(
     l2: float | None,
     prior: float | None = None,
 ) -> np.ndarray:
-    """:func:`fold_in` with an item model's codes (float64, items x hidden; float32
-    result) and the bias ``prior``; an item model saved before fold-in existed (no
-    ``l2``) is a clear error."""
+    """:func:`fold_in` with an item model's codes (float64, items x hidden; the
+    predictions in float32) and the bias ``prior``; an item model saved before fold-in
+    existed (no ``l2``) is a clear error."""
     if l2 is None:
         raise ValueError(
             "this item model was saved by an autorec that could not fold in users; refit it "
             "to fold in new users"
         )
     values = np.asarray(ratings, dtype=np.float64)
-    return fold_in(codes, items, values, l2, prior).astype(np.float32)
+    return fold_in(codes, items, values, l2, prior, single=_float32(codes))
+
+
+def _float32(codes: np.ndarray) -> np.ndarray:
+    """``codes`` in float32, kept for the last codes asked for (one model's: 7 MB for
+    ML-1M's default), so that serving one model converts them once."""
+    global _single
+    kept = _single
+    if kept is None or kept[0] is not codes:
+        kept = (codes, np.ascontiguousarray(codes, dtype=np.float32))
+        _single = kept
+    return kept[1]
 
 
 def choose_l2(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from autorec import AutoEncoderRecommender, BlendRecommender
+from autorec import AutoEncoderRecommender, BlendRecommender, _explain, _leave_one_out
 from autorec._explain import (
     BECAUSE,
     MIN_SHARE,
@@ -151,6 +151,47 @@ def test_ridge_leave_one_out_is_exact_in_both_forms(n):
     exact = np.stack([full - predict(np.arange(n) != i) for i in range(n)], axis=1)
     for primal in (False, True):
         np.testing.assert_allclose(ridge_leave_one_out(x, y, d, l2, primal), exact, atol=1e-10)
+
+
+@pytest.mark.parametrize("l2", [None, 0.3])
+def test_item_model_bounds_hold_the_exact_falls(models, monkeypatch, l2):
+    model = copy.copy(models["item"])
+    if l2 is not None:  # a small ridge penalty: loose bounds
+        model.fold_in_l2_ = l2
+    monkeypatch.setattr(_leave_one_out, "PRUNE_ROWS", 0)
+    mine = _user_rows(RATINGS.user_id.iloc[3])
+    rated = model.item_map_.transform(mine.index.to_numpy())
+    values = mine.to_numpy(float)
+    targets = np.arange(model.n_items_)
+    falls = _leave_one_out.rating_falls(model, rated, values, targets)
+    exact = falls.everything()
+    slack = 1e-9 * (1 + np.abs(exact))
+    assert (falls.low <= exact + slack).all() and (exact <= falls.high + slack).all()
+    assert (falls.high - falls.low).max() > 0  # bounds, not the values again
+    monkeypatch.setattr(_leave_one_out, "PRUNE_ROWS", 10**9)
+    np.testing.assert_allclose(rating_effects(model, rated, values, targets), exact, rtol=1e-9)
+
+
+@pytest.mark.parametrize("l2", [None, 0.3])
+def test_pruned_reasons_are_the_ones_every_exact_effect_gives(models, monkeypatch, l2):
+    model = copy.copy(models["item"])
+    if l2 is not None:
+        model.fold_in_l2_ = l2
+    users = RATINGS.user_id.unique()[:25]
+    monkeypatch.setattr(_leave_one_out, "PRUNE_ROWS", 10**9)
+    full = model.recommend(users, k=8, explain=True)["because"].tolist()
+    monkeypatch.setattr(_leave_one_out, "PRUNE_ROWS", 0)
+    kept = []
+    real = _explain._candidates
+    monkeypatch.setattr(
+        _explain, "_candidates", lambda f: kept.append(len(real(f)[0]) / f.low.shape[1]) or real(f)
+    )
+    pruned = model.recommend(users, k=8, explain=True)["because"].tolist()
+    assert min(kept) < 1  # some rated items were ruled out by their bounds
+    assert [[e["item_id"] for e in b] for b in pruned] == [[e["item_id"] for e in b] for b in full]
+    np.testing.assert_allclose(
+        [e["effect"] for b in pruned for e in b], [e["effect"] for b in full for e in b], rtol=1e-9
+    )
 
 
 @pytest.mark.parametrize("name", ["item", "user", "user-rating", "item-exposure"])

@@ -15,13 +15,13 @@ import math
 import os
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -151,24 +151,23 @@ def create_app(
     slots = usable_cores() if threads is None else int(threads)
     if slots < 1:
         raise ValueError(f"threads must be at least 1, got {threads!r}")
-    running = asyncio.Semaphore(slots)
+    # A pool of its own (``slots`` threads): a hand-off costs about a third of the CPU of
+    # Starlette's run_in_threadpool behind a semaphore (60 against 165 microseconds).
+    pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="autorec-serve")
 
     async def work(function: Callable, *args: Any) -> Any:
         """``function(*args)`` on the thread pool, at most ``slots`` at once."""
-        async with running:
-            return await run_in_threadpool(function, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, functools.partial(function, *args))
 
     batcher = ScoreBatcher(model._scores_and_ratings, work)
     answers = LRU(CACHE_USERS)  # a fitted user's answer changes only with the model
 
     def fitted_answer(user_id: Any, row: np.ndarray, count: int, scored: tuple) -> bytes:
-        columns = model._block_columns(row, count, True, True, scored=scored)
-        return _json({"user": plain(user_id), "recommendations": catalogue.records(columns)})
+        return answer_fitted(model, catalogue, user_id, row, count, scored)
 
     def fold_in_answer(ratings: dict[Any, float], count: int) -> bytes:
-        parsed = catalogue.indices(ratings)  # checked by _parse_fold_in
-        columns = model._fold_in_columns(None, None, count, True, True, parsed=parsed)
-        return _json({"recommendations": catalogue.records(columns)})
+        return answer_fold_in(model, catalogue, ratings, count)
 
     app = FastAPI(
         title="autorec",
@@ -263,6 +262,25 @@ def create_app(
     # Warm the model's caches (item codes, counts) before the first request.
     catalogue.warm()
     return app
+
+
+def answer_fitted(
+    model: Any, catalogue: Catalogue, user_id: Any, row: np.ndarray, count: int, scored: tuple
+) -> bytes:
+    """The JSON body of ``GET /api/recommend`` for a fitted user at ``row`` (one-element
+    array), whose ``model._scores_and_ratings`` are ``scored``."""
+    columns = model._block_columns(row, count, True, True, scored=scored)
+    user = _json(plain(user_id)).decode()
+    return f'{{"user":{user},"recommendations":{catalogue.records_json(columns)}}}'.encode()
+
+
+def answer_fold_in(
+    model: Any, catalogue: Catalogue, ratings: dict[Any, float], count: int
+) -> bytes:
+    """The JSON body of ``POST /api/recommend`` for checked ``ratings`` (model item ids)."""
+    parsed = catalogue.indices(ratings)  # checked by _parse_fold_in
+    columns = model._fold_in_columns(None, None, count, True, True, parsed=parsed)
+    return f'{{"recommendations":{catalogue.records_json(columns)}}}'.encode()
 
 
 async def _read_body(request: Request) -> bytes:

@@ -3,6 +3,8 @@ years, genres, rating counts, title search, and recommendation frames as JSON ro
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from typing import Any
 
@@ -78,6 +80,12 @@ class Catalogue:
             users if self.int_users and bool(np.all(users[1:] > users[:-1])) else None
         )
         self.index = {plain(i): n for n, i in enumerate(ids)}
+        # Each movie's fields as JSON text, encoded once (the object left open): a
+        # response is then a few string joins (records_json).
+        self.head = {i: _text(row)[:-1] for i, row in self.info.items()}
+        self.named = {
+            i: _text({"item_id": i, "title": row["title"]})[:-1] for i, row in self.info.items()
+        }
         order = np.argsort(-counts, kind="stable")
         self.by_popularity = [plain(ids[i]) for i in order]
         self.lower = {i: self.info[i]["title"].lower() for i in self.by_popularity}
@@ -146,6 +154,30 @@ class Catalogue:
         """The items of a result frame, with their metadata."""
         return [self.info[plain(i)] for i in frame["item_id"].tolist()]
 
+    def records_json(self, columns: dict[str, Any]) -> str:
+        """:meth:`records` as compact JSON text (the bytes ``json.dumps`` gives for them),
+        from each movie's fields encoded once."""
+        predicted = columns.get("predicted_rating")
+        predicted = [None] * len(columns["item_id"]) if predicted is None else predicted.tolist()
+        named = self.named
+        out = []
+        for item, score, rating, because in zip(
+            columns["item_id"].tolist(),
+            columns["score"].tolist(),
+            predicted,
+            columns["because"],
+            strict=True,
+        ):
+            reasons = ",".join(
+                f'{named[b["item_id"]]},"rating":{_number(b["rating"])}}}' for b in because
+            )
+            shown = None if rating is None else round(rating, 2)
+            out.append(
+                f'{self.head[item]},"predicted_rating":{_number(shown)},'
+                f'"score":{_number(round(score, 4))},"because":[{reasons}]}}'
+            )
+        return "[" + ",".join(out) + "]"
+
     def records(self, columns: dict[str, Any]) -> list[dict[str, Any]]:
         """One user's recommendations with their reasons (the columns of
         ``recommend(..., explain=True)``, as ``model._columns`` gives them) as JSON rows."""
@@ -172,3 +204,18 @@ class Catalogue:
             ]
             out.append(entry)
         return out
+
+
+def _text(value: Any) -> str:
+    """Compact JSON, as the API sends it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _number(value: float | None) -> str:
+    """A float (or None) as ``json.dumps`` writes it; a value JSON cannot hold is refused
+    as ``json.dumps(..., allow_nan=False)`` refuses it."""
+    if value is None:
+        return "null"
+    if not math.isfinite(value):
+        raise ValueError(f"out of range float value {value!r} is not JSON compliant")
+    return float.__repr__(float(value))
