@@ -53,6 +53,9 @@ def learn(
     else:
         users, items = validation_codes(data, validation)
         fit_rows, val = hold_out(rows_matrix, users, items, kind)
+    n_columns = rows_matrix.shape[1]
+    del rows_matrix  # an item model's transposed copy: rebuilt after training if needed
+    data.release_rows()
     config = TrainConfig(
         epochs=params["epochs"],
         batch_size=params["batch_size"],
@@ -73,12 +76,14 @@ def learn(
         fan_in = fit_rows.nnz / max(fit_rows.shape[0], 1)
         if params["lr_schedule"] != "one-cycle":  # the plateau recipe: autorec 0.1's start
             fan_in = None
-        module = build_module(params, rows_matrix.shape[1], global_mean, generator, fan_in)
+        module = build_module(params, n_columns, global_mean, generator, fan_in)
         if params["residual"]:
             set_bias_model(module, fit_rows)
         module = module.to(device)
         fit_sparse = SparseRows(fit_rows, device)
+        del fit_rows  # training holds one copy of the ratings: fit_sparse's
         history = train(module, fit_sparse, val, config, generator)
+    fit_rows = fit_sparse.to_csr()
     predictions = None
     if validation is not None:
         predictions = (

@@ -56,6 +56,10 @@ class FitData:
             return coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(np.float64)
         return self.user_codes, self.item_codes, self.ratings
 
+    def release_rows(self) -> None:
+        """Forget the transposed copy :meth:`rows` built (it is rebuilt when asked)."""
+        self._transposed = None
+
     def rows(self, kind: str) -> sp.csr_matrix:
         """The matrix whose rows the autoencoder encodes: users (``"user"``) or items."""
         if kind == "user":
