@@ -103,6 +103,9 @@ def learn(
             data.matrix,
             np.random.default_rng(seed),
         )
+        del codes
+    item_mean = row_means(data.rows("item"), global_mean)
+    data.release_rows()  # the ranking's peak does without the transposed copy
     ranking = fit_ranking(
         params["ranking"],
         data.matrix,
@@ -124,7 +127,7 @@ def learn(
         "rating_scale_": scale,
         "global_mean_": global_mean,
         "user_mean_": row_means(matrix, global_mean),
-        "item_mean_": row_means(data.rows("item"), global_mean),
+        "item_mean_": item_mean,
         "module_": module.eval(),
         "user_map_": data.utility.user_map,
         "item_map_": data.utility.item_map,
