@@ -332,7 +332,7 @@ class AutoEncoderRecommender(
         """
         started = time.perf_counter()
         params = self._validate_params()
-        data = prepare(ratings, params["rating_scale"], params["duplicates"])
+        data = prepare(ratings, params["rating_scale"], params["duplicates"], keep_order=False)
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
         state = learn(data, params, device, seed, validation)

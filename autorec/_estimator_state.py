@@ -47,8 +47,8 @@ STATE: dict[str, str] = {
     "item_mean_": "array",
     "item_popularity_": "array",
     "exposure_items_": "index",
-    "exposure_weights_": "array",
-    "exposure_weights_rating_": "array",
+    "exposure_weights_": "half",
+    "exposure_weights_rating_": "half",
     "module_": "module",
 }
 

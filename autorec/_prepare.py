@@ -56,6 +56,10 @@ class FitData:
             return coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(np.float64)
         return self.user_codes, self.item_codes, self.ratings
 
+    def release_rows(self) -> None:
+        """Forget the transposed copy :meth:`rows` built (it is rebuilt when asked)."""
+        self._transposed = None
+
     def rows(self, kind: str) -> sp.csr_matrix:
         """The matrix whose rows the autoencoder encodes: users (``"user"``) or items."""
         if kind == "user":
@@ -66,11 +70,15 @@ class FitData:
 
 
 def prepare(
-    ratings: pd.DataFrame | UtilityMatrix, rating_scale=None, duplicates: str = "error"
+    ratings: pd.DataFrame | UtilityMatrix,
+    rating_scale=None,
+    duplicates: str = "error",
+    keep_order: bool = True,
 ) -> FitData:
     """Validate ``ratings`` (see ``autorec._validation.check_ratings``) and build the
     training matrix; a :class:`~autorec.datasets.UtilityMatrix` is only checked against
-    ``rating_scale``."""
+    ``rating_scale``. ``keep_order=False`` keeps no codes in the frame's order
+    (:meth:`FitData.triples` then follows the matrix): 24 bytes a rating less."""
     if isinstance(ratings, UtilityMatrix):
         maps = (len(ratings.user_map), len(ratings.item_map))
         if ratings.matrix.shape != maps:
@@ -97,6 +105,8 @@ def prepare(
     frame = check_ratings(ratings, rating_scale=rating_scale, duplicates=duplicates)
     utility = utility_from_checked(frame)
     utility.matrix = sp.csr_matrix(utility.matrix, dtype=np.float32)
+    if not keep_order:
+        return FitData(utility)
     users = utility.user_map.transform(frame["user_id"].to_numpy())
     items = utility.item_map.transform(frame["item_id"].to_numpy())
     return FitData(utility, users, items, frame["rating"].to_numpy(dtype=np.float64))

@@ -161,10 +161,13 @@ def decode_ids(name: str, tensors: dict[str, torch.Tensor], entry: Any) -> np.nd
 
 
 def encode_csr(name: str, matrix: sp.csr_matrix) -> dict[str, torch.Tensor]:
-    """The three arrays of a CSR matrix as tensors ``{name}.indptr/indices/data``."""
+    """The three arrays of a CSR matrix as tensors ``{name}.indptr/indices/data`` (the
+    index arrays int32 when every index fits, else int64)."""
+    small = max(matrix.nnz, *matrix.shape) < 2**31
+    index = np.int32 if small else np.int64
     return {
-        f"{name}.indptr": torch.from_numpy(matrix.indptr.astype(np.int64)),
-        f"{name}.indices": torch.from_numpy(matrix.indices.astype(np.int64)),
+        f"{name}.indptr": torch.from_numpy(matrix.indptr.astype(index)),
+        f"{name}.indices": torch.from_numpy(matrix.indices.astype(index)),
         f"{name}.data": torch.from_numpy(matrix.data.astype(np.float32)),
     }
 
@@ -186,8 +189,11 @@ def decode_csr(
 
 
 def decode_array(name: str, tensors: dict[str, torch.Tensor], shape: tuple[int, ...]) -> np.ndarray:
-    """A float tensor of the given shape with finite values, as a NumPy array."""
+    """A float tensor of the given shape with finite values, as a NumPy array (float32
+    for one stored as float16)."""
     array = tensors[name].numpy()
+    if array.dtype == np.float16:
+        array = array.astype(np.float32)
     if array.shape != shape:
         raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
     if not np.all(np.isfinite(array)):
@@ -387,8 +393,9 @@ def dump_state(
     obj: Any, spec: dict[str, str], prefix: str = ""
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors and header of the fitted attributes named in ``spec`` (attribute -> how it
-    is stored: ``"module"``, ``"ids"``, ``"csr"``, ``"array"`` (float32), ``"index"``
-    (int64) or ``"json"``); attributes that are None are listed in ``header["absent"]``."""
+    is stored: ``"module"``, ``"ids"``, ``"csr"``, ``"array"`` (float32), ``"half"``
+    (float16 when exact, else float32), ``"index"`` (int64) or ``"json"``); attributes
+    that are None are listed in ``header["absent"]``."""
     tensors: dict[str, torch.Tensor] = {}
     header: dict[str, Any] = {"state": {}, "ids": {}}
     for attr, how in spec.items():
@@ -406,11 +413,22 @@ def dump_state(
             tensors.update(encode_csr(name, value))
         elif how == "array":
             tensors[name] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        elif how == "half":
+            tensors[name] = torch.from_numpy(np.ascontiguousarray(_half_if_exact(value)))
         elif how == "index":
             tensors[name] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.int64))
         else:
             header["state"][attr] = json_safe(value)
     return tensors, header
+
+
+def _half_if_exact(value: np.ndarray) -> np.ndarray:
+    """``value`` as float16 when that loses nothing (every value a float16 value), else
+    float32: what a ``"half"`` entry of a state stores."""
+    value = np.asarray(value, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        half = value.astype(np.float16)
+    return half if np.array_equal(half.astype(np.float32), value) else value
 
 
 def tensors_under(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -40,6 +40,11 @@ class SparseRows:
         self.values = torch.from_numpy(csr.data.astype(np.float32)).to(device)
         self.device = device
 
+    def to_csr(self) -> sp.csr_matrix:
+        """The matrix back as SciPy CSR (sharing the tensors' memory on the CPU)."""
+        parts = (self.values, self.indices, self.indptr)
+        return sp.csr_matrix(tuple(t.cpu().numpy() for t in parts), shape=self.shape)
+
     def row_lengths(self) -> torch.Tensor:
         return self.indptr[1:] - self.indptr[:-1]
 

@@ -68,6 +68,7 @@ PHASES: list[tuple[str, Any, str]] = [
 ]
 #: Phases timed on their own even inside another (their time leaves the outer one's).
 OWN = {
+    "optimizer step",  # each weight's step runs inside backward (StepInBackward)
     "ranking: rating rows of validation users",
     "ranking: exposure models (EASE)",
     "ranking: weight search",

@@ -9,6 +9,10 @@ runs in a fresh subprocess, so its peak RSS is its own. The default model is fit
 ``--epochs`` epochs; the table gives the fit's seconds and epochs, and the epoch time (the
 median of ``history_["seconds"]``).
 
+With ``--phases``, a second table per size gives the resident memory of each phase of
+the fit (``_memory.rss_phases``: a thread samples RSS every 10 ms, charged to the library
+function running): where the peak is, and what was resident when the phase began.
+
 Checks printed: epoch time grows about linearly with the number of ratings (seconds per
 rating, relative to the smallest size, stays <= 1.5), and the 20M run's peak RSS is
 <= 4 GB (a dense float32 users x items matrix alone would be 14.8 GB).
@@ -17,6 +21,7 @@ Usage::
 
     python benchmarks/scale.py                      # 1M, 5M, 20M, whole fits (20M: long)
     python benchmarks/scale.py --sizes 1M,5M --epochs 2   # two epochs each
+    python benchmarks/scale.py --sizes 5M --epochs 2 --phases  # peak RSS by phase
     python benchmarks/scale.py --quick              # 100k, 300k, 1 epoch (CI)
     python benchmarks/scale.py --json
 """
@@ -77,9 +82,14 @@ def label(n: int) -> str:
 
 
 # ----------------------------------------------------------------------------- worker
-def worker(n_users: int, n_items: int, n_ratings: int, epochs: int | None, seed: int) -> dict:
+def worker(
+    n_users: int, n_items: int, n_ratings: int, epochs: int | None, seed: int, phases: bool
+) -> dict:
     """Runs in the subprocess: generate, fit, measure; returns one JSON-able dict."""
+    import contextlib
+
     import torch
+    from _memory import rss_phases
 
     from autorec.datasets import make_ratings
 
@@ -88,7 +98,8 @@ def worker(n_users: int, n_items: int, n_ratings: int, epochs: int | None, seed:
     generate = time.perf_counter() - tick
     rss_generate = _common.peak_rss_mb()
     overrides = {} if epochs is None else {"epochs": epochs}
-    model = _common.default_model(seed, **overrides).fit(ratings)
+    with rss_phases() if phases else contextlib.nullcontext() as memory:
+        model = _common.default_model(seed, **overrides).fit(ratings)
     seconds = model.history_["seconds"]
     return {
         "n_users": n_users,
@@ -105,6 +116,7 @@ def worker(n_users: int, n_items: int, n_ratings: int, epochs: int | None, seed:
         "peak_rss_generate_mb": rss_generate,
         "peak_rss_mb": _common.peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),
+        "phases": memory.rows() if memory is not None else None,
     }
 
 
@@ -122,6 +134,8 @@ def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
         command += ["--epochs", str(args.epochs)]
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
+    if args.phases:
+        command.append("--phases")
     log(f"{label(n)}: {users:,} users x {items:,} items, {n:,} ratings ...")
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -153,6 +167,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="random state of data and model")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: the usable cores)"
+    )
+    parser.add_argument(
+        "--phases", action="store_true", help="also the peak RSS of each phase of the fit"
     )
     parser.add_argument("--quick", action="store_true", help="CI setting: 100k,300k, 1 epoch")
     parser.add_argument("--markdown", action="store_true", help="a Markdown table")
@@ -217,12 +234,26 @@ def render(results: list[dict], markdown: bool) -> str:
     return _common.table(headers, rows, markdown=markdown)
 
 
+def render_phases(result: dict, markdown: bool) -> str:
+    """Peak RSS by phase of one size's fit (``--phases``)."""
+    rows = [
+        [
+            row["phase"],
+            "" if row["start_mb"] is None else f"{row['start_mb']:,.0f}",
+            f"{row['peak_mb']:,.0f}",
+        ]
+        for row in result["phases"]
+    ]
+    headers = ["Phase of the fit", "RSS at start MB", "peak RSS MB"]
+    return _common.table(headers, rows, markdown=markdown)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     torch_threads = _common.set_threads(args.threads)
     if args.worker:
         users, items, n = (int(x) for x in args.worker.split(","))
-        print(json.dumps(worker(users, items, n, args.epochs, args.seed)))
+        print(json.dumps(worker(users, items, n, args.epochs, args.seed, args.phases)))
         return 0
     if note := _common.busy_note(torch_threads):
         log(note)
@@ -265,6 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{bullet}20M whole fit <= 10 minutes: "
         f"{mark(verdict['fit_20m_within_10min'], 'no whole fit of the 20M size')}",
         "",
+    ]
+    for r in results:
+        if r.get("phases"):
+            lines += [f"Resident memory by phase, {label(r['n_ratings'])}:", ""]
+            lines += [render_phases(r, md), ""]
+    lines += [
         "Machine:",
     ]
     lines += [bullet + line for line in _common.machine_lines(info) if line]

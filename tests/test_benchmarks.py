@@ -154,10 +154,13 @@ def test_table_plain_and_markdown(bench):
 # ----------------------------------------------------------------------------- scripts
 @pytest.mark.slow
 def test_scale_quick_runs_and_prints_its_table():
-    out = run_script("scale.py")
+    out = run_script("scale.py", "--phases")
     assert "Ratings" in out and "epoch s" in out and "peak RSS MB" in out
     assert "100k" in out and "300k" in out
     assert "about linear" in out
+    assert "Resident memory by phase, 300k" in out  # --phases: a table per size
+    for phase in ("data preparation", "training: epochs", "ranking: weight search"):
+        assert phase in out, phase
 
 
 @pytest.mark.slow

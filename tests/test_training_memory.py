@@ -1,0 +1,115 @@
+"""What keeps a fit's memory down without changing what it learns: the optimizer
+stepping each weight during backward, the best-weights copy (in place, or in a
+temporary file), and the exposure weights kept and saved at float16 precision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors import safe_open
+
+import autorec._training as training
+from autorec import AutoEncoderRecommender
+from autorec._fitting import half_precision
+from autorec._network import AutoEncoderNet
+from autorec._optim import StepInBackward, make_optimizer
+from autorec._serialization import _half_if_exact
+from autorec.datasets import make_ratings
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _net(seed: int = 0) -> AutoEncoderNet:
+    generator = torch.Generator().manual_seed(seed)
+    return AutoEncoderNet(40, [8], residual=True, generator=generator)
+
+
+def _loss(net: AutoEncoderNet, step: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(step)
+    columns = torch.randint(0, 40, (30,), generator=gen)
+    offsets = torch.tensor([0, 10, 20])
+    values = torch.randint(1, 6, (30,), generator=gen).float()
+    rows = torch.repeat_interleave(torch.arange(3), 10)
+    code = net.encode(columns, offsets, values)
+    return ((net.decode_at(code, rows, columns) - values) ** 2).mean()
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "rmsprop", "sgd"])
+def test_step_in_backward_gives_the_updates_of_one_optimizer(name):
+    a, b = _net(), _net()
+    one = make_optimizer(a, name, 1e-2, 1e-3)
+    each = StepInBackward(b, name, 1e-2, 1e-3)
+    for step in range(4):
+        for group in [*one.param_groups, *each.param_groups]:
+            group["lr"] = 1e-2 / (step + 1)  # a schedule reaches every group
+        one.zero_grad(set_to_none=True)
+        _loss(a, step).backward()
+        one.step()
+        _loss(b, step).backward()  # b's step happens inside backward
+        assert all(p.grad is None for p in b.parameters())  # freed as it goes
+    each.close()
+    for (name_a, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb), name_a
+    before = [p.detach().clone() for p in b.parameters()]
+    _loss(b, 9).backward()  # hooks removed: no more steps
+    assert all(torch.equal(x, p) for x, p in zip(before, b.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("spill_bytes", [0, 1 << 30])
+def test_best_weights_restore_the_saved_epoch_exactly(spill_bytes):
+    net, best = _net(), training.BestWeights(spill_bytes)
+    with torch.no_grad():
+        best.save(net)
+        first = {k: v.clone() for k, v in net.state_dict().items()}
+        for p in net.parameters():
+            p.add_(1.0)
+        best.save(net)  # overwrites the first copy
+        second = {k: v.clone() for k, v in net.state_dict().items()}
+        for p in net.parameters():
+            p.mul_(3.0)
+    assert (best.file is not None) == (spill_bytes == 0)
+    assert best.saved
+    best.restore(net)
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, second[key]), key
+        assert not torch.equal(value, first[key]) or key in ("row_shrink", "input_shift")
+    best.close()
+    assert best.file is None
+
+
+def test_a_fit_whose_best_copy_goes_to_a_file_learns_the_same(monkeypatch):
+    ratings = make_ratings(300, 80, 4000, random_state=0)
+    params = {"random_state": 0, "epochs": 6, "ranking": "rating", "kind": "user"}
+    in_memory = AutoEncoderRecommender(**params).fit(ratings)
+    monkeypatch.setattr(training, "SPILL_BYTES", 0)
+    spilled = AutoEncoderRecommender(**params).fit(ratings)
+    assert in_memory.best_epoch_ == spilled.best_epoch_
+    np.testing.assert_array_equal(in_memory.predict(ratings), spilled.predict(ratings))
+
+
+def test_half_precision_rounds_to_float16_values_unless_out_of_range():
+    weights = np.array([[0.1, -3e-5], [1.0 / 3.0, 0.0]], dtype=np.float32)
+    rounded = half_precision(weights)
+    assert rounded.dtype == np.float32
+    np.testing.assert_array_equal(rounded, weights.astype(np.float16).astype(np.float32))
+    assert not np.array_equal(rounded, weights)
+    big = np.array([1e6, 0.5], dtype=np.float32)
+    assert half_precision(big) is big
+    assert _half_if_exact(rounded).dtype == np.float16
+    assert _half_if_exact(weights).dtype == np.float32  # never a lossy write
+
+
+def test_saved_exposure_weights_are_float16_and_load_as_the_fitted_float32(tmp_path):
+    ratings = make_ratings(300, 80, 4000, random_state=0)
+    model = AutoEncoderRecommender(random_state=0, epochs=2).fit(ratings)
+    path = model.save(tmp_path / "m.safetensors")
+    with safe_open(str(path), framework="pt") as handle:
+        assert handle.get_tensor("exposure_weights_").dtype == torch.float16
+        assert handle.get_tensor("utility_.indices").dtype == torch.int32
+    loaded = AutoEncoderRecommender.load(path)
+    assert loaded.exposure_weights_.dtype == np.float32
+    np.testing.assert_array_equal(loaded.exposure_weights_, model.exposure_weights_)
+    users = ratings["user_id"].unique()[:20]
+    pd.testing.assert_frame_equal(loaded.recommend(users, k=5), model.recommend(users, k=5))
