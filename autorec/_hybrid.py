@@ -155,7 +155,8 @@ def search_weights(
     ``BETAS`` with the best NDCG@k on the validation users: among the grid points within
     ``TOLERANCE`` of the best, the largest beta, then alpha, then the first base.
 
-    Each base holds ``log(max(exposure, EPS))`` of every item for the validation users;
+    Each base holds ``log(max(exposure, EPS))`` of every item for the validation users
+    (overwritten: the search works in place to keep its memory at a few score matrices);
     ``ratings``, ``popularity``, ``seen`` and ``relevant`` as for :func:`choose_weights`.
     The grid ranks only each user's ``CANDIDATES`` best items under the middle grid point
     (all items of a smaller catalogue), with :func:`torch.topk` on one buffer (ties broken
@@ -165,10 +166,12 @@ def search_weights(
     low, high = scale
     n_users, n_items = ratings.shape
     k = min(k, n_items)  # a catalogue smaller than k ranks all of it
-    liked = torch.from_numpy(np.clip(ratings, low, high) - np.float32((low + high) / 2.0))
-    penalty = (liked < 0).float().mul_(DISLIKE_PENALTY)
-    discount = torch.log1p(torch.from_numpy(np.asarray(popularity, dtype=np.float32)))
-    discount = discount[None, :].expand(n_users, n_items)
+    liked_np = np.clip(ratings, low, high)  # one copy, then in place
+    liked_np -= np.float32((low + high) / 2.0)
+    liked = torch.from_numpy(liked_np)
+    discount_row = torch.log1p(torch.from_numpy(np.asarray(popularity, dtype=np.float32)))
+    discount = discount_row[None, :].expand(n_users, n_items)  # a view, no copy
+    disliked = liked < 0
     rows, cols = _cells(seen)
     dense = torch.zeros(relevant.shape, dtype=torch.bool)
     dense[_cells(relevant)] = True
@@ -179,12 +182,18 @@ def search_weights(
     middle = (ALPHAS[len(ALPHAS) // 2], BETAS[len(BETAS) // 2])
     table: dict[str, float] = {}
     for name, log_exposure in bases.items():
-        base = torch.from_numpy(log_exposure) - penalty
+        base = torch.from_numpy(log_exposure)  # the caller's array, changed in place
+        penalty = disliked.to(torch.float32).mul_(DISLIKE_PENALTY)
+        base.sub_(penalty)
+        del penalty
         base[rows, cols] = -np.inf
         parts, hits_of = (base, liked, discount), dense
         if CANDIDATES < n_items:
-            mid = base + middle[0] * liked - middle[1] * discount
+            mid = liked * middle[0]
+            mid.add_(base)  # base + middle0 * liked, the same rounding
+            mid.sub_(discount_row * middle[1])
             keep = torch.topk(mid, CANDIDATES, dim=1).indices
+            del mid
             parts = tuple(torch.gather(part, 1, keep) for part in parts)
             hits_of = torch.gather(dense, 1, keep)
         buffer = torch.empty_like(parts[0])
