@@ -157,17 +157,9 @@ class Catalogue:
     def records_json(self, columns: dict[str, Any]) -> str:
         """:meth:`records` as compact JSON text (the bytes ``json.dumps`` gives for them),
         from each movie's fields encoded once."""
-        predicted = columns.get("predicted_rating")
-        predicted = [None] * len(columns["item_id"]) if predicted is None else predicted.tolist()
         named = self.named
         out = []
-        for item, score, rating, because in zip(
-            columns["item_id"].tolist(),
-            columns["score"].tolist(),
-            predicted,
-            columns["because"],
-            strict=True,
-        ):
+        for item, score, rating, because in _rows(columns):
             reasons = ",".join(
                 f'{named[b["item_id"]]},"rating":{_number(b["rating"])}}}' for b in because
             )
@@ -181,16 +173,8 @@ class Catalogue:
     def records(self, columns: dict[str, Any]) -> list[dict[str, Any]]:
         """One user's recommendations with their reasons (the columns of
         ``recommend(..., explain=True)``, as ``model._columns`` gives them) as JSON rows."""
-        predicted = columns.get("predicted_rating")
-        predicted = [None] * len(columns["item_id"]) if predicted is None else predicted.tolist()
         out = []
-        for item, score, rating, because in zip(
-            columns["item_id"].tolist(),
-            columns["score"].tolist(),
-            predicted,
-            columns["because"],
-            strict=True,
-        ):
+        for item, score, rating, because in _rows(columns):
             entry = dict(self.info[item])
             entry["predicted_rating"] = None if rating is None else round(rating, 2)
             entry["score"] = round(score, 4)
@@ -219,3 +203,16 @@ def _number(value: float | None) -> str:
     if not math.isfinite(value):
         raise ValueError(f"out of range float value {value!r} is not JSON compliant")
     return float.__repr__(float(value))
+
+
+def _rows(columns: dict[str, Any]) -> Any:
+    """(item id, score, predicted rating or None, because) of each recommended row."""
+    predicted = columns.get("predicted_rating")
+    predicted = [None] * len(columns["item_id"]) if predicted is None else predicted.tolist()
+    return zip(
+        columns["item_id"].tolist(),
+        columns["score"].tolist(),
+        predicted,
+        columns["because"],
+        strict=True,
+    )
