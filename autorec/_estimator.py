@@ -454,16 +454,16 @@ class AutoEncoderRecommender(
     def _fold_in_codes(self) -> tuple[np.ndarray, float]:
         """Item codes in float64 (cached) and a typical person's bias (its fold-in prior)."""
         if getattr(self, "_codes64", None) is None:
-            self._codes64 = self._codes().cpu().numpy().astype(np.float64)
+            self._codes32 = self._codes().cpu().numpy()  # the fold-in's predictions use these
+            self._codes64 = self._codes32.astype(np.float64)
         return self._codes64, self.global_mean_ - float(self._codes64[:, -1].mean())
 
     def _fold_in_ratings(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Raw predicted ratings of every item for a new user: a user model encodes the
-        user's row; an item model solves the user's output weights on the item codes
-        (ridge with ``fold_in_l2_``, see ``autorec._foldin``)."""
+        user's row; an item model solves a ridge on the item codes (``autorec._foldin``)."""
         if self._kind == "item":
             codes, prior = self._fold_in_codes()
-            return fold_in_item_model(codes, items, ratings, self.fold_in_l2_, prior)
+            return fold_in_item_model(codes, items, ratings, self.fold_in_l2_, prior, self._codes32)
         with torch.no_grad():
             row = SparseRows(new_user_row(items, ratings, self.n_items_), self.device_)
             return self.module_.decode(encode_rows(self.module_, row)).cpu().numpy()[0]

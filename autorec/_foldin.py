@@ -38,8 +38,6 @@ L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 N_CHECK_USERS = 48
 #: Pseudo-ratings of the prior in a folded-in user's bias (the bias baseline's penalty).
 BIAS_SHRINK = 5.0
-#: The last codes :func:`fold_in_item_model` folded in against, and their float32 copy.
-_single: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def fold_in(
@@ -88,29 +86,19 @@ def fold_in_item_model(
     items: np.ndarray,
     ratings: np.ndarray,
     l2: float | None,
-    prior: float | None = None,
+    prior: float | None,
+    single: np.ndarray,
 ) -> np.ndarray:
-    """:func:`fold_in` with an item model's codes (float64, items x hidden; the
-    predictions in float32) and the bias ``prior``; an item model saved before fold-in
-    existed (no ``l2``) is a clear error."""
+    """:func:`fold_in` with an item model's codes (float64, items x hidden; ``single``:
+    the same in float32, for the predictions) and the bias ``prior``; an item model saved
+    before fold-in existed (no ``l2``) is a clear error."""
     if l2 is None:
         raise ValueError(
             "this item model was saved by an autorec that could not fold in users; refit it "
             "to fold in new users"
         )
     values = np.asarray(ratings, dtype=np.float64)
-    return fold_in(codes, items, values, l2, prior, single=_float32(codes))
-
-
-def _float32(codes: np.ndarray) -> np.ndarray:
-    """``codes`` in float32, kept for the last codes asked for (one model's: 7 MB for
-    ML-1M's default), so that serving one model converts them once."""
-    global _single
-    kept = _single
-    if kept is None or kept[0] is not codes:
-        kept = (codes, np.ascontiguousarray(codes, dtype=np.float32))
-        _single = kept
-    return kept[1]
+    return fold_in(codes, items, values, l2, prior, single=single)
 
 
 def choose_l2(
