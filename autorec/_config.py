@@ -104,8 +104,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # I-AutoRec twice as wide: the third member of the best configuration (the blend), where
 # it beat the 500-unit preset (0.8292 against 0.8303, standard split, random state 0, batch 64).
 # Batch 128 at a learning rate of 1.4e-3 (half the optimizer passes over its 2 x 6,040 x 1,000
-# weights) keeps the blend's test RMSE (0.8276 / 0.8301 / 0.8303 against 0.8275 / 0.8298 /
-# 0.8306 at batch 64, random states 0-2) at two thirds of this member's training time.
+# weights) keeps the blend's test RMSE (0.8276 / 0.8296 / 0.8304 against 0.8275 / 0.8296 /
+# 0.8302 at batch 64, random states 0-2) at two thirds of this member's training time.
 PRESETS["i-autorec-1000"] = {
     **PRESETS["i-autorec"],
     "hidden_layers": (1000,),
