@@ -150,12 +150,12 @@ EXPOSURE_WEIGHTS = ("exposure_weights_", "exposure_weights_rating_")
 
 def half_precision(weights: np.ndarray) -> np.ndarray:
     """``weights`` (float32) rounded to the nearest float16 values, unless one of them is
-    beyond float16's range (then unchanged)."""
-    with np.errstate(over="ignore"):
-        half = weights.astype(np.float16)
-    if not np.isfinite(half).all():
+    beyond float16's range (then unchanged). Cast by torch, several times faster than
+    NumPy's float16 cast (same rounding: to nearest, ties to even)."""
+    half = torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32)).to(torch.float16)
+    if not bool(torch.isfinite(half).all()):
         return weights
-    return half.astype(np.float32)
+    return half.to(torch.float32).numpy()
 
 
 #: Ridge penalties of the bias model a ``residual=True`` network learns the residual of

@@ -24,11 +24,9 @@ unchanged.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import ConstantInputWarning, spearmanr
+from scipy.stats import rankdata
 
 __all__ = ["L2_GRID", "choose_l2", "fold_in", "fold_in_item_model"]
 
@@ -120,17 +118,40 @@ def choose_l2(
         start, stop = matrix.indptr[u], matrix.indptr[u + 1]
         fitted = codes[:, :-1] @ output_weight[u] + output_bias[u] + codes[:, -1]
         ratings = matrix.data[start:stop].astype(np.float64)
-        rows.append((matrix.indices[start:stop], ratings, fitted))
+        rows.append((matrix.indices[start:stop], ratings, _ranks(fitted)))
     table = {}
     for l2 in L2_GRID:
-        with warnings.catch_warnings():
-            # a user whose ratings are all equal folds in to a constant row: no
-            # correlation, left out of the mean (not a warning for the caller)
-            warnings.simplefilter("ignore", ConstantInputWarning)
-            scores = np.array(
-                [spearmanr(fold_in(codes, i, r, l2), f).statistic for i, r, f in rows]
-            )
+        # a user whose ratings are all equal folds in to a constant row: no correlation
+        # (NaN), left out of the mean
+        scores = np.array([_spearman(fold_in(codes, i, r, l2), f) for i, r, f in rows])
         finite = scores[np.isfinite(scores)]
         table[str(l2)] = float(finite.mean()) if len(finite) else float("nan")
     best = max(L2_GRID, key=lambda v: table[str(v)])
     return float(best), table
+
+
+def _ranks(values: np.ndarray) -> np.ndarray | None:
+    """``values``' ranks (1 to n, ties averaged as ``scipy.stats.rankdata`` does), centred
+    on their mean; None for a constant row. Without ties (predictions rarely tie) one
+    sort, a third of ``rankdata``'s time."""
+    if values.min() == values.max():
+        return None
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    if np.any(ordered[1:] == ordered[:-1]):
+        ranks = rankdata(values)
+    else:
+        ranks = np.empty(len(values))
+        ranks[order] = np.arange(1, len(values) + 1)
+    return ranks - ranks.mean()
+
+
+def _spearman(values: np.ndarray, ranks: np.ndarray | None) -> float:
+    """Spearman's correlation of ``values`` with a row given by its :func:`_ranks`
+    (Pearson's correlation of the ranks, as ``scipy.stats.spearmanr`` computes it), the
+    fixed row ranked once for every ``l2`` instead of once a call; NaN when either row
+    is constant."""
+    mine = _ranks(values)
+    if mine is None or ranks is None:
+        return float("nan")
+    return float(mine @ ranks / np.sqrt((mine @ mine) * (ranks @ ranks)))

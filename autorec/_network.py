@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ._sparse import SparseRows
-from ._sparse_ops import SampledProduct, bag
+from ._sparse_ops import ByColumn, SampledProduct, bag
 
 #: Without gradients (validation, predictions), above this fraction of rated cells among
 #: the asked rows x columns the outputs are computed densely (the whole product, then the
@@ -185,20 +185,24 @@ class AutoEncoderNet(nn.Module):
         values: torch.Tensor,
         keep: torch.Tensor | None = None,
         keep_rate: float = 1.0,
+        transposed: ByColumn | None = None,
     ) -> torch.Tensor:
         """:meth:`encode` with some ratings hidden (denoising): ``keep`` is 1 for the
         ratings shown, 0 for those hidden; the shown ones reach the hidden layers scaled by
         ``1 / keep_rate``, and the row's bias (and the refinement step) use the shown ones
-        only."""
+        only. ``transposed``: the batch's cells by column (for the gradients), when
+        already computed."""
         shown = torch.ones_like(values) if keep is None else keep
         if not self.residual:
-            first = bag(self.input_weight, columns, offsets, values * shown / keep_rate)
+            first = bag(self.input_weight, columns, offsets, values * shown / keep_rate, transposed)
             code = self.hidden(first + self.input_bias)
             code = torch.cat([code, code.new_zeros(code.shape[0], 1)], dim=1)
         else:
             centred = (values - self.input_shift[columns]) * shown
-            first = bag(self.input_weight, columns, offsets, centred / keep_rate)
-            first = first + bag(self.implicit_weight, columns, offsets, shown / keep_rate)
+            first = bag(self.input_weight, columns, offsets, centred / keep_rate, transposed)
+            first = first + bag(
+                self.implicit_weight, columns, offsets, shown / keep_rate, transposed
+            )
             code = self.hidden(first + self.input_bias)
             one = torch.ones((1, 1), dtype=values.dtype, device=values.device)
             row = torch.zeros_like(columns)  # every rating into the one-entry table
@@ -271,7 +275,11 @@ class AutoEncoderNet(nn.Module):
         return torch.linalg.solve(gram, (design.transpose(1, 2) @ target[..., None]))[..., 0]
 
     def decode_at(
-        self, code: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor
+        self,
+        code: torch.Tensor,
+        rows: torch.Tensor,
+        columns: torch.Tensor,
+        transposed: ByColumn | None = None,
     ) -> torch.Tensor:
         """Outputs at the given (row of the batch, column) positions only.
 
@@ -282,7 +290,8 @@ class AutoEncoderNet(nn.Module):
         only; without gradients (predictions: ``DENSE_DECODE_DENSITY``) a gather of the
         needed weight rows and one dot product per cell. The last two cost in proportion
         to the cells only (what keeps very sparse, very wide data cheap); all three agree
-        up to float32 rounding.
+        up to float32 rounding. ``transposed``: the cells by column, for the sampled
+        product's gradient, when already computed.
         """
         cells = code.shape[0] * self.n_columns
         training = (
@@ -291,7 +300,9 @@ class AutoEncoderNet(nn.Module):
             and bool((rows[1:] >= rows[:-1]).all())  # a training batch: CSR order
         )
         if training and rows.numel() < SAMPLED_DECODE_DENSITY * cells:
-            product = SampledProduct.apply(code[:, :-1], self.output_weight, rows, columns)
+            product = SampledProduct.apply(
+                code[:, :-1], self.output_weight, rows, columns, transposed
+            )
         elif training or rows.numel() >= DENSE_DECODE_DENSITY * cells:
             return self.decode(code)[rows, columns]
         else:

@@ -13,11 +13,32 @@ several times faster than torch's sparse CSR products and its own embedding-bag 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-__all__ = ["SampledProduct", "SparseInput", "bag"]
+__all__ = ["ByColumn", "SampledProduct", "SparseInput", "bag", "by_column"]
+
+
+@dataclass(frozen=True)
+class ByColumn:
+    """A batch's cells in column order, what every gradient of a weight table needs:
+    ``order`` (stable: by row within a column), where each column starts in that order
+    (``starts``, an embedding bag's offsets) and each cell's row in the batch, in that
+    order (``rows``). Computed once a training step (:func:`by_column`) and shared by
+    the step's three table gradients instead of sorting the cells for each."""
+
+    order: torch.Tensor
+    starts: torch.Tensor
+    rows: torch.Tensor
+
+
+def by_column(columns: torch.Tensor, rows: torch.Tensor, n_columns: int) -> ByColumn:
+    """:class:`ByColumn` of the cells at (``rows``, ``columns``), columns below
+    ``n_columns``."""
+    order, starts = _by_column(columns, n_columns)
+    return ByColumn(order, starts, rows[order])
 
 
 def _csr(
@@ -48,13 +69,16 @@ class SampledProduct(torch.autograd.Function):
         weight: torch.Tensor,
         rows: torch.Tensor,
         columns: torch.Tensor,
+        transposed: ByColumn | None = None,
     ) -> torch.Tensor:
-        """The products at the cells (one value per cell, in the cells' order)."""
+        """The products at the cells (one value per cell, in the cells' order);
+        ``transposed``: the cells' :class:`ByColumn` when already computed."""
         n_rows, n_columns = code.shape[0], weight.shape[0]
         crow = torch.searchsorted(rows, torch.arange(n_rows + 1, device=rows.device))
         pattern = _csr(crow, columns, code.new_zeros(columns.numel()), (n_rows, n_columns))
         out = torch.sparse.sampled_addmm(pattern, code, weight.T, beta=0.0).values()
         ctx.save_for_backward(code, weight, rows, columns, crow)  # type: ignore[attr-defined]
+        ctx.transposed = transposed  # type: ignore[attr-defined]
         return out
 
     @staticmethod
@@ -68,20 +92,27 @@ class SampledProduct(torch.autograd.Function):
                 columns, weight, crow[:-1], mode="sum", per_sample_weights=grad
             )
         if ctx.needs_input_grad[1]:  # type: ignore[attr-defined]
-            order, starts = _by_column(columns, weight.shape[0])
+            cells = ctx.transposed  # type: ignore[attr-defined]
+            if cells is None:
+                cells = by_column(columns, rows, weight.shape[0])
             grad_weight = nn.functional.embedding_bag(
-                rows[order], code, starts, mode="sum", per_sample_weights=grad[order]
+                cells.rows, code, cells.starts, mode="sum", per_sample_weights=grad[cells.order]
             )
-        return grad_code, grad_weight, None, None
+        return grad_code, grad_weight, None, None, None
 
 
 def bag(
-    table: torch.Tensor, columns: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor
+    table: torch.Tensor,
+    columns: torch.Tensor,
+    offsets: torch.Tensor,
+    weights: torch.Tensor,
+    transposed: ByColumn | None = None,
 ) -> torch.Tensor:
     """Per row of a CSR batch: the sum of ``table``'s rows at ``columns``, weighted
-    (:class:`SparseInput` when ``table`` needs a gradient, ``weights`` none)."""
+    (:class:`SparseInput` when ``table`` needs a gradient, ``weights`` none;
+    ``transposed``: the batch's :class:`ByColumn` when already computed)."""
     if torch.is_grad_enabled() and table.requires_grad and not weights.requires_grad:
-        return SparseInput.apply(table, columns, offsets, weights)
+        return SparseInput.apply(table, columns, offsets, weights, transposed)
     return nn.functional.embedding_bag(
         columns, table, offsets, mode="sum", per_sample_weights=weights
     )
@@ -120,10 +151,12 @@ class SparseInput(torch.autograd.Function):
         columns: torch.Tensor,
         offsets: torch.Tensor,
         weights: torch.Tensor,
+        transposed: ByColumn | None = None,
     ) -> torch.Tensor:
         """The weighted sums (one row per bag)."""
         ctx.save_for_backward(columns, offsets, weights)  # type: ignore[attr-defined]
         ctx.n_table = table.shape[0]  # type: ignore[attr-defined]
+        ctx.transposed = transposed  # type: ignore[attr-defined]
         return nn.functional.embedding_bag(
             columns, table, offsets, mode="sum", per_sample_weights=weights
         )
@@ -132,9 +165,15 @@ class SparseInput(torch.autograd.Function):
     def backward(ctx: object, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         """The gradient of ``table`` only."""
         columns, offsets, weights = ctx.saved_tensors  # type: ignore[attr-defined]
-        order, starts = _by_column(columns, ctx.n_table)  # type: ignore[attr-defined]
-        rows = _cell_rows(offsets, columns.numel())[order]
+        cells = ctx.transposed  # type: ignore[attr-defined]
+        if cells is None:
+            rows = _cell_rows(offsets, columns.numel())
+            cells = by_column(columns, rows, ctx.n_table)  # type: ignore[attr-defined]
         grad_table = nn.functional.embedding_bag(
-            rows, grad.contiguous(), starts, mode="sum", per_sample_weights=weights[order]
+            cells.rows,
+            grad.contiguous(),
+            cells.starts,
+            mode="sum",
+            per_sample_weights=weights[cells.order],
         )
-        return grad_table, None, None, None
+        return grad_table, None, None, None, None
