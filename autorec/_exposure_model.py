@@ -72,11 +72,13 @@ def cooccurrence(
     base: Cooccurrence | None = None,
     input: str = "binary",
     shift: float = 0.0,
+    consume: bool = False,
 ) -> Cooccurrence:
     """The Gram matrix of ``matrix``'s ``max_items`` most rated items, fed ``input``. With
     ``base``, that of a part of ``matrix``'s ratings over the same items and input, only
     the ratings ``base`` lacks are multiplied (``XᵀX = FᵀF + FᵀD + DᵀX`` with
-    ``X = F + D``)."""
+    ``X = F + D``); with ``consume``, into ``base``'s Gram matrix itself (no copy; ``base``
+    is not to be used again)."""
     x = weighted_rows(matrix, input, shift, np.inf)
     counts = np.diff(x.tocsc().indptr)
     if x.shape[1] > max_items:
@@ -89,7 +91,7 @@ def cooccurrence(
         extra = x - base.x
         extra.eliminate_zeros()
         if extra.nnz == 0 or extra.data.min() > 0:  # base's ratings are a part of these
-            gram = base.gram.copy()
+            gram = base.gram if consume else base.gram.copy()
             add_product(gram, base.x, extra)
             add_product(gram, extra, x)
             return Cooccurrence(items.astype(np.int64), x, gram, input, float(shift))
@@ -125,9 +127,10 @@ def final_exposure(
     matrix: sp.csr_matrix, input: str, shift: float, l2: float, base: Cooccurrence | None
 ) -> Exposure:
     """The exposure model on every training rating. Its Gram matrix is the validation
-    model's (``base``, of the same input) plus the validation cells' share (sparse
-    products, not the whole Gram matrix again), solved in place, ``base`` freed first."""
-    final = cooccurrence(matrix, input=input, shift=shift, base=base)
+    model's (``base``, of the same input, updated in place and not to be used again)
+    plus the validation cells' share (sparse products, not the whole Gram matrix
+    again), solved in place."""
+    final = cooccurrence(matrix, input=input, shift=shift, base=base, consume=True)
     del base
     weights = ease_weights(None, l2, gram=final.gram)
     return Exposure(final.items, weights, matrix.shape[1], final.input, final.shift)

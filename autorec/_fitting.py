@@ -102,6 +102,7 @@ def learn(
             module.output_bias.detach().cpu().numpy().astype(np.float64),
             data.matrix,
             np.random.default_rng(seed),
+            single=codes,
         )
         del codes
     item_mean = row_means(data.rows("item"), global_mean)

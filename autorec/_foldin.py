@@ -105,9 +105,11 @@ def choose_l2(
     output_bias: np.ndarray,
     matrix: sp.csr_matrix,
     rng: np.random.Generator,
+    single: np.ndarray | None = None,
 ) -> tuple[float, dict[str, float]]:
     """The ``l2`` of :data:`L2_GRID` whose fold-in of training users' own ratings ranks
-    the items most like their fitted rows; and the mean Spearman correlation of each."""
+    the items most like their fitted rows; and the mean Spearman correlation of each.
+    ``single``: ``codes`` in float32, for the fold-ins' predictions (as served)."""
     counts = np.diff(matrix.indptr)
     candidates = np.flatnonzero(counts >= 5)
     if len(candidates) == 0:
@@ -123,7 +125,9 @@ def choose_l2(
     for l2 in L2_GRID:
         # a user whose ratings are all equal folds in to a constant row: no correlation
         # (NaN), left out of the mean
-        scores = np.array([_spearman(fold_in(codes, i, r, l2), f) for i, r, f in rows])
+        scores = np.array(
+            [_spearman(fold_in(codes, i, r, l2, single=single), f) for i, r, f in rows]
+        )
         finite = scores[np.isfinite(scores)]
         table[str(l2)] = float(finite.mean()) if len(finite) else float("nan")
     best = max(L2_GRID, key=lambda v: table[str(v)])

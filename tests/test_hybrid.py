@@ -83,6 +83,10 @@ def test_cooccurrence_from_a_part_of_the_ratings_equals_a_fresh_count():
     np.testing.assert_array_equal(
         fit_exposure(matrix, counts=reused).weights, fit_exposure(matrix).weights
     )
+    # consume=True (the final model's way): the same counts, in the base's own array.
+    consumed = cooccurrence(matrix, base=base, consume=True)
+    np.testing.assert_array_equal(consumed.gram[upper], fresh.gram[upper])
+    assert consumed.gram is base.gram
     # Not a part of the ratings (one missing from the larger matrix): counted afresh.
     other = cooccurrence(part, base=cooccurrence(matrix))
     np.testing.assert_array_equal(other.gram[upper], cooccurrence(part).gram[upper])
