@@ -350,7 +350,9 @@ def _validate(
         counts[input] = cooccurrence(fit_matrix, input=input, shift=shift)
         unit = exposure_unit(fit_matrix, input, shift)
         l2[input] = float(np.round(unit * EXPOSURE_L2_FACTOR, 1))
-        scored[input] = fit_exposure(fit_matrix, l2[input], counts=counts[input]).scores(seen)
+        scored[input] = fit_exposure(fit_matrix, l2[input], counts=counts[input]).scores(
+            seen, parallel=True
+        )
     floor = np.float32(EPS)
     graded = f"rating,{l2['rating']:g}"
     bases = {graded: np.log(np.maximum(scored["rating"], floor), dtype=np.float32)}

@@ -187,3 +187,18 @@ def test_the_candidate_cut_keeps_the_validation_grid(monkeypatch):
     full = choose_weights(exposure, ratings, popularity, seen, relevant, (1.0, 5.0))[1]
     assert cut.keys() == full.keys()
     assert max(abs(cut[key] - full[key]) for key in full) < 0.01
+
+
+@pytest.mark.parametrize("max_items", [30, 12])
+def test_exposure_scores_spread_over_threads_agree_with_scipys_product(max_items):
+    # The validation users' exposure scores are computed as an embedding bag (the rows
+    # on torch's threads): the same scores as the SciPy product up to float32 rounding,
+    # also when only the most rated items have weights.
+    matrix = sp.random(60, 30, density=0.3, format="csr", random_state=5)
+    matrix.data[:] = np.random.default_rng(5).integers(1, 6, matrix.nnz)
+    model = fit_exposure(matrix, l2=3.0, max_items=max_items, input="rating", shift=1.0)
+    rows = matrix[::3]
+    single, spread = model.scores(rows), model.scores(rows, parallel=True)
+    assert spread.dtype == np.float32 and spread.shape == (20, 30)
+    np.testing.assert_allclose(spread, single, rtol=1e-5, atol=1e-6)
+    assert np.abs(single).max() > 0.1  # not a comparison of zeros
