@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ._pool import _settle
+
 __all__ = ["LRU", "ScoreBatcher"]
 
 #: Users scored in one block at most (one padded block of the rating network).
@@ -88,15 +90,6 @@ class ScoreBatcher:
             # Delivered through the event loop, whatever happens to the request whose
             # job computed it.
             loop.call_soon_threadsafe(_settle, future, mine, None)
-
-
-def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
-    if future.done():  # the request was cancelled
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
 
 
 class LRU:
