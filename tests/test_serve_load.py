@@ -282,3 +282,50 @@ def test_movies_frame_is_optional_for_the_cache(models):
     a = named.get("/api/recommend", params={"user": user}).json()["recommendations"][0]
     b = bare.get("/api/recommend", params={"user": user}).json()["recommendations"][0]
     assert a["title"] == "T" and b["title"].startswith("Item ")
+
+
+def test_the_pool_runs_the_job_of_the_oldest_request_first():
+    import asyncio
+    import threading
+
+    from autorec.serve._pool import ARRIVED, OldestFirst
+
+    pool = OldestFirst(1)
+    ran, gate = [], threading.Event()
+
+    async def job(name, arrived):
+        if arrived is not None:
+            ARRIVED.set(arrived)
+        return await pool.run(lambda: ran.append(name) or name)
+
+    async def main():
+        blocked = asyncio.ensure_future(pool.run(gate.wait))  # the one thread is busy
+        await asyncio.sleep(0.05)
+        # Handed over newest first; the request that arrived first runs first, and a job
+        # without an arrival time counts as arriving when it is handed over (now: last).
+        tasks = [
+            asyncio.ensure_future(job(name, arrived))
+            for name, arrived in [("now", None), ("third", 3.0), ("first", 1.0), ("second", 2.0)]
+        ]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await blocked
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(main()) == ["now", "third", "first", "second"]
+    assert ran == ["first", "second", "third", "now"]
+
+
+def test_the_pool_hands_a_jobs_error_to_its_request():
+    import asyncio
+
+    from autorec.serve._pool import OldestFirst
+
+    pool = OldestFirst(2)
+
+    async def main():
+        with pytest.raises(ZeroDivisionError):
+            await pool.run(lambda: 1 / 0)
+        return await pool.run(lambda: "still serving")
+
+    assert asyncio.run(main()) == "still serving"
