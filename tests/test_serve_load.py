@@ -329,3 +329,29 @@ def test_the_pool_hands_a_jobs_error_to_its_request():
         return await pool.run(lambda: "still serving")
 
     assert asyncio.run(main()) == "still serving"
+
+
+def test_fitted_users_predictions_are_computed_once_within_the_memory_budget(models, monkeypatch):
+    from autorec.serve import _batch
+
+    model = models["item"]
+    app = create_app(model, None)
+    table = app.state.predictions
+    assert table.shape == (len(model.user_map_), len(model.item_map_))
+    users = [int(u) for u in RATINGS.user_id.unique()[:5]]
+    expected = {u: model.recommend(u, k=5, explain=True) for u in users}
+    # The server decodes no fitted user any more: its predictions are in the table.
+    monkeypatch.setattr(model, "_user_ratings", lambda index: 1 / 0)
+    client = TestClient(app)
+    for user in users:
+        got = client.get("/api/recommend", params={"user": user, "k": 5}).json()
+        frame = expected[user]
+        assert [r["item_id"] for r in got["recommendations"]] == frame.item_id.tolist()
+        assert [r["score"] for r in got["recommendations"]] == [round(v, 4) for v in frame.score]
+    monkeypatch.undo()
+    assert _batch.fitted_predictions(models["baseline"]) is None  # scores not from ratings
+    monkeypatch.setattr(_batch, "PREDICTIONS_BYTES", table.nbytes - 1)
+    small = create_app(model, None)  # over the budget: decoded per block, same answers
+    assert small.state.predictions is None
+    got = TestClient(small).get("/api/recommend", params={"user": users[0], "k": 5}).json()
+    assert [r["item_id"] for r in got["recommendations"]] == expected[users[0]].item_id.tolist()

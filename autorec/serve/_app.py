@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
-from ._batch import LRU, ScoreBatcher
+from ._batch import LRU, ScoreBatcher, fitted_predictions
 from ._catalogue import Catalogue, ClientError, plain
 from ._pool import ARRIVED, OldestFirst
 
@@ -162,7 +162,13 @@ def create_app(
         """``function(*args)`` on the thread pool, at most ``slots`` at once."""
         return await pool.run(functools.partial(function, *args))
 
-    batcher = ScoreBatcher(model._scores_and_ratings, work)
+    predictions = fitted_predictions(model)  # None where they would take too much memory
+
+    def score(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        known = None if predictions is None else predictions[rows]
+        return model._scores_and_ratings(rows, predicted=known)
+
+    batcher = ScoreBatcher(score, work)
     answers = LRU(CACHE_USERS)  # a fitted user's answer changes only with the model
 
     def fitted_answer(user_id: Any, row: np.ndarray, count: int, scored: tuple) -> bytes:
@@ -186,6 +192,7 @@ def create_app(
         )
     app.add_middleware(Guard, token=token)
     app.state.batcher, app.state.answers = batcher, answers
+    app.state.predictions = predictions
 
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError) -> JSONResponse:
