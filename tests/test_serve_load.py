@@ -115,9 +115,12 @@ def test_fitted_answers_are_cached_and_bounded(models, monkeypatch):
     assert 0 < CACHE_USERS <= 10_000
 
 
-def test_concurrent_fitted_users_are_scored_together_with_the_same_answers(models):
+def test_concurrent_fitted_users_are_scored_together_with_the_same_answers(models, monkeypatch):
     import threading
 
+    from autorec.serve import _batch
+
+    monkeypatch.setattr(_batch, "PREDICTIONS_BYTES", 0)  # no table: blocks are decoded
     model = models["item"]
     app = create_app(model, None, threads=1)
     users = [int(u) for u in RATINGS.user_id.unique()[:12]]
@@ -142,6 +145,9 @@ def test_concurrent_fitted_users_are_scored_together_with_the_same_answers(model
 
 
 def test_a_failed_block_fails_each_of_its_requests(models, monkeypatch):
+    from autorec.serve import _batch
+
+    monkeypatch.setattr(_batch, "PREDICTIONS_BYTES", 0)
     model = models["item"]
     app = create_app(model, None)
     monkeypatch.setattr(app.state.batcher, "score_rows", lambda rows: 1 / 0)

@@ -171,7 +171,10 @@ def create_app(
     batcher = ScoreBatcher(score, work)
     answers = LRU(CACHE_USERS)  # a fitted user's answer changes only with the model
 
-    def fitted_answer(user_id: Any, row: np.ndarray, count: int, scored: tuple) -> bytes:
+    def fitted_answer(user_id: Any, row: np.ndarray, count: int, scored: tuple | None) -> bytes:
+        # With every fitted user's predictions kept, scoring one costs little: done here,
+        # in one job; else the user's block was scored by the batcher.
+        scored = score(row) if scored is None else scored
         return answer_fitted(model, catalogue, user_id, row, count, scored)
 
     def fold_in_answer(ratings: dict[Any, float], count: int) -> bytes:
@@ -248,7 +251,7 @@ def create_app(
         body = answers.get((user_id, count))
         if body is None:
             row = catalogue.user_row(user_id)
-            scored = await batcher.score(int(row[0]))
+            scored = None if predictions is not None else await batcher.score(int(row[0]))
             body = await work(fitted_answer, user_id, row, count, scored)
             answers.put((user_id, count), body)
         return _raw(body)
