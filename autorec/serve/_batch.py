@@ -48,7 +48,8 @@ def fitted_predictions(model: Any, budget: int | None = None) -> np.ndarray | No
     if getattr(model, "_rank_scores", None) is None:
         return None
     budget = PREDICTIONS_BYTES if budget is None else budget
-    if 4 * len(model.user_map_) * len(model.item_map_) > budget:
+    first = np.asarray(model._user_ratings(np.arange(1)))  # its dtype: the table's
+    if first.itemsize * len(model.user_map_) * len(model.item_map_) > budget:
         return None
     return model._user_ratings(np.arange(len(model.user_map_)))
 
