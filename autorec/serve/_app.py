@@ -155,7 +155,7 @@ def create_app(
         raise ValueError(f"threads must be at least 1, got {threads!r}")
     # A pool of its own (``slots`` threads; a hand-off costs about a third of the CPU of
     # Starlette's run_in_threadpool behind a semaphore) that runs the jobs of the request
-    # that arrived first first: a fitted user's request hands it two (``_pool``).
+    # that arrived first first (a fitted user's request may hand it two: ``_pool``).
     pool = OldestFirst(slots)
 
     async def work(function: Callable, *args: Any) -> Any:

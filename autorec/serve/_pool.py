@@ -1,9 +1,10 @@
 """The server's thread pool: the work of the request that arrived first runs first.
 
-A fitted user's request hands the pool two jobs, one after the other: scoring its block
-of users (``autorec.serve._batch``), then ranking and explaining its own user. On a
-first-in-first-out pool the second job joins the back of the queue, behind every request
-that arrived meanwhile, so such a request waited in the queue twice. :class:`OldestFirst`
+Where the fitted users' predictions are not kept (``autorec.serve._batch``), a fitted
+user's request hands the pool two jobs, one after the other: scoring its block of users,
+then ranking and explaining its own user. On a first-in-first-out pool the second job
+joins the back of the queue, behind every request that arrived meanwhile, so such a
+request waited in the queue twice. :class:`OldestFirst`
 runs jobs in the order their requests arrived (:data:`ARRIVED`, set per request by
 ``autorec.serve._app.Guard``; a job without it counts as arriving when it is handed
 over), so a request that has started finishes before later ones begin.
