@@ -51,6 +51,9 @@ LOO_BLOCK = 1 << 20
 #: An item model's falls are bounded first, and made exact only where needed, for users
 #: with more ratings than this (below, every leverage costs less than the bounds).
 PRUNE_ROWS = 256
+#: An item model's ridge Gram matrix and its factor are float32 for users with more
+#: ratings than this (half the time; below, float64 costs little).
+SINGLE_ROWS = 128
 
 
 @dataclass
@@ -149,7 +152,7 @@ def _item_model_falls(
     xc, yc = x - x_mean, y - y_mean
     # The targets' directions, and x_mean's: how far x_mean @ w falls without each row.
     direction = np.column_stack([(hidden[targets] - x_mean).T, x_mean])
-    ridge = RidgeLeaveOneOut(xc, yc, direction, l2, n > xc.shape[1])
+    ridge = RidgeLeaveOneOut(xc, yc, direction, l2, n > xc.shape[1], single=n > SINGLE_ROWS)
     mean_shift = (y - y_mean) / (n - 1)
     # The fold-in shrinks the free bias b = y_mean - x_mean @ w toward a typical person's
     # (BIAS_SHRINK pseudo-ratings): the prediction is the unshrunk one minus
@@ -198,29 +201,35 @@ class RidgeLeaveOneOut:
     """
 
     def __init__(
-        self, x: np.ndarray, y: np.ndarray, direction: np.ndarray, l2: float, primal: bool
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        direction: np.ndarray,
+        l2: float,
+        primal: bool,
+        single: bool = False,
     ) -> None:
-        n, h = x.shape
         self.x, self.primal = x, primal
+        # With ``single``, the Gram matrix and its factor (the costly part, rows x width²)
+        # are float32; the solves against that factor are float64.
+        rows = x.astype(np.float32) if single else x
+        gram = rows.T @ rows if primal else rows @ rows.T  # BLAS syrk
+        gram[np.diag_indices(len(gram))] += l2
+        self.factor = _cholesky(gram)
+        factor = (np.asarray(self.factor, dtype=np.float64), True)
         if not primal:
-            gram = x @ x.T
-            gram[np.diag_indices(n)] += l2
-            self.factor = _cholesky(gram)
             solved = scipy.linalg.cho_solve(
-                (self.factor, True), np.column_stack([y, x @ direction]), check_finite=False
+                factor, np.column_stack([y, x @ direction]), check_finite=False
             )
             self.solved_y = solved[:, 0]  # M y
             self.residual = l2 * self.solved_y
             self.influence = solved[:, 1:]  # rows x directions
             self.w = x.T @ solved[:, 0]
         else:
-            gram = x.T @ x
-            gram[np.diag_indices(h)] += l2
-            self.factor = _cholesky(gram)
-            self.w = scipy.linalg.cho_solve((self.factor, True), x.T @ y, check_finite=False)
+            self.w = scipy.linalg.cho_solve(factor, x.T @ y, check_finite=False)
             self.residual = y - x @ self.w
             projected = x @ direction
-            back = scipy.linalg.cho_solve((self.factor, True), x.T @ projected, check_finite=False)
+            back = scipy.linalg.cho_solve(factor, x.T @ projected, check_finite=False)
             self.influence = (projected - x @ back) / l2
         self.most = 1.0 + np.einsum("ij,ij->i", x, x) / l2
 
@@ -228,18 +237,18 @@ class RidgeLeaveOneOut:
         """``e_i / (1 - h_ii)`` of the rows at ``rows``."""
         rows = np.asarray(rows, dtype=np.int64)
         if not self.primal and 3 * len(rows) > len(self.x):  # all of L⁻¹ costs less
-            inverse, info = scipy.linalg.lapack.dtrtri(self.factor, lower=True)
+            trtri = scipy.linalg.lapack.get_lapack_funcs("trtri", (self.factor,))
+            inverse, info = trtri(self.factor, lower=True)
             if info != 0:
                 raise np.linalg.LinAlgError(f"ridge system is singular (info={info})")
-            return self.solved_y[rows] / np.einsum("ij,ij->j", inverse, inverse)[rows]
+            return self.solved_y[rows] / _square_sums(inverse)[rows]
         if not self.primal:
-            unit = np.zeros((len(self.x), len(rows)))
+            unit = np.zeros((len(self.x), len(rows)), dtype=self.factor.dtype)
             unit[rows, np.arange(len(rows))] = 1.0
             inverse = _lower_solve(self.factor, unit)  # the columns of L⁻¹
-            return self.solved_y[rows] / np.einsum("ij,ij->j", inverse, inverse)
+            return self.solved_y[rows] / _square_sums(inverse)
         half = _lower_solve(self.factor, self.x[rows].T)
-        leverage = np.einsum("ij,ij->j", half, half)
-        return self.residual[rows] / (1.0 - leverage)
+        return self.residual[rows] / (1.0 - _square_sums(half))
 
     def falls(self) -> np.ndarray:
         """The falls of every direction's prediction without each row (directions x rows)."""
@@ -259,15 +268,23 @@ def ridge_leave_one_out(
 
 
 def _lower_solve(factor: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """``L⁻¹ right`` for the lower triangular ``factor``."""
+    """``L⁻¹ right`` for the lower triangular ``factor``, in the factor's precision."""
     if right.shape[1] == 0:
-        return np.zeros((factor.shape[0], 0))
+        return np.zeros((factor.shape[0], 0), dtype=factor.dtype)
+    right = np.asarray(right, dtype=factor.dtype)
     return scipy.linalg.solve_triangular(factor, right, lower=True, check_finite=False)
 
 
+def _square_sums(columns: np.ndarray) -> np.ndarray:
+    """The squared norm of each column, summed in float64."""
+    return np.einsum("ij,ij->j", *(2 * [np.asarray(columns, dtype=np.float64)]))
+
+
 def _cholesky(gram: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor of a ridge system (LAPACK potrf, overwriting ``gram``)."""
-    factor, info = scipy.linalg.lapack.dpotrf(gram, lower=True, overwrite_a=True, clean=True)
+    """Lower Cholesky factor of a ridge system (LAPACK potrf, overwriting ``gram``), in
+    ``gram``'s precision."""
+    potrf = scipy.linalg.lapack.get_lapack_funcs("potrf", (gram,))
+    factor, info = potrf(gram, lower=True, overwrite_a=True, clean=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"ridge system not positive definite (info={info})")
     return factor

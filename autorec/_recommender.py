@@ -306,14 +306,17 @@ class RecommenderMixin:
                 result["because"] = result.pop("because")
         return result
 
-    def _scores_and_ratings(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _scores_and_ratings(
+        self, index: np.ndarray, predicted: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """(ranking scores as float64, predicted ratings or None) of the users at ``index``.
 
         A model whose scores are built from its predicted ratings by ``_rank_scores(rows,
         ratings)`` (``autorec._hybrid.HybridRankingMixin``, whose ``_user_scores`` is
-        exactly that) predicts once instead of twice."""
+        exactly that) predicts once instead of twice; ``predicted``: those users'
+        ``_user_ratings`` when already known (a server keeps every fitted user's)."""
         rank = getattr(self, "_rank_scores", None)
-        predicted = self._user_ratings(index)
+        predicted = self._user_ratings(index) if predicted is None else predicted
         if rank is not None and predicted is not None:
             scores = rank(self.utility_[index], predicted)  # type: ignore[attr-defined]
         else:

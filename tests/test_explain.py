@@ -153,6 +153,49 @@ def test_ridge_leave_one_out_is_exact_in_both_forms(n):
         np.testing.assert_allclose(ridge_leave_one_out(x, y, d, l2, primal), exact, atol=1e-10)
 
 
+@pytest.mark.parametrize("n", [5, 40])
+def test_ridge_leave_one_out_in_single_precision_is_close_in_both_forms(n):
+    # The float32 Gram matrix and factor of users with many ratings: close to the float64
+    # falls, not equal (float32 rounding).
+    rng = np.random.default_rng(n)
+    x, y, d = rng.normal(size=(n, 12)), rng.normal(size=n), rng.normal(size=(12, 3))
+    for primal in (False, True):
+        double = _leave_one_out.RidgeLeaveOneOut(x, y, d, 0.7, primal)
+        single = _leave_one_out.RidgeLeaveOneOut(x, y, d, 0.7, primal, single=True)
+        assert double.factor.dtype == np.float64 and single.factor.dtype == np.float32
+        exact, close = double.falls(), single.falls()
+        assert close.dtype == np.float64 and not np.array_equal(close, exact)
+        np.testing.assert_allclose(close, exact, rtol=1e-4, atol=1e-5 * np.abs(exact).max())
+        rows = np.array([1, 3])  # the leverages of a few rows: triangular solves
+        np.testing.assert_allclose(single.scaled(rows), double.scaled(rows), rtol=1e-4)
+
+
+@pytest.mark.parametrize("prune", [0, 10**9])
+def test_single_precision_leave_one_out_names_the_same_reasons(models, monkeypatch, prune):
+    model = copy.copy(models["item"])
+    model.ranking_weights_ = (0.5, 0.1)  # the rating network's part counts in the ranking
+    users = RATINGS.user_id.unique()[:30]
+    monkeypatch.setattr(_leave_one_out, "PRUNE_ROWS", prune)
+    monkeypatch.setattr(_leave_one_out, "SINGLE_ROWS", 10**9)
+    double = model.recommend(users, k=8, explain=True)
+    monkeypatch.setattr(_leave_one_out, "SINGLE_ROWS", 0)
+    factors = []
+    real = _leave_one_out.RidgeLeaveOneOut.__init__
+
+    def spy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        factors.append(self.factor.dtype)
+
+    monkeypatch.setattr(_leave_one_out.RidgeLeaveOneOut, "__init__", spy)
+    single = model.recommend(users, k=8, explain=True)
+    assert set(factors) == {np.dtype(np.float32)}  # every user took the float32 path
+    assert single.item_id.tolist() == double.item_id.tolist()
+    ids = [[[e["item_id"] for e in b] for b in f["because"]] for f in (single, double)]
+    assert ids[0] == ids[1]
+    effects = [[e["effect"] for b in f["because"] for e in b] for f in (single, double)]
+    np.testing.assert_allclose(effects[0], effects[1], rtol=1e-4)
+
+
 @pytest.mark.parametrize("l2", [None, 0.3])
 def test_item_model_bounds_hold_the_exact_falls(models, monkeypatch, l2):
     model = copy.copy(models["item"])

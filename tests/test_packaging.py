@@ -86,6 +86,14 @@ def test_every_import_is_declared_and_every_dependency_imported():
     assert not runtime - imported, f"declared but never imported by autorec: {runtime - imported}"
 
 
+def test_the_serve_extra_brings_uvicorns_fast_parts_that_autorec_never_imports():
+    serve = _pyproject()["project"]["optional-dependencies"]["serve"]
+    assert {"fastapi", "uvicorn", "httptools", "uvloop"} <= {_name(r) for r in serve}
+    uvloop = next(r for r in serve if _name(r) == "uvloop")
+    assert "sys_platform != 'win32'" in uvloop  # uvloop has no Windows build
+    assert not {"httptools", "uvloop"} & set(_third_party_imports())  # uvicorn picks them
+
+
 def test_the_test_extra_has_what_the_tests_import():
     project = _pyproject()["project"]
     test_extra = {_name(r) for r in project["optional-dependencies"]["test"]}

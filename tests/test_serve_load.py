@@ -115,9 +115,12 @@ def test_fitted_answers_are_cached_and_bounded(models, monkeypatch):
     assert 0 < CACHE_USERS <= 10_000
 
 
-def test_concurrent_fitted_users_are_scored_together_with_the_same_answers(models):
+def test_concurrent_fitted_users_are_scored_together_with_the_same_answers(models, monkeypatch):
     import threading
 
+    from autorec.serve import _batch
+
+    monkeypatch.setattr(_batch, "PREDICTIONS_BYTES", 0)  # no table: blocks are decoded
     model = models["item"]
     app = create_app(model, None, threads=1)
     users = [int(u) for u in RATINGS.user_id.unique()[:12]]
@@ -142,6 +145,9 @@ def test_concurrent_fitted_users_are_scored_together_with_the_same_answers(model
 
 
 def test_a_failed_block_fails_each_of_its_requests(models, monkeypatch):
+    from autorec.serve import _batch
+
+    monkeypatch.setattr(_batch, "PREDICTIONS_BYTES", 0)
     model = models["item"]
     app = create_app(model, None)
     monkeypatch.setattr(app.state.batcher, "score_rows", lambda rows: 1 / 0)
@@ -282,3 +288,76 @@ def test_movies_frame_is_optional_for_the_cache(models):
     a = named.get("/api/recommend", params={"user": user}).json()["recommendations"][0]
     b = bare.get("/api/recommend", params={"user": user}).json()["recommendations"][0]
     assert a["title"] == "T" and b["title"].startswith("Item ")
+
+
+def test_the_pool_runs_the_job_of_the_oldest_request_first():
+    import asyncio
+    import threading
+
+    from autorec.serve._pool import ARRIVED, OldestFirst
+
+    pool = OldestFirst(1)
+    ran, gate = [], threading.Event()
+
+    async def job(name, arrived):
+        if arrived is not None:
+            ARRIVED.set(arrived)
+        return await pool.run(lambda: ran.append(name) or name)
+
+    async def main():
+        blocked = asyncio.ensure_future(pool.run(gate.wait))  # the one thread is busy
+        await asyncio.sleep(0.05)
+        # Handed over newest first; the request that arrived first runs first, and a job
+        # without an arrival time counts as arriving when it is handed over (now: last).
+        tasks = [
+            asyncio.ensure_future(job(name, arrived))
+            for name, arrived in [("now", None), ("third", 3.0), ("first", 1.0), ("second", 2.0)]
+        ]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await blocked
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(main()) == ["now", "third", "first", "second"]
+    assert ran == ["first", "second", "third", "now"]
+
+
+def test_the_pool_hands_a_jobs_error_to_its_request():
+    import asyncio
+
+    from autorec.serve._pool import OldestFirst
+
+    pool = OldestFirst(2)
+
+    async def main():
+        with pytest.raises(ZeroDivisionError):
+            await pool.run(lambda: 1 / 0)
+        return await pool.run(lambda: "still serving")
+
+    assert asyncio.run(main()) == "still serving"
+
+
+def test_fitted_users_predictions_are_computed_once_within_the_memory_budget(models, monkeypatch):
+    from autorec.serve import _batch
+
+    model = models["item"]
+    app = create_app(model, None)
+    table = app.state.predictions
+    assert table.shape == (len(model.user_map_), len(model.item_map_))
+    users = [int(u) for u in RATINGS.user_id.unique()[:5]]
+    expected = {u: model.recommend(u, k=5, explain=True) for u in users}
+    # The server decodes no fitted user any more: its predictions are in the table.
+    monkeypatch.setattr(model, "_user_ratings", lambda index: 1 / 0)
+    client = TestClient(app)
+    for user in users:
+        got = client.get("/api/recommend", params={"user": user, "k": 5}).json()
+        frame = expected[user]
+        assert [r["item_id"] for r in got["recommendations"]] == frame.item_id.tolist()
+        assert [r["score"] for r in got["recommendations"]] == [round(v, 4) for v in frame.score]
+    monkeypatch.undo()
+    assert _batch.fitted_predictions(models["baseline"]) is None  # scores not from ratings
+    monkeypatch.setattr(_batch, "PREDICTIONS_BYTES", table.nbytes - 1)
+    small = create_app(model, None)  # over the budget: decoded per block, same answers
+    assert small.state.predictions is None
+    got = TestClient(small).get("/api/recommend", params={"user": users[0], "k": 5}).json()
+    assert [r["item_id"] for r in got["recommendations"]] == expected[users[0]].item_id.tolist()

@@ -7,15 +7,14 @@ server's log, never to the client).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
 import math
 import os
 import secrets
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from typing import Any
 
@@ -26,8 +25,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
-from ._batch import LRU, ScoreBatcher
+from ._batch import LRU, ScoreBatcher, fitted_predictions
 from ._catalogue import Catalogue, ClientError, plain
+from ._pool import ARRIVED, OldestFirst
 
 __all__ = ["MAX_BODY", "MAX_K", "MAX_RATINGS", "ClientError", "create_app"]
 
@@ -66,9 +66,10 @@ def usable_cores() -> int:
 
 
 class Guard:
-    """ASGI middleware: the bearer token on ``/api/`` (when set) and :data:`HEADERS` on
-    every response (a plain ASGI wrapper: Starlette's ``BaseHTTPMiddleware`` costs a
-    task and a stream per request)."""
+    """ASGI middleware: the bearer token on ``/api/`` (when set), :data:`HEADERS` on
+    every response and the request's arrival time (``autorec.serve._pool.ARRIVED``) (a
+    plain ASGI wrapper: Starlette's ``BaseHTTPMiddleware`` costs a task and a stream per
+    request)."""
 
     def __init__(self, app: Any, token: str | None = None) -> None:
         self.app = app
@@ -79,6 +80,7 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        ARRIVED.set(time.perf_counter())
 
         async def secured(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -151,19 +153,28 @@ def create_app(
     slots = usable_cores() if threads is None else int(threads)
     if slots < 1:
         raise ValueError(f"threads must be at least 1, got {threads!r}")
-    # A pool of its own (``slots`` threads): a hand-off costs about a third of the CPU of
-    # Starlette's run_in_threadpool behind a semaphore (60 against 165 microseconds).
-    pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="autorec-serve")
+    # A pool of its own (``slots`` threads; a hand-off costs about a third of the CPU of
+    # Starlette's run_in_threadpool behind a semaphore) that runs the jobs of the request
+    # that arrived first first (a fitted user's request may hand it two: ``_pool``).
+    pool = OldestFirst(slots)
 
     async def work(function: Callable, *args: Any) -> Any:
         """``function(*args)`` on the thread pool, at most ``slots`` at once."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, functools.partial(function, *args))
+        return await pool.run(functools.partial(function, *args))
 
-    batcher = ScoreBatcher(model._scores_and_ratings, work)
+    predictions = fitted_predictions(model)  # None where they would take too much memory
+
+    def score(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        known = None if predictions is None else predictions[rows]
+        return model._scores_and_ratings(rows, predicted=known)
+
+    batcher = ScoreBatcher(score, work)
     answers = LRU(CACHE_USERS)  # a fitted user's answer changes only with the model
 
-    def fitted_answer(user_id: Any, row: np.ndarray, count: int, scored: tuple) -> bytes:
+    def fitted_answer(user_id: Any, row: np.ndarray, count: int, scored: tuple | None) -> bytes:
+        # With every fitted user's predictions kept, scoring one costs little: done here,
+        # in one job; else the user's block was scored by the batcher.
+        scored = score(row) if scored is None else scored
         return answer_fitted(model, catalogue, user_id, row, count, scored)
 
     def fold_in_answer(ratings: dict[Any, float], count: int) -> bytes:
@@ -184,6 +195,7 @@ def create_app(
         )
     app.add_middleware(Guard, token=token)
     app.state.batcher, app.state.answers = batcher, answers
+    app.state.predictions = predictions
 
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError) -> JSONResponse:
@@ -239,7 +251,7 @@ def create_app(
         body = answers.get((user_id, count))
         if body is None:
             row = catalogue.user_row(user_id)
-            scored = await batcher.score(int(row[0]))
+            scored = None if predictions is not None else await batcher.score(int(row[0]))
             body = await work(fitted_answer, user_id, row, count, scored)
             answers.put((user_id, count), body)
         return _raw(body)
