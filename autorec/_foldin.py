@@ -58,25 +58,53 @@ def fold_in(
     predictions, one dot product per item, are computed in float32 (half the memory
     traffic: the codes are read once per user, and ML-1M's take 15 MB in float64).
     """
+    return _predict(codes, single, *_solve(_centred(codes, items, ratings), l2, prior))
+
+
+def _predict(
+    codes: np.ndarray, single: np.ndarray | None, w: np.ndarray, bias: float
+) -> np.ndarray:
+    """A folded-in user's predicted ratings from their ``(w, b)`` (see :func:`fold_in`)."""
+    if single is not None:
+        out = single[:, :-1] @ w.astype(np.float32)
+        out += np.float32(bias)
+        out += single[:, -1]
+        return out
+    return codes[:, :-1] @ w + bias + codes[:, -1]
+
+
+def _centred(
+    codes: np.ndarray, items: np.ndarray, ratings: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+    """What :func:`fold_in`'s ridge needs whatever its ``l2``: the rated items' codes and
+    the ratings (minus the items' biases), centred, their means, and the smaller of the
+    two Gram matrices (``n x n`` for fewer ratings ``n`` than code units, else
+    ``h x h``)."""
     hidden, offset = codes[:, :-1], codes[:, -1]
     x = hidden[items]
     y = np.asarray(ratings, dtype=np.float64) - offset[items]
     x_mean, y_mean = x.mean(axis=0), float(np.mean(y))
     xc, yc = x - x_mean, y - y_mean
     n, h = xc.shape
+    return xc, yc, x_mean, y_mean, (xc @ xc.T if n < h else xc.T @ xc)
+
+
+def _solve(
+    centred: tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray],
+    l2: float,
+    prior: float | None,
+) -> tuple[np.ndarray, float]:
+    """The folded-in user's output weights ``w`` and bias ``b`` from :func:`_centred`."""
+    xc, yc, x_mean, y_mean, gram = centred
+    n, h = xc.shape
     if n < h:
-        w = xc.T @ np.linalg.solve(xc @ xc.T + l2 * np.eye(n), yc)
+        w = xc.T @ np.linalg.solve(gram + l2 * np.eye(n), yc)
     else:
-        w = np.linalg.solve(xc.T @ xc + l2 * np.eye(h), xc.T @ yc)
+        w = np.linalg.solve(gram + l2 * np.eye(h), xc.T @ yc)
     bias = y_mean - x_mean @ w
     if prior is not None:
         bias = (n * bias + BIAS_SHRINK * prior) / (n + BIAS_SHRINK)
-    if single is not None:
-        out = single[:, :-1] @ w.astype(np.float32)
-        out += np.float32(bias)
-        out += single[:, -1]
-        return out
-    return hidden @ w + bias + offset
+    return w, float(bias)
 
 
 def fold_in_item_model(
@@ -115,18 +143,18 @@ def choose_l2(
     if len(candidates) == 0:
         return 1.0, {}
     users = rng.choice(candidates, min(N_CHECK_USERS, len(candidates)), replace=False)
-    rows = []  # (items rated, their ratings, the fitted row) of each user, once
+    rows = []  # (the ridge's parts, the fitted row's ranks) of each user, once
     for u in users:
         start, stop = matrix.indptr[u], matrix.indptr[u + 1]
         fitted = codes[:, :-1] @ output_weight[u] + output_bias[u] + codes[:, -1]
         ratings = matrix.data[start:stop].astype(np.float64)
-        rows.append((matrix.indices[start:stop], ratings, _ranks(fitted)))
+        rows.append((_centred(codes, matrix.indices[start:stop], ratings), _ranks(fitted)))
     table = {}
     for l2 in L2_GRID:
         # a user whose ratings are all equal folds in to a constant row: no correlation
         # (NaN), left out of the mean
         scores = np.array(
-            [_spearman(fold_in(codes, i, r, l2, single=single), f) for i, r, f in rows]
+            [_spearman(_predict(codes, single, *_solve(c, l2, None)), f) for c, f in rows]
         )
         finite = scores[np.isfinite(scores)]
         table[str(l2)] = float(finite.mean()) if len(finite) else float("nan")
