@@ -244,7 +244,7 @@ def peers(seed: int, quick: bool = False) -> list[Peer]:
         ("binary", (250.0, 500.0, 1000.0, 2000.0)),
         ("rating", (1000.0, 2000.0, 4000.0, 8000.0)),
     ):
-        for dropout in (0.25, 0.5) if quick else (0.1, 0.25, 0.33, 0.5):
+        for dropout in (0.25, 0.5) if quick else (0.1, 0.25, 0.33, 0.5, 0.67):
             for l2 in l2s[1:3] if quick else l2s:
                 edlae_grid.append({"input": input, "dropout": dropout, "l2": l2})
     out.append(
