@@ -239,19 +239,19 @@ def peers(seed: int, quick: bool = False) -> list[Peer]:
             "autorec.baselines.EASE; input binary, liked (>= 4) or rating - shift",
         )
     )
-    edlae_grid = []
-    for input, l2s in (
-        ("binary", (250.0, 500.0, 1000.0, 2000.0)),
-        ("rating", (1000.0, 2000.0, 4000.0, 8000.0)),
-    ):
-        for dropout in (0.25, 0.5) if quick else (0.1, 0.25, 0.33, 0.5, 0.67):
-            for l2 in l2s[1:3] if quick else l2s:
-                edlae_grid.append({"input": input, "dropout": dropout, "l2": l2})
     out.append(
         Peer(
             "EDLAE",
-            edlae_grid,
-            lambda p: EDLAE(l2=p["l2"], dropout=p["dropout"], input=p["input"], shift=1.0),
+            [
+                {"input": input, "dropout": dropout, "l2": l2}
+                for input, l2s in (
+                    ("binary", (250.0, 500.0, 1000.0, 2000.0)),
+                    ("rating", (1000.0, 2000.0, 4000.0, 8000.0)),
+                )
+                for dropout in ((0.25, 0.5) if quick else (0.1, 0.25, 0.33, 0.5, 0.67))
+                for l2 in (l2s[1:3] if quick else l2s)
+            ],
+            lambda p: EDLAE(shift=1.0, **p),
             "Steck 2020, full rank, zero diagonal; input binary or rating - 1",
         )
     )
