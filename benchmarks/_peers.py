@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from autorec._exposure import ease_weights, gram_upper
+from autorec._tuning import relevance_threshold, weighted_rows
 from autorec.baselines import EASE
 from autorec.datasets import train_test_split, utility_matrix
 from autorec.evaluation import evaluate_ranking
@@ -80,16 +82,19 @@ def fmt_params(params: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- rankers
 class MatrixRanker:
     """A ranker whose scores are ``X_u @ W`` (or any function of the training matrix):
-    subclasses set ``self._score`` in ``_learn(X)``; the bookkeeping is here once."""
+    subclasses set ``self._score`` in ``_learn(X)``, ``X`` the users x items input
+    (``_input``: binarised unless a subclass weighs the ratings); the bookkeeping is here
+    once."""
 
     def fit(self, train: pd.DataFrame) -> MatrixRanker:
         utility = utility_matrix(train)
         self.user_map_, self.item_map_ = utility.user_map, utility.item_map
         self.utility_ = utility.matrix.tocsr()
-        binary = self.utility_.copy()
-        binary.data[:] = 1.0
-        self._learn(binary.astype(np.float32))
+        self._learn(self._input(self.utility_))
         return self
+
+    def _input(self, ratings: sp.csr_matrix) -> sp.csr_matrix:
+        return weighted_rows(ratings, "binary", 0.0, 0.0)
 
     def _learn(self, x: sp.csr_matrix) -> None:
         raise NotImplementedError
@@ -149,6 +154,40 @@ class RP3beta(MatrixRanker):
         self._score = lambda index: np.asarray(x[index] @ w)
 
 
+class EDLAE(MatrixRanker):
+    """The emphasized denoising linear autoencoder (Steck 2020), full rank, with EASE's
+    zero-diagonal constraint: EASE whose ridge penalty is the one dropout implies,
+    ``Λ = p/(1-p)·diagMat(diag G) + l2·I`` (``G = XᵀX``, ``p`` the dropout probability):
+    ``P = (G + Λ)⁻¹``, ``B = I - P·diagMat(1/diag P)``. ``p = 0`` is EASE. Each item's
+    penalty grows with its own (weighted) number of ratings, so popular items are shrunk
+    more than a single ``l2`` would.
+
+    ``input`` as :class:`autorec.baselines.EASE`'s: ``"binary"``, ``"rating"`` (the rating
+    minus ``shift``) or ``"liked"``; solved in float32 by ``autorec._exposure.ease_weights``.
+
+    H. Steck. Autoencoders that don't overfit towards the Identity. NeurIPS 2020: the
+    full-rank model's penalty ``Λ``, here with the zero-diagonal constraint.
+    """
+
+    def __init__(
+        self, l2: float = 500.0, dropout: float = 0.33, input: str = "binary", shift: float = 1.0
+    ) -> None:
+        self.l2, self.dropout, self.input, self.shift = l2, dropout, input, shift
+
+    def _input(self, ratings: sp.csr_matrix) -> sp.csr_matrix:
+        scale = (float(ratings.data.min()), float(ratings.data.max()))
+        return weighted_rows(ratings, self.input, self.shift, relevance_threshold(scale))
+
+    def _learn(self, x: sp.csr_matrix) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"EDLAE's dropout must be in [0, 1), got {self.dropout!r}")
+        gram = gram_upper(x)
+        # G + p/(1-p) diagMat(diag G) = G with its diagonal divided by (1 - p).
+        gram[np.diag_indices_from(gram)] /= np.float32(1.0 - self.dropout)
+        self.weights_ = ease_weights(None, self.l2, gram=gram)
+        self._score = lambda index: np.asarray(x[index] @ self.weights_)
+
+
 class IALS(MatrixRanker):
     """Implicit ALS (Hu et al. 2008) from the ``implicit`` library, one thread."""
 
@@ -198,6 +237,22 @@ def peers(seed: int, quick: bool = False) -> list[Peer]:
             ease_grid,
             lambda p: EASE(l2=p["l2"], input=p["input"], shift=p["shift"]),
             "autorec.baselines.EASE; input binary, liked (>= 4) or rating - shift",
+        )
+    )
+    out.append(
+        Peer(
+            "EDLAE",
+            [
+                {"input": input, "dropout": dropout, "l2": l2}
+                for input, l2s in (
+                    ("binary", (250.0, 500.0, 1000.0, 2000.0)),
+                    ("rating", (1000.0, 2000.0, 4000.0, 8000.0)),
+                )
+                for dropout in ((0.25, 0.5) if quick else (0.1, 0.25, 0.33, 0.5, 0.67))
+                for l2 in (l2s[1:3] if quick else l2s)
+            ],
+            lambda p: EDLAE(shift=1.0, **p),
+            "Steck 2020, full rank, zero diagonal; input binary or rating - 1",
         )
     )
     out.append(

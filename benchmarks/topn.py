@@ -12,7 +12,8 @@ write. Also the test RMSE and top-k accuracy of the rating models (ranking does 
 change them). Both splits, several random states, mean and spread.
 
 Tuned peers (``benchmarks/_peers.py``): EASE (l2 x input binarised / liked only / rating
-minus a shift), item kNN, RP3beta, iALS (``implicit``) and Mult-VAE (Cornac), each
+minus a shift), EDLAE (Steck 2020: EASE with a dropout-implied penalty; l2 x dropout x
+input), item kNN, RP3beta, iALS (``implicit``) and Mult-VAE (Cornac), each
 with its parameters chosen on a validation slice carved from the training ratings (10%,
 of each user's ratings on the standard split), refitted on all the training ratings and
 scored on test once; their grids, choices and validation figures are printed after the

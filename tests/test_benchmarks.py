@@ -277,6 +277,54 @@ def test_generalization_quick_json_gaps_are_differences():
 
 
 # ----------------------------------------------------------------------- top-N, tuned peers
+@pytest.fixture(scope="module")
+def peers_module(monkeypatch_module):
+    monkeypatch_module.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("_peers")
+
+
+@pytest.mark.parametrize("input", ["binary", "rating"])
+def test_edlae_without_dropout_is_ease(peers_module, input):
+    from autorec.baselines import EASE
+
+    ratings = make_ratings(120, 40, 1600, random_state=4)
+    edlae = peers_module.EDLAE(l2=9.0, dropout=0.0, input=input, shift=1.0).fit(ratings)
+    ease = EASE(l2=9.0, input=input, shift=1.0).fit(ratings)
+    np.testing.assert_allclose(edlae.weights_, ease.weights_, rtol=1e-6, atol=1e-7)
+    users = np.arange(20)
+    np.testing.assert_allclose(
+        edlae._user_scores(users), ease._user_scores(users), rtol=1e-5, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(("input", "dropout"), [("binary", 0.25), ("rating", 0.5)])
+def test_edlae_weights_follow_steck_2020(peers_module, input, dropout):
+    """``B = I - P diagMat(1/diag P)``, ``P = (G + p/(1-p) diagMat(diag G) + l2 I)⁻¹``,
+    computed here in float64 from the ratings themselves."""
+    ratings = make_ratings(120, 40, 1600, random_state=5)
+    l2 = 6.0
+    model = peers_module.EDLAE(l2=l2, dropout=dropout, input=input, shift=1.0).fit(ratings)
+    users = model.user_map_.transform(ratings["user_id"])
+    items = model.item_map_.transform(ratings["item_id"])
+    values = ratings["rating"].to_numpy() - 1.0 if input == "rating" else np.ones(len(ratings))
+    x = np.zeros((len(model.user_map_), len(model.item_map_)))
+    x[users, items] = values
+    gram = x.T @ x
+    penalty = dropout / (1 - dropout) * np.diag(np.diag(gram)) + l2 * np.eye(len(gram))
+    inverse = np.linalg.inv(gram + penalty)
+    expected = -inverse / np.diag(inverse)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(model.weights_, expected, rtol=1e-4, atol=1e-6)
+    # The dropout penalty really changes the weights (it is not EASE at the same l2).
+    plain = peers_module.EDLAE(l2=l2, dropout=0.0, input=input, shift=1.0).fit(ratings)
+    assert np.abs(plain.weights_ - model.weights_).max() > 1e-2
+
+
+def test_edlae_rejects_a_dropout_outside_0_1(peers_module):
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        peers_module.EDLAE(dropout=1.0).fit(make_ratings(30, 10, 200, random_state=0))
+
+
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_topn_quick_tunes_every_peer_on_validation(movielens_home):
@@ -294,7 +342,7 @@ def test_topn_quick_tunes_every_peer_on_validation(movielens_home):
     rows = {r["model"]: r for r in result["results"]}
     tuned = [r for name, r in rows.items() if name.endswith(", tuned") and "skipped" not in r]
     names = {r["model"] for r in tuned}
-    assert {"EASE, tuned", "item kNN (cosine), tuned", "RP3beta, tuned"} <= names
+    assert {"EASE, tuned", "EDLAE, tuned", "item kNN (cosine), tuned", "RP3beta, tuned"} <= names
     for row in tuned:
         # The choice is the grid point with the best validation NDCG, and the grid was
         # scored on validation (never test): its figures are not the test figure.
@@ -304,6 +352,9 @@ def test_topn_quick_tunes_every_peer_on_validation(movielens_home):
         assert 0.0 < row["ndcg@10"] <= 1.0 and row["fit_seconds"] >= 0.0
     ease = rows["EASE, tuned"]
     assert {g["params"]["input"] for g in ease["grid"]} == {"binary", "liked", "rating"}
+    edlae = rows["EDLAE, tuned"]
+    assert {g["params"]["input"] for g in edlae["grid"]} == {"binary", "rating"}
+    assert len({g["params"]["dropout"] for g in edlae["grid"]}) > 1
     for name in ("iALS, tuned", "Mult-VAE (Cornac VAECF), tuned"):
         if name in rows and "skipped" in rows[name]:
             assert "pip install" in rows[name]["skipped"]
