@@ -961,8 +961,8 @@ def test_complete_for_a_subset_of_users(model):
 def test_divergence_before_a_good_epoch_raises(ratings, monkeypatch):
     real = training_module.AutoEncoderNet.decode_at
 
-    def nan_decode_at(self, code, rows, columns):
-        return real(self, code, rows, columns) * float("nan")
+    def nan_decode_at(self, code, rows, columns, *cells):
+        return real(self, code, rows, columns, *cells) * float("nan")
 
     monkeypatch.setattr(training_module.AutoEncoderNet, "decode_at", nan_decode_at)
     est = AutoEncoderRecommender(**SMALL)
@@ -980,8 +980,8 @@ def test_divergence_after_good_epochs_warns_and_keeps_the_best_weights(ratings, 
         calls["validations"] += 1
         return real_predict_at(*args, **kwargs)
 
-    def decode_at(self, code, rows, columns):  # training loss turns NaN in epoch 3
-        out = real_decode_at(self, code, rows, columns)
+    def decode_at(self, code, rows, columns, *cells):  # training loss turns NaN in epoch 3
+        out = real_decode_at(self, code, rows, columns, *cells)
         return out * float("nan") if self.training and calls["validations"] >= 3 else out
 
     monkeypatch.setattr(training_module, "predict_cells", counting_predict_at)
