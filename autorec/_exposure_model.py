@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._exposure import add_product, ease_weights, gram_upper
+from ._exposure import add_cross_products, ease_weights, gram_upper
 from ._tuning import weighted_rows
 
 __all__ = [
@@ -96,7 +96,7 @@ def cooccurrence(
 ) -> Cooccurrence:
     """The Gram matrix of ``matrix``'s ``max_items`` most rated items, fed ``input``. With
     ``base``, that of a part of ``matrix``'s ratings over the same items and input, only
-    the ratings ``base`` lacks are multiplied (``XᵀX = FᵀF + FᵀD + DᵀX`` with
+    the ratings ``base`` lacks are multiplied (``XᵀX = FᵀF + (DᵀF)ᵀ + DᵀF + DᵀD`` with
     ``X = F + D``); with ``consume``, into ``base``'s Gram matrix itself (no copy; ``base``
     is not to be used again)."""
     x = weighted_rows(matrix, input, shift, np.inf)
@@ -112,8 +112,7 @@ def cooccurrence(
         extra.eliminate_zeros()
         if extra.nnz == 0 or extra.data.min() > 0:  # base's ratings are a part of these
             gram = base.gram if consume else base.gram.copy()
-            add_product(gram, base.x, extra)
-            add_product(gram, extra, x)
+            add_cross_products(gram, base.x, extra)
             return Cooccurrence(items.astype(np.int64), x, gram, input, float(shift))
     return Cooccurrence(items.astype(np.int64), x, gram_upper(x), input, float(shift))
 

@@ -151,6 +151,36 @@ def test_gram_upper_counts_cooccurrences_exactly_both_ways(dense, monkeypatch):
     assert gram.dtype == np.float32 and gram.flags.c_contiguous
 
 
+def test_gram_upper_mixes_dense_long_rows_and_sparse_short_ones_exactly(monkeypatch):
+    # Rows from 2 % to 90 % full, graded values: with an advantage of 2, the rows of at
+    # least 29 of 40 items go through ssyrk and the others through the sparse product.
+    monkeypatch.setattr(exposure, "_DENSE_ADVANTAGE", 2.0)
+    monkeypatch.setattr(exposure, "_DENSE_BLOCK", 3 * 40)  # several dense row blocks
+    monkeypatch.setattr(exposure, "_GRAM_BLOCK", 7)  # several sparse column blocks
+    rng = np.random.default_rng(3)
+    full = rng.random((60, 40)) < np.linspace(0.02, 0.9, 60)[:, None]
+    x = (full * rng.integers(1, 5, (60, 40))).astype(np.float32)
+    lengths = full.sum(axis=1)
+    dense = 2.0 * lengths**2 >= 40 * 41 / 2
+    assert 5 < dense.sum() < 55  # both paths taken
+    gram = exposure.gram_upper(sp.csr_matrix(x))
+    upper = np.triu_indices(40)
+    np.testing.assert_array_equal(gram[upper], (x.T @ x)[upper])
+
+
+def test_add_cross_products_turns_a_gram_matrix_into_that_of_the_sum(monkeypatch):
+    monkeypatch.setattr(exposure, "_GRAM_BLOCK", 5)
+    rng = np.random.default_rng(5)
+    x = ((rng.random((30, 12)) < 0.4) * rng.integers(1, 5, (30, 12))).astype(np.float32)
+    extra = x * (rng.random(x.shape) < 0.2)
+    base = x - extra
+    gram = base.T @ base
+    gram[np.tril_indices(12, -1)] = 7.0  # only the upper triangle counts
+    exposure.add_cross_products(gram, sp.csr_matrix(base), sp.csr_matrix(extra))
+    upper = np.triu_indices(12)
+    np.testing.assert_array_equal(gram[upper], (x.T @ x)[upper])
+
+
 def test_mirror_upper_makes_the_matrix_symmetric_across_blocks():
     a = np.random.default_rng(4).random((1100, 1100)).astype(np.float32)
     expected = np.triu(a) + np.triu(a, 1).T
