@@ -35,8 +35,11 @@ class SparseRows:
         csr.sort_indices()
         self.shape = csr.shape
         self.nnz = int(csr.nnz)
-        self.indptr = torch.from_numpy(csr.indptr.astype(np.int64)).to(device)
-        self.indices = torch.from_numpy(csr.indices.astype(np.int64)).to(device)
+        # Index arrays of 32 bits where they fit (half the memory of the column of each
+        # rating: 76 MB at 20 million); batches widen what they cut to int64.
+        index = np.int32 if max(csr.nnz, *csr.shape) < np.iinfo(np.int32).max else np.int64
+        self.indptr = torch.from_numpy(csr.indptr.astype(index, copy=False)).to(device)
+        self.indices = torch.from_numpy(csr.indices.astype(index, copy=False)).to(device)
         self.values = torch.from_numpy(csr.data.astype(np.float32)).to(device)
         self.device = device
 
@@ -46,12 +49,12 @@ class SparseRows:
         return sp.csr_matrix(tuple(t.cpu().numpy() for t in parts), shape=self.shape)
 
     def row_lengths(self) -> torch.Tensor:
-        return self.indptr[1:] - self.indptr[:-1]
+        return (self.indptr[1:] - self.indptr[:-1]).long()
 
     def batch(self, rows: torch.Tensor) -> RowBatch:
         """Cut the given rows (a 1-D int64 tensor on ``self.device``)."""
-        starts = self.indptr[rows]
-        lengths = self.indptr[rows + 1] - starts
+        starts = self.indptr[rows].long()
+        lengths = self.indptr[rows + 1].long() - starts
         offsets = torch.cumsum(lengths, 0) - lengths
         total = int(lengths.sum())
         positions = torch.repeat_interleave(starts - offsets, lengths, output_size=total)
@@ -59,4 +62,4 @@ class SparseRows:
         row_ids = torch.repeat_interleave(
             torch.arange(len(rows), device=self.device), lengths, output_size=total
         )
-        return RowBatch(self.indices[positions], offsets, self.values[positions], row_ids)
+        return RowBatch(self.indices[positions].long(), offsets, self.values[positions], row_ids)
