@@ -24,6 +24,7 @@ from ._prepare import (
     carve_validation,
     fit_biases,
     hold_out,
+    matrix_from_rows,
     row_means,
     validation_codes,
 )
@@ -56,6 +57,14 @@ def learn(
     n_columns = rows_matrix.shape[1]
     del rows_matrix  # an item model's transposed copy: rebuilt after training if needed
     data.release_rows()
+    # An item model trains on its item rows alone: the users x items matrix is set aside
+    # through training and rebuilt from those rows and the validation cells after it,
+    # so training's peak holds the ratings once, not twice (160 MB less at 20 million).
+    shape = matrix.shape
+    set_aside = kind == "item" and data.owns_matrix
+    if set_aside:
+        del matrix, values
+        data.utility.matrix = None  # type: ignore[assignment]
     config = TrainConfig(
         epochs=params["epochs"],
         batch_size=params["batch_size"],
@@ -84,6 +93,9 @@ def learn(
         del fit_rows  # training holds one copy of the ratings: fit_sparse's
         history = train(module, fit_sparse, val, config, generator)
     fit_rows = fit_sparse.to_csr()
+    if set_aside:
+        data.utility.matrix = matrix_from_rows(fit_rows, val, shape)
+    matrix = data.matrix
     predictions = None
     if validation is not None:
         predictions = (

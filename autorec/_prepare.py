@@ -44,6 +44,9 @@ class FitData:
     #: The ratings in that same order (float64).
     ratings: np.ndarray | None = None
     _transposed: sp.csr_matrix | None = field(default=None, repr=False)
+    #: Whether :attr:`matrix` is this object's own (built from a frame), not a
+    #: caller's matrix it shares arrays with: only its own is worth setting aside.
+    owns_matrix: bool = True
 
     @property
     def matrix(self) -> sp.csr_matrix:
@@ -101,7 +104,10 @@ def prepare(
                 f"rating scale [{rating_scale[0]}, {rating_scale[1]}]"
             )
         matrix.sort_indices()
-        return FitData(UtilityMatrix(matrix, ratings.user_map, ratings.item_map))
+        shared = np.may_share_memory(matrix.data, ratings.matrix.data)
+        return FitData(
+            UtilityMatrix(matrix, ratings.user_map, ratings.item_map), owns_matrix=not shared
+        )
     frame = check_ratings(ratings, rating_scale=rating_scale, duplicates=duplicates)
     utility = utility_from_checked(frame)
     utility.matrix = sp.csr_matrix(utility.matrix, dtype=np.float32)
@@ -191,6 +197,23 @@ def hold_out(
         (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=rows_matrix.shape
     )
     return fit_rows, (rows, cols, target)
+
+
+def matrix_from_rows(
+    fit_rows: sp.csr_matrix, val: Cells | None, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """The users x items training matrix (float32 CSR, sorted, explicit zero ratings
+    kept) from an item model's fitting rows (items x users) and its validation cells
+    (item codes, user codes, ratings): the inverse of carving them out."""
+    coo = fit_rows.tocoo()
+    users, items, ratings = coo.col, coo.row, coo.data
+    if val is not None:
+        users = np.concatenate([users, val[1]])
+        items = np.concatenate([items, val[0]])
+        ratings = np.concatenate([ratings, val[2]])
+    matrix = sp.coo_matrix((ratings.astype(np.float32), (users, items)), shape=shape).tocsr()
+    matrix.sort_indices()
+    return matrix
 
 
 def fit_biases(

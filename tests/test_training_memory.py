@@ -113,3 +113,55 @@ def test_saved_exposure_weights_are_float16_and_load_as_the_fitted_float32(tmp_p
     np.testing.assert_array_equal(loaded.exposure_weights_, model.exposure_weights_)
     users = ratings["user_id"].unique()[:20]
     pd.testing.assert_frame_equal(loaded.recommend(users, k=5), model.recommend(users, k=5))
+
+
+def _with_a_zero_rating() -> pd.DataFrame:
+    ratings = make_ratings(n_users=60, n_items=40, n_ratings=900, random_state=3)
+    ratings["rating"] = ratings["rating"].astype(np.float32)
+    ratings.loc[5, "rating"] = 0.0  # stored explicitly, as any other rating
+    return ratings
+
+
+@pytest.mark.parametrize("how", ["carved", "given", "none"])
+def test_an_item_model_sets_its_users_x_items_matrix_aside_and_rebuilds_it_exactly(
+    how, monkeypatch
+):
+    # Training an item model holds the users x items matrix nowhere (it is rebuilt from
+    # the item rows and the validation cells after training); the rebuilt matrix is
+    # the one prepare built, bit for bit, explicit zero rating included.
+    import autorec._fitting as fitting
+    from autorec._prepare import prepare
+
+    ratings = _with_a_zero_rating()
+    expected = prepare(ratings, (0.0, 5.0)).matrix
+    seen = []
+    real_train = fitting.train
+
+    def train(module, rows, val, config, generator):
+        seen.append(fitting_data[0].utility.matrix)
+        return real_train(module, rows, val, config, generator)
+
+    fitting_data = []
+    real_learn = fitting.learn
+
+    def learn(data, *args):
+        fitting_data.append(data)
+        return real_learn(data, *args)
+
+    import autorec._estimator as estimator
+
+    monkeypatch.setattr(fitting, "train", train)
+    monkeypatch.setattr(estimator, "learn", learn)
+    params = {"validation_fraction": 0.0} if how == "none" else {}
+    model = AutoEncoderRecommender(
+        kind="item", epochs=2, rating_scale=(0, 5), ranking="rating", random_state=0, **params
+    )
+    validation = ratings.iloc[::7][["user_id", "item_id"]] if how == "given" else None
+    model.fit(ratings, validation=validation)
+    assert seen == [None]
+    got = model.utility_
+    assert got.dtype == np.float32 and got.has_sorted_indices
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    np.testing.assert_array_equal(got.data, expected.data)
+    assert got.nnz == len(ratings) and (got.data == 0).sum() == 1
