@@ -96,9 +96,7 @@ class AutoEncoderRecommender(
         the most early stopping allows under ``lr_schedule="plateau"`` ("auto": 200).
     batch_size : int or "auto", default="auto"
         Rows (users or items) per optimizer step. ``"auto"``: rows / 14 within [8, 256]
-        (256 on MovieLens-1M), so small data still gets about 14 steps per epoch; on
-        sparse data the upper bound rises to 8 / density rows (1,482 on the
-        MovieLens-20M shape), since every step passes over all the network's weights.
+        (256 on MovieLens-1M; on sparser data up to 8 / density: 1,482 on ML-20M's shape).
     learning_rate : float or "auto", default="auto"
         Step size of the optimizer (the peak of a one-cycle schedule). "auto": 5e-3
         under one-cycle, 1e-3 under plateau.
