@@ -164,6 +164,16 @@ def test_scale_quick_runs_and_prints_its_table():
 
 
 @pytest.mark.slow
+def test_scale_accuracy_holds_out_a_split_and_reports_the_batch_and_test_rmse():
+    out = run_script("scale.py", "--accuracy", "--batch-size", "40", "--json")
+    results = json.loads(out)["results"]
+    assert [r["n_ratings"] for r in results] == [100_000, 300_000]  # --quick's sizes
+    for result in results:
+        assert result["batch_size"] == 40
+        assert 0.3 < result["test_rmse"] < 1.5  # ratings on 1-5, one epoch, planted rank 5
+
+
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_profile_fit_quick_prints_both_tables(movielens_home):
     out = run_script("profile_fit.py", "--data-home", str(movielens_home))
