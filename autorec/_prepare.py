@@ -104,7 +104,9 @@ def prepare(
                 f"rating scale [{rating_scale[0]}, {rating_scale[1]}]"
             )
         matrix.sort_indices()
-        shared = np.may_share_memory(matrix.data, ratings.matrix.data)
+        source = ratings.matrix
+        shared = sp.issparse(source) and source.format == "csr"
+        shared = shared and np.may_share_memory(matrix.data, source.data)
         return FitData(
             UtilityMatrix(matrix, ratings.user_map, ratings.item_map), owns_matrix=not shared
         )
