@@ -43,8 +43,8 @@ AUTO_STEPS, AUTO_BATCH = 14, (8, 256)
 #: of the network (the optimizer, the dense gradients), whose per-column weights a batch
 #: of 256 sparse rows barely uses. ML-1M (3.4 % dense) keeps 256; the ML-20M shape
 #: (0.54 %) gets 1,482 item rows (18 steps an epoch instead of 105; with 1,481 an epoch
-#: took 38.7 s against 86.1 s on two cores, validation RMSE after a one-epoch cycle 0.7417
-#: against 0.7413; see the benchmarks page, Scale).
+#: took 38.7 s against 86.1 s on two cores). Its effect on accuracy at that scale is not
+#: measured yet (no real data that sparse here; see the benchmarks page, Scale).
 AUTO_BATCH_COLUMN_RATINGS = 8
 #: patience="auto": 4 epochs at this many ratings, more (up to 10) on smaller data, whose
 #: validation slice is small and noisy: ``4 * sqrt(AUTO_PATIENCE_RATINGS / n_ratings)``.
