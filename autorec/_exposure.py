@@ -366,8 +366,8 @@ _DENSE_BLOCK = 1 << 22
 #: items) are at most this many times its sparse ones (its length squared): dense BLAS
 #: runs that much faster per operation than scipy's sparse x sparse product (MovieLens-1M,
 #: one thread: about 280x). MovieLens-1M's rows of more than 164 ratings (the heaviest
-#: 1,700 of 6,040 users, 90 % of the sparse work) go dense, the rest sparse: the Gram
-#: matrix in 0.35 s on two cores, against 0.56 s all dense and 0.81 s all sparse.
+#: 1,417 of 6,040 users, 89 % of the sparse work) go dense, the rest sparse: the Gram
+#: matrix in about 0.35 s on two cores, against 0.56 s all dense and 0.81 s all sparse.
 _DENSE_ADVANTAGE = 250
 
 

@@ -171,6 +171,7 @@ def test_scale_accuracy_holds_out_a_split_and_reports_the_batch_and_test_rmse():
     for result in results:
         assert result["batch_size"] == 40
         assert 0.3 < result["test_rmse"] < 1.5  # ratings on 1-5, one epoch, planted rank 5
+        assert 0.3 < result["bias_test_rmse"] < 1.5
 
 
 @pytest.mark.slow
