@@ -124,14 +124,19 @@ def fit_exposure(
     input: str = "binary",
     shift: float = 0.0,
     counts: Cooccurrence | None = None,
+    out: np.ndarray | None = None,
 ) -> Exposure:
     """EASE on the users x items ``matrix`` (its ``max_items`` most rated items), fed
     ``input`` (binarised, or the ratings minus ``shift``); ``counts``: its Gram matrix
     (``cooccurrence(matrix, input=input, shift=shift)``) when already computed (left
-    unchanged)."""
+    unchanged); ``out``: an array of the Gram matrix's shape and dtype to solve in (the
+    weights then live in its memory), such as another model's weights no longer needed."""
     if counts is None:
         counts = cooccurrence(matrix, max_items, input=input, shift=shift)
-    weights = ease_weights(None, l2, gram=counts.gram.copy())
+    if out is None or out.shape != counts.gram.shape or out.dtype != counts.gram.dtype:
+        out = np.empty_like(counts.gram)
+    np.copyto(out, counts.gram)
+    weights = ease_weights(None, l2, gram=out)
     return Exposure(counts.items, weights, matrix.shape[1], counts.input, counts.shift)
 
 

@@ -22,7 +22,9 @@ def product_exposure(binary: np.ndarray, graded: np.ndarray, gamma: float) -> np
     item of a user whose rating-fed input is empty (someone who gave only the lowest
     rating) would sit at the floor and the binary model's ranking would be lost."""
     floor = np.float32(EPS)
-    out = np.maximum(graded, floor) ** np.float32(gamma)
+    out = np.maximum(graded, floor)
+    if gamma != 1:
+        np.power(out, np.float32(gamma), out=out)
     out *= np.maximum(binary, floor)
     return out
 

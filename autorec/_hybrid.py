@@ -346,21 +346,23 @@ def _validate(
     counts: dict[str, Cooccurrence] = {}  # input: its Gram matrix, kept for the final model
     l2: dict[str, float] = {}
     scored: dict[str, np.ndarray] = {}
+    scratch = None  # one items x items array for every validation model's solve
     for input in EXPOSURE_INPUTS:
         counts[input] = cooccurrence(fit_matrix, input=input, shift=shift)
         unit = exposure_unit(fit_matrix, input, shift)
         l2[input] = float(np.round(unit * EXPOSURE_L2_FACTOR, 1))
-        scored[input] = fit_exposure(fit_matrix, l2[input], counts=counts[input]).scores(
-            seen, parallel=True
-        )
-    floor = np.float32(EPS)
+        model = fit_exposure(fit_matrix, l2[input], counts=counts[input], out=scratch)
+        scored[input] = model.scores(seen, parallel=True)
+        scratch = model.weights
+        del model
+    del scratch
     graded = f"rating,{l2['rating']:g}"
-    bases = {graded: np.log(np.maximum(scored["rating"], floor), dtype=np.float32)}
     params = {graded: {"input": "rating", "shift": shift, "l2": l2["rating"]}}
+    products = {}
     for gamma in EXPOSURE_GAMMAS:
         name = f"both{gamma:g},{l2['binary']:g}+{l2['rating']:g}"
         both = product_exposure(scored["binary"], scored["rating"], gamma)
-        bases[name] = np.log(both, dtype=np.float32)  # already at least EPS ** (1 + gamma)
+        products[name] = np.log(both, out=both)  # already at least EPS ** (1 + gamma)
         params[name] = {
             "input": "both",
             "shift": shift,
@@ -368,7 +370,10 @@ def _validate(
             "l2_rating": l2["rating"],
             "gamma": gamma,
         }
-    del scored
+    rating = scored.pop("rating")  # its log in place, after the products used it
+    bases = {graded: np.log(np.maximum(rating, np.float32(EPS), out=rating), out=rating)}
+    bases.update(products)  # the rating-fed model first: ties go to it
+    del scored, products
     relevant = relevant_matrix(users, items, chosen, fit_matrix.shape)
     name, pair, table = search_weights(
         bases, rating_rows(chosen), item_counts(fit_matrix), seen, relevant, scale

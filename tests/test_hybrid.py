@@ -127,6 +127,21 @@ def test_the_reused_gram_matrix_of_graded_input_equals_a_fresh_one(input):
     )
 
 
+def test_an_exposure_model_solves_in_the_array_it_is_given():
+    # The validation models share one items x items array: a solve in another model's
+    # weights gives the fresh solve's weights, in that array, the Gram matrix untouched.
+    matrix = sp.random(80, 20, density=0.3, format="csr", random_state=6)
+    counts = cooccurrence(matrix)
+    gram = counts.gram.copy()
+    first = fit_exposure(matrix, 4.0, counts=counts)
+    second = fit_exposure(matrix, 9.0, counts=counts, out=first.weights)
+    assert np.shares_memory(second.weights, first.weights)
+    np.testing.assert_array_equal(second.weights, fit_exposure(matrix, 9.0).weights)
+    np.testing.assert_array_equal(counts.gram, gram)
+    wrong = np.zeros((3, 3), dtype=np.float32)  # not the Gram matrix's shape: a new array
+    assert not np.shares_memory(fit_exposure(matrix, 9.0, counts=counts, out=wrong).weights, wrong)
+
+
 def test_exposure_over_a_large_catalogue_keeps_only_the_most_rated_items():
     matrix = sp.random(200, 50, density=0.2, format="csr", random_state=0)
     matrix.data[:] = 3.0

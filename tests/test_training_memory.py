@@ -91,14 +91,20 @@ def test_a_fit_whose_best_copy_goes_to_a_file_learns_the_same(monkeypatch):
 
 def test_half_precision_rounds_to_float16_values_unless_out_of_range():
     weights = np.array([[0.1, -3e-5], [1.0 / 3.0, 0.0]], dtype=np.float32)
+    before = weights.copy()
     rounded = half_precision(weights)
     assert rounded.dtype == np.float32
-    np.testing.assert_array_equal(rounded, weights.astype(np.float16).astype(np.float32))
-    assert not np.array_equal(rounded, weights)
+    np.testing.assert_array_equal(rounded, before.astype(np.float16).astype(np.float32))
+    assert not np.array_equal(rounded, before)
+    assert np.shares_memory(rounded, weights)  # in place: no second array
+    # anything else is rounded into a new float32 array, the input left as it was
+    as_float64 = before.astype(np.float64)
+    np.testing.assert_array_equal(half_precision(as_float64), rounded)
+    np.testing.assert_array_equal(as_float64, before)
     big = np.array([1e6, 0.5], dtype=np.float32)
     assert half_precision(big) is big
     assert _half_if_exact(rounded).dtype == np.float16
-    assert _half_if_exact(weights).dtype == np.float32  # never a lossy write
+    assert _half_if_exact(before).dtype == np.float32  # never a lossy write
 
 
 def test_saved_exposure_weights_are_float16_and_load_as_the_fitted_float32(tmp_path):
