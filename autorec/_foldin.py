@@ -143,47 +143,38 @@ def choose_l2(
     if len(candidates) == 0:
         return 1.0, {}
     users = rng.choice(candidates, min(N_CHECK_USERS, len(candidates)), replace=False)
-    rows = []  # (the ridge's parts, the fitted row's ranks) of each user, once
+    parts, fitted = [], []  # the ridge's parts and the fitted row of each user, once
     for u in users:
         start, stop = matrix.indptr[u], matrix.indptr[u + 1]
-        fitted = codes[:, :-1] @ output_weight[u] + output_bias[u] + codes[:, -1]
+        fitted.append(codes[:, :-1] @ output_weight[u] + output_bias[u] + codes[:, -1])
         ratings = matrix.data[start:stop].astype(np.float64)
-        rows.append((_centred(codes, matrix.indices[start:stop], ratings), _ranks(fitted)))
+        parts.append(_centred(codes, matrix.indices[start:stop], ratings))
+    fitted_ranks = _rank_rows(np.array(fitted))
     table = {}
     for l2 in L2_GRID:
+        folded = np.array([_predict(codes, single, *_solve(c, l2, None)) for c in parts])
         # a user whose ratings are all equal folds in to a constant row: no correlation
         # (NaN), left out of the mean
-        scores = np.array(
-            [_spearman(_predict(codes, single, *_solve(c, l2, None)), f) for c, f in rows]
-        )
+        scores = _correlations(_rank_rows(folded), fitted_ranks)
         finite = scores[np.isfinite(scores)]
         table[str(l2)] = float(finite.mean()) if len(finite) else float("nan")
     best = max(L2_GRID, key=lambda v: table[str(v)])
     return float(best), table
 
 
-def _ranks(values: np.ndarray) -> np.ndarray | None:
-    """``values``' ranks (1 to n, ties averaged as ``scipy.stats.rankdata`` does), centred
-    on their mean; None for a constant row. Without ties (predictions rarely tie) one
-    sort, a third of ``rankdata``'s time."""
-    if values.min() == values.max():
-        return None
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    if np.any(ordered[1:] == ordered[:-1]):
-        ranks = rankdata(values)
-    else:
-        ranks = np.empty(len(values))
-        ranks[order] = np.arange(1, len(values) + 1)
-    return ranks - ranks.mean()
+def _rank_rows(values: np.ndarray) -> np.ndarray:
+    """Each row's ranks (1 to n, ties averaged as ``scipy.stats.rankdata`` does), centred
+    on the row's mean; NaN for a constant row. One ``rankdata`` call for all rows."""
+    ranks = rankdata(values, axis=1)
+    ranks -= ranks.mean(axis=1, keepdims=True)
+    ranks[values.min(axis=1) == values.max(axis=1)] = np.nan
+    return ranks
 
 
-def _spearman(values: np.ndarray, ranks: np.ndarray | None) -> float:
-    """Spearman's correlation of ``values`` with a row given by its :func:`_ranks`
-    (Pearson's correlation of the ranks, as ``scipy.stats.spearmanr`` computes it), the
-    fixed row ranked once for every ``l2`` instead of once a call; NaN when either row
-    is constant."""
-    mine = _ranks(values)
-    if mine is None or ranks is None:
-        return float("nan")
-    return float(mine @ ranks / np.sqrt((mine @ mine) * (ranks @ ranks)))
+def _correlations(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Pearson's correlation of each row of ``mine`` with the same row of ``theirs`` (both
+    :func:`_rank_rows`: Spearman's correlation of the rows ranked, as
+    ``scipy.stats.spearmanr`` computes it); NaN where either row is constant."""
+    return np.array(
+        [float(a @ b / np.sqrt((a @ a) * (b @ b))) for a, b in zip(mine, theirs, strict=True)]
+    )
