@@ -23,6 +23,7 @@ from ._cli_helpers import (
     _status,
     _table,
     _train_options,
+    batch_size_override,
 )
 from ._cli_recommend import _recommend
 from ._config import planned_epochs
@@ -167,6 +168,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         random_state=args.random_state,
         verbose=1 if show_progress else 0,
         rating_scale=data.rating_scale,
+        **batch_size_override(args),
     )
     templates = model.estimators if isinstance(model, BlendRecommender) else [model]
     max_epochs = [planned_epochs(t) for t in templates]
@@ -187,6 +189,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         "epochs_run": [len(m.history_["val_rmse"]) for m in parts],
         "best_epoch": [int(m.best_epoch_) for m in parts],
         "max_epochs": max_epochs,
+        "batch_size": [int(m.fit_params_["batch_size"]) for m in parts],
     }
     result.update({key: v if blend else v[0] for key, v in per_model.items()})
     if blend:

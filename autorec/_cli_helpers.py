@@ -76,6 +76,12 @@ def _train_options(args: argparse.Namespace) -> tuple[str, int]:
     return kind, seed
 
 
+def batch_size_override(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"batch_size": ...}`` when --batch-size was given, else nothing (the estimator's
+    own default stands)."""
+    return {} if args.batch_size is None else {"batch_size": args.batch_size}
+
+
 def _check_writable_target(path: Path, option: str, suffix: str | None = None) -> None:
     """Fail before a long training run, not after it, when an output cannot be written."""
     parent = path.expanduser().resolve().parent

@@ -13,7 +13,14 @@ import pandas as pd
 
 from ._cli_common import PROG, CLIError
 from ._cli_data import data_title
-from ._cli_helpers import _check_writable_target, _load, _status, _table, _train_options
+from ._cli_helpers import (
+    _check_writable_target,
+    _load,
+    _status,
+    _table,
+    _train_options,
+    batch_size_override,
+)
 from .datasets import RatingsDataset
 from .evaluation import MODELS, load_model, make_model
 
@@ -41,7 +48,11 @@ def _trained_on(model: Any) -> str:
 
 def _recommend(args: argparse.Namespace) -> int:
     if args.model is not None:
-        given = [f for f in ("kind", "epochs", "random_state") if getattr(args, f) is not None]
+        given = [
+            f
+            for f in ("kind", "epochs", "batch_size", "random_state")
+            if getattr(args, f) is not None
+        ]
         if given:
             flags = ", ".join("--" + f.replace("_", "-") for f in given)
             raise CLIError(
@@ -89,6 +100,7 @@ def _recommend(args: argparse.Namespace) -> int:
             random_state=seed,
             verbose=0 if args.quiet else 1,
             rating_scale=data.rating_scale,
+            **batch_size_override(args),
         )
         _status(
             args,

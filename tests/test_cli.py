@@ -101,6 +101,24 @@ def test_evaluate_json_keys_and_types(tiny, capsys) -> None:
     assert "Traceback" not in err
 
 
+def test_evaluate_batch_size_trains_at_that_batch_and_reports_it(tiny, capsys) -> None:
+    home, _ = tiny
+    argv = ("evaluate", "--data-home", home, "--epochs", 1, "--json")
+    code, out, err = _run(capsys, *argv, "--batch-size", 7)
+    assert code == 0, err
+    assert json.loads(out)["batch_size"] == 7
+    code, out, err = _run(capsys, *argv, "--batch-size", "auto")
+    assert code == 0, err
+    auto = json.loads(out)["batch_size"]
+    code, out, _ = _run(capsys, *argv)  # not given: the estimator's default, "auto"
+    assert json.loads(out)["batch_size"] == auto != 7
+    for bad in ("0", "-3", "2.5", "big"):
+        with pytest.raises(SystemExit) as info:
+            cli.main(["evaluate", "--batch-size", bad])
+        assert info.value.code == 2
+        assert f"expected a positive integer or auto, got '{bad}'" in capsys.readouterr().err
+
+
 def test_evaluate_random90_and_seed(tiny, capsys, no_env) -> None:
     home, ratings = tiny
     args = ("evaluate", "--data-home", home, "--epochs", 1, "--split", "random90", "--json")

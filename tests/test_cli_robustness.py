@@ -61,7 +61,10 @@ def test_recommend_with_a_split_model_excludes_every_movie_rated_in_the_data(
     assert any(leaked)
 
 
-@pytest.mark.parametrize("flag", [["--kind", "item"], ["--epochs", "3"], ["--random-state", "1"]])
+@pytest.mark.parametrize(
+    "flag",
+    [["--kind", "item"], ["--epochs", "3"], ["--batch-size", "16"], ["--random-state", "1"]],
+)
 def test_training_options_with_model_are_refused(tmp_path, capsys, flag) -> None:
     _tiny_ml1m(tmp_path)
     argv = ["recommend", "--data-home", tmp_path, "--model", tmp_path / "m.st", "--user", 1]
