@@ -28,6 +28,7 @@ from ._prepare import (
     row_means,
     validation_codes,
 )
+from ._serialization import HALF_TABLE_ELEMENTS
 from ._sparse import SparseRows
 from ._training import TrainConfig, train
 
@@ -92,6 +93,7 @@ def learn(
         fit_sparse = SparseRows(fit_rows, device)
         del fit_rows  # training holds one copy of the ratings: fit_sparse's
         history = train(module, fit_sparse, val, config, generator)
+    round_tables(module)
     fit_rows = fit_sparse.to_csr()
     if set_aside:
         data.utility.matrix = matrix_from_rows(fit_rows, val, shape)
@@ -168,11 +170,31 @@ def half_precision(weights: np.ndarray) -> np.ndarray:
     float32 array is rounded in place and returned (no second items x items array: a
     fresh one costs more to fault in than the cast itself on some virtual machines)."""
     tensor = torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32))
+    return tensor.numpy() if _round_half_(tensor) else weights
+
+
+def round_tables(module: torch.nn.Module) -> None:
+    """Round ``module``'s weight tensors of at least ``HALF_TABLE_ELEMENTS`` elements (its
+    tables: the default's on MovieLens-1M are three 6,040 x 500 matrices) to float16
+    values in place (:func:`half_precision`'s rule), so that the saved file stores them as
+    float16 and a loaded model equals the fitted one. Rounding the fitted default's tables
+    changed neither the test RMSE (to 5 decimals) nor the top-10 accuracy at random states
+    0-2 of MovieLens-1M's standard split, and NDCG@10 by at most 3e-5. Biases and small
+    layers stay as trained."""
+    with torch.no_grad():
+        for weight in module.parameters():
+            if weight.numel() >= HALF_TABLE_ELEMENTS and weight.dtype == torch.float32:
+                _round_half_(weight)
+
+
+def _round_half_(tensor: torch.Tensor) -> bool:
+    """Round a float32 tensor to the nearest float16 values in place, unless one of them
+    is beyond float16's range (then untouched); whether it was rounded."""
     half = tensor.to(torch.float16)
     if not bool(torch.isfinite(half).all()):
-        return weights
+        return False
     tensor.copy_(half)
-    return tensor.numpy()
+    return True
 
 
 #: Ridge penalties of the bias model a ``residual=True`` network learns the residual of

@@ -404,8 +404,10 @@ def dump_state(
         name = prefix + attr
         if value is None and how != "json":
             header.setdefault("absent", []).append(attr)
-        elif how == "module":
-            tensors.update({f"{name}.{k}": t for k, t in value.state_dict().items()})
+        elif how == "module":  # tables rounded at fit (``round_tables``): stored as float16
+            tensors.update(
+                {f"{name}.{k}": _half_tensor_if_exact(t) for k, t in value.state_dict().items()}
+            )
         elif how == "ids":
             part, entry = encode_ids(name, value.ids)
             tensors.update(part)
@@ -429,6 +431,21 @@ def _half_if_exact(value: np.ndarray) -> np.ndarray:
     single = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
     half = single.to(torch.float16)
     return half.numpy() if torch.equal(half.to(torch.float32), single) else single.numpy()
+
+
+#: A module's float32 weight tensors of at least this many elements are saved as float16
+#: when that loses nothing (``autorec._fitting.round_tables`` makes a fit's tables so);
+#: loading casts them back to float32.
+HALF_TABLE_ELEMENTS = 65_536
+
+
+def _half_tensor_if_exact(tensor: torch.Tensor) -> torch.Tensor:
+    """A module's weight tensor as float16 when it is a table (``HALF_TABLE_ELEMENTS``)
+    whose every value is a float16 value, else the tensor itself."""
+    if tensor.dtype != torch.float32 or tensor.numel() < HALF_TABLE_ELEMENTS:
+        return tensor
+    half = tensor.detach().to(torch.float16)
+    return half if torch.equal(half.to(torch.float32), tensor) else tensor
 
 
 def tensors_under(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

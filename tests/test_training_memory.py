@@ -12,10 +12,10 @@ from safetensors import safe_open
 
 import autorec._training as training
 from autorec import AutoEncoderRecommender
-from autorec._fitting import half_precision
+from autorec._fitting import half_precision, round_tables
 from autorec._network import AutoEncoderNet
 from autorec._optim import StepInBackward, make_optimizer
-from autorec._serialization import _half_if_exact
+from autorec._serialization import HALF_TABLE_ELEMENTS, _half_if_exact
 from autorec.datasets import make_ratings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -119,6 +119,39 @@ def test_saved_exposure_weights_are_float16_and_load_as_the_fitted_float32(tmp_p
     np.testing.assert_array_equal(loaded.exposure_weights_, model.exposure_weights_)
     users = ratings["user_id"].unique()[:20]
     pd.testing.assert_frame_equal(loaded.recommend(users, k=5), model.recommend(users, k=5))
+
+
+def test_a_networks_tables_are_rounded_saved_as_float16_and_load_as_fitted(tmp_path):
+    # Tables (at least HALF_TABLE_ELEMENTS weights) hold float16 values after fit and are
+    # stored as float16; biases keep float32 values; the loaded model predicts the same.
+    ratings = make_ratings(300, 80, 4000, random_state=0)
+    params = dict(random_state=0, epochs=2, kind="item", hidden_layers=(256,))
+    model = AutoEncoderRecommender(**params).fit(ratings)
+    tables = {
+        name
+        for name, weight in model.module_.named_parameters()
+        if weight.numel() >= HALF_TABLE_ELEMENTS
+    }
+    assert {"input_weight", "output_weight"} <= tables
+    path = model.save(tmp_path / "m.safetensors")
+    with safe_open(str(path), framework="pt") as handle:
+        for name, weight in model.module_.named_parameters():
+            stored = handle.get_tensor(f"module_.{name}")
+            assert stored.dtype == (torch.float16 if name in tables else torch.float32), name
+            if name in tables:  # the fitted weights are float16 values already
+                assert torch.equal(weight.detach().to(torch.float16).float(), weight.detach())
+    loaded = AutoEncoderRecommender.load(path)
+    for name, weight in loaded.module_.named_parameters():
+        assert weight.dtype == torch.float32
+        assert torch.equal(weight, dict(model.module_.named_parameters())[name]), name
+    np.testing.assert_array_equal(loaded.predict(ratings), model.predict(ratings))
+    # a table beyond float16's range is left as trained (and stored as float32)
+    big = torch.nn.Linear(300, 300)
+    with torch.no_grad():
+        big.weight[0, 0] = 1e6
+        before = big.weight.detach().clone()
+    round_tables(big)
+    assert torch.equal(big.weight.detach(), before)
 
 
 def _with_a_zero_rating() -> pd.DataFrame:
