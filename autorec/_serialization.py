@@ -428,9 +428,13 @@ def dump_state(
 def _half_if_exact(value: np.ndarray) -> np.ndarray:
     """``value`` as float16 when that loses nothing (every value a float16 value), else
     float32: what a ``"half"`` entry of a state stores."""
-    single = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
-    half = single.to(torch.float16)
-    return half.numpy() if torch.equal(half.to(torch.float32), single) else single.numpy()
+    return _half_or_same(torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))).numpy()
+
+
+def _half_or_same(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` (float32) as float16 when every value is a float16 value, else itself."""
+    half = tensor.detach().to(torch.float16)
+    return half if torch.equal(half.to(tensor.dtype), tensor) else tensor
 
 
 #: A module's float32 weight tensors of at least this many elements are saved as float16
@@ -444,8 +448,7 @@ def _half_tensor_if_exact(tensor: torch.Tensor) -> torch.Tensor:
     whose every value is a float16 value, else the tensor itself."""
     if tensor.dtype != torch.float32 or tensor.numel() < HALF_TABLE_ELEMENTS:
         return tensor
-    half = tensor.detach().to(torch.float16)
-    return half if torch.equal(half.to(torch.float32), tensor) else tensor
+    return _half_or_same(tensor)
 
 
 def tensors_under(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
