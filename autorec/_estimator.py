@@ -21,7 +21,7 @@ from ._fitting import HeldOutRowsMixin, learn
 from ._foldin import fold_in_item_model
 from ._hybrid import HybridRankingMixin, new_user_row
 from ._network import decode_pairs, encode_rows, rating_block
-from ._prepare import mean_fallback, prepare
+from ._prepare import mean_fallback
 from ._recommender import CompletionMixin, RecommenderMixin
 from ._serialization import (
     dump_state,
@@ -332,10 +332,9 @@ class AutoEncoderRecommender(
         """
         started = time.perf_counter()
         params = self._validate_params()
-        data = prepare(ratings, params["rating_scale"], params["duplicates"], keep_order=False)
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
-        state = learn(data, params, device, seed, validation)
+        state = learn(ratings, params, device, seed, validation)
         state["fit_seconds_"] = time.perf_counter() - started
         # Nothing above touched self: a fit that raised left the old model intact.
         self.__dict__.update(state)

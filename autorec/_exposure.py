@@ -15,6 +15,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ._base import ParamsMixin
+from ._pages import ordinary_pages
 from ._prepare import carve_validation
 from ._recommender import RecommenderMixin
 from ._tuning import INPUTS, ndcg_at_k, relevance_threshold, search_l2, weighted_rows
@@ -209,6 +210,7 @@ class EASE(_InteractionModel):
         self.random_state = random_state
         self.max_items = max_items
 
+    @ordinary_pages()
     def fit(self, ratings: pd.DataFrame, y: Any = None) -> EASE:
         """Solve for the item-item weights in closed form.
 

@@ -19,12 +19,13 @@ from ._config import resolve_auto
 from ._foldin import choose_l2
 from ._hybrid import fit_ranking
 from ._network import AutoEncoderNet, encode_rows, predict_at, user_rows
+from ._pages import ordinary_pages
 from ._prepare import (
-    FitData,
     carve_validation,
     fit_biases,
     hold_out,
     matrix_from_rows,
+    prepare,
     row_means,
     validation_codes,
 )
@@ -35,14 +36,17 @@ from ._training import TrainConfig, train
 __all__ = ["HeldOutRowsMixin", "build_module", "fit_input_rows", "half_precision", "learn"]
 
 
+@ordinary_pages()
 def learn(
-    data: FitData,
+    ratings: pd.DataFrame,
     params: dict[str, Any],
     device: torch.device,
     seed: int,
     validation: pd.DataFrame | None,
 ) -> dict[str, Any]:
-    """Everything ``fit`` learns, as a dict of fitted attributes."""
+    """Everything ``fit`` learns from ``ratings`` (checked and prepared here), as a dict
+    of fitted attributes. NumPy's arrays get ordinary pages meanwhile (``autorec._pages``)."""
+    data = prepare(ratings, params["rating_scale"], params["duplicates"], keep_order=False)
     matrix = data.matrix
     values = matrix.data
     scale = params["rating_scale"] or (float(values.min()), float(values.max()))

@@ -47,6 +47,7 @@ from ._exposure_product import (
     popular_when_uninterested,
     product_exposure,
 )
+from ._pages import ordinary_pages
 from ._tuning import relevance_threshold
 
 __all__ = [
@@ -251,6 +252,7 @@ def item_counts(matrix: sp.csr_matrix) -> np.ndarray:
     return np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float32)
 
 
+@ordinary_pages()
 def fit_ranking(
     ranking: str,
     matrix: sp.csr_matrix,

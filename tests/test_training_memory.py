@@ -181,16 +181,14 @@ def test_an_item_model_sets_its_users_x_items_matrix_aside_and_rebuilds_it_exact
         return real_train(module, rows, val, config, generator)
 
     fitting_data = []
-    real_learn = fitting.learn
+    real_prepare = fitting.prepare
 
-    def learn(data, *args):
-        fitting_data.append(data)
-        return real_learn(data, *args)
-
-    import autorec._estimator as estimator
+    def prepare_and_keep(*args, **kwargs):
+        fitting_data.append(real_prepare(*args, **kwargs))
+        return fitting_data[-1]
 
     monkeypatch.setattr(fitting, "train", train)
-    monkeypatch.setattr(estimator, "learn", learn)
+    monkeypatch.setattr(fitting, "prepare", prepare_and_keep)
     params = {"validation_fraction": 0.0} if how == "none" else {}
     model = AutoEncoderRecommender(
         kind="item", epochs=2, rating_scale=(0, 5), ranking="rating", random_state=0, **params
@@ -204,3 +202,75 @@ def test_an_item_model_sets_its_users_x_items_matrix_aside_and_rebuilds_it_exact
     np.testing.assert_array_equal(got.indices, expected.indices)
     np.testing.assert_array_equal(got.data, expected.data)
     assert got.nnz == len(ratings) and (got.data == 0).sum() == 1
+
+
+class _Switch:
+    """Stands in for NumPy's huge-page switch: records each call, returns the last flag."""
+
+    def __init__(self) -> None:
+        self.flag = True
+        self.calls: list[bool] = []
+
+    def __call__(self, enabled: bool) -> bool:
+        before, self.flag = self.flag, enabled
+        self.calls.append(enabled)
+        return before
+
+
+def test_numpy_has_the_huge_page_switch_ordinary_pages_uses():
+    from autorec._pages import _switch
+
+    switch = _switch()
+    assert switch is not None
+    before = switch(False)
+    assert switch(before) is False  # it sets and returns the previous flag
+
+
+def test_ordinary_pages_turns_huge_pages_off_in_nested_blocks_and_restores_them(monkeypatch):
+    import autorec._pages as pages
+
+    fake = _Switch()
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    monkeypatch.setattr(pages, "_switch", lambda: fake)
+    with pytest.raises(RuntimeError), pages.ordinary_pages():
+        assert fake.flag is False
+        with pages.ordinary_pages():
+            assert fake.flag is False
+        assert fake.flag is False  # the inner block's end does not restore
+        raise RuntimeError
+    assert fake.flag is True and fake.calls == [False, True]
+    fake.flag = False  # a user who turned them off keeps them off
+    with pages.ordinary_pages():
+        pass
+    assert fake.flag is False
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")  # NumPy's own switch is the user's
+    fake.flag, fake.calls = True, []
+    with pages.ordinary_pages():
+        assert fake.flag is True
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("what", ["autoencoder", "ease"])
+def test_a_fit_runs_on_ordinary_pages_and_restores_numpys_setting(what, monkeypatch):
+    import autorec._exposure as exposure
+    import autorec._fitting as fitting
+    import autorec._pages as pages
+    from autorec.baselines import EASE
+
+    fake = _Switch()
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    monkeypatch.setattr(pages, "_switch", lambda: fake)
+    flags = []
+    if what == "autoencoder":
+        real = fitting.train
+        monkeypatch.setattr(fitting, "train", lambda *a: (flags.append(fake.flag), real(*a))[1])
+        model = AutoEncoderRecommender(epochs=2, random_state=0)
+    else:
+        real = exposure.ease_weights
+        monkeypatch.setattr(
+            exposure, "ease_weights", lambda *a, **k: (flags.append(fake.flag), real(*a, **k))[1]
+        )
+        model = EASE(l2=50.0)
+    model.fit(make_ratings(n_users=60, n_items=40, n_ratings=900, random_state=3))
+    assert flags and not any(flags)
+    assert fake.flag is True and fake.calls == [False, True]
