@@ -17,9 +17,10 @@ the largest ``beta`` (the most varied lists).
 ``ranking="rating"`` gives the reference study's order back, and
 ``ranking="exposure"`` the exposure model alone.
 
-EASE needs an items x items matrix; for a catalogue larger than ``max_items`` only the
-``max_items`` most rated items get exposure scores (the rest sit at the floor), so memory
-stays at ``max_items**2`` floats (8192 items: 256 MB in float32).
+EASE needs an items x items matrix, and its time grows as the cube of the items: only the
+most rated items that hold 99 % of the training ratings, at most 8192, get exposure
+scores (the long tail sits at the floor; ``autorec._exposure_model.exposure_items``), so
+memory stays below ``8192**2`` floats (256 MB in float32).
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import autorec._estimator
 import autorec._fitting
 import autorec._hybrid
 import autorec._training
@@ -22,7 +21,7 @@ import autorec._training
 #: (label, owner, attribute) of the functions whose run is a phase (nested phases are
 #: charged to the innermost one).
 PHASES: list[tuple[str, Any, str]] = [
-    ("data preparation (validate, CSR)", autorec._estimator, "prepare"),
+    ("data preparation (validate, CSR)", autorec._fitting, "prepare"),
     ("validation slice carved", autorec._fitting, "carve_validation"),
     ("network built", autorec._fitting, "build_module"),
     ("training: epochs", autorec._training, "_run_epoch"),

@@ -36,7 +36,6 @@ from torch.optim.optimizer import (
     register_optimizer_step_pre_hook,
 )
 
-import autorec._estimator
 import autorec._fitting
 import autorec._hybrid
 import autorec._network
@@ -47,7 +46,7 @@ from autorec.evaluation import split
 #: (label, module, attribute): the library functions whose time makes each phase. A
 #: function called inside another's phase counts to that phase, except those of ``OWN``.
 PHASES: list[tuple[str, Any, str]] = [
-    ("data preparation (validate, CSR)", autorec._estimator, "prepare"),
+    ("data preparation (validate, CSR)", autorec._fitting, "prepare"),
     ("validation slice carved", autorec._fitting, "carve_validation"),
     ("batches cut (SparseRows.batch)", autorec._sparse.SparseRows, "batch"),
     ("encode (first layer, hidden)", autorec._network.AutoEncoderNet, "encode_masked"),

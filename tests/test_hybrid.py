@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from autorec import AutoEncoderRecommender
+from autorec._exposure_model import exposure_items
 from autorec._hybrid import (
     ALPHAS,
     BETAS,
@@ -90,6 +91,39 @@ def test_cooccurrence_from_a_part_of_the_ratings_equals_a_fresh_count():
     # Not a part of the ratings (one missing from the larger matrix): counted afresh.
     other = cooccurrence(part, base=cooccurrence(matrix))
     np.testing.assert_array_equal(other.gram[upper], cooccurrence(part).gram[upper])
+
+
+def test_the_exposure_model_covers_the_most_rated_items_holding_the_share():
+    counts = np.array([50, 1, 30, 2, 30, 0])  # 113 ratings; 90 %: 101.7
+    np.testing.assert_array_equal(exposure_items(counts, share=0.9), [0, 2, 4])  # ties kept
+    np.testing.assert_array_equal(exposure_items(counts, share=0.3), [0])
+    np.testing.assert_array_equal(exposure_items(counts, share=1.0), [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(exposure_items(counts, max_items=2, share=0.9), [0, 2])
+
+
+def test_a_long_tail_is_left_out_and_the_final_model_updates_the_validation_ones(monkeypatch):
+    # 40 items with many ratings and 30 with one each (0.7 % of the ratings): the
+    # exposure models cover the 40; the final ones reuse the validation models' Gram
+    # matrices (one full count per input, not two) and score the tail at the floor.
+    import autorec._exposure_model as exposure_model
+
+    ratings = make_ratings(n_users=120, n_items=40, n_ratings=4000, random_state=5)
+    tail = pd.DataFrame(
+        {"user_id": ratings["user_id"].iloc[:30].to_numpy(), "item_id": np.arange(1000, 1030)}
+    ).assign(rating=4.0)
+    ratings = pd.concat([ratings, tail], ignore_index=True)
+    counted = []
+    real = exposure_model.gram_upper
+    monkeypatch.setattr(exposure_model, "gram_upper", lambda x: (counted.append(x), real(x))[1])
+    model = AutoEncoderRecommender(hidden_layers=(8,), epochs=2, random_state=0).fit(ratings)
+    assert len(counted) == 2  # the two validation models' counts only
+    covered = model.item_map_.inverse_transform(model.exposure_items_)
+    assert set(covered) == set(range(1, 41)) and model.exposure_weights_.shape == (40, 40)
+    exposure = exposure_model.Exposure(
+        model.exposure_items_, model.exposure_weights_, model.n_items_
+    ).scores(model.utility_[:5])
+    tail = np.setdiff1d(np.arange(model.n_items_), model.exposure_items_)
+    assert len(tail) == 30 and np.all(exposure[:, tail] == 0) and exposure.any()
 
 
 @pytest.mark.parametrize("input", ["binary", "rating"])
@@ -176,10 +210,11 @@ def test_ranking_exposure_is_the_exposure_model_alone():
     scores = model.recommend(user, k=5)["score"].to_numpy()
     row = model.utility_[model.user_map_.transform([user])]
     binary = (row > 0).astype(np.float32)[:, model.exposure_items_]
-    expected = np.sort(np.asarray(binary @ model.exposure_weights_).ravel())[::-1]
+    full = np.zeros(model.n_items_, dtype=np.float32)  # the long tail sits at 0
+    full[model.exposure_items_] = np.asarray(binary @ model.exposure_weights_).ravel()
     unseen = np.setdiff1d(np.arange(model.n_items_), row.indices)
-    best = np.sort(np.asarray(binary @ model.exposure_weights_).ravel()[unseen])[::-1][:5]
-    assert np.allclose(scores, best, atol=1e-5) and len(expected) >= 5
+    best = np.sort(full[unseen])[::-1][:5]
+    assert np.allclose(scores, best, atol=1e-5) and len(unseen) >= 5
 
 
 def test_no_validation_slice_warns_and_ranks_by_exposure():
