@@ -106,11 +106,10 @@ def cooccurrence(
     consume: bool = False,
 ) -> Cooccurrence:
     """The Gram matrix of ``matrix``'s most rated items (:func:`exposure_items`), fed
-    ``input``. With ``base``, that of a part of ``matrix``'s ratings over ``base``'s items
-    and the same input, only
-    the ratings ``base`` lacks are multiplied (``XᵀX = FᵀF + (DᵀF)ᵀ + DᵀF + DᵀD`` with
-    ``X = F + D``); with ``consume``, into ``base``'s Gram matrix itself (no copy; ``base``
-    is not to be used again)."""
+    ``input``. With ``base``, that of a part of ``matrix``'s ratings fed the same input,
+    over ``base``'s items (``max_items`` unused), only the ratings ``base`` lacks are
+    multiplied (``XᵀX = FᵀF + (DᵀF)ᵀ + DᵀF + DᵀD`` with ``X = F + D``); with ``consume``,
+    into ``base``'s Gram matrix itself (no copy; ``base`` is not to be used again)."""
     x = weighted_rows(matrix, input, shift, np.inf)
     same = base is not None and (base.input, base.shift) == (input, float(shift))
     if same:  # the final model covers the validation model's items

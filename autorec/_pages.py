@@ -1,9 +1,10 @@
 """Ordinary (4 KB) memory pages for a fit's NumPy arrays.
 
 NumPy asks the kernel for transparent huge pages (``madvise``) for every array of 4 MB or
-more. The first touch of a fresh huge page is cheap on bare-metal Linux, but on virtual
-machines whose guest memory is backed on first touch it costs about 10-15 ms (a fresh
-3,670 x 3,670 float32 array: 0.25-0.57 s to fill, against 0.04 s in 4 KB pages). A fit's
+more. The first touch of a fresh huge page is usually cheap, but on some virtual machines
+(the 2-core machine of ``benchmarks/speed.py``'s figures among them) it costs about
+10-15 ms (a fresh 3,670 x 3,670 float32 array: 0.25-0.57 s to fill, against 0.04-0.05 s
+in 4 KB pages). A fit's
 ranking part makes several such arrays (Gram matrices, their Cholesky inverses, the
 validation users' scores), each touched a few times by BLAS and LAPACK, whose speed does
 not depend on the page size there (one ``potrf`` + ``potri`` of that array 0.35-0.40 s
