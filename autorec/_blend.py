@@ -19,6 +19,7 @@ from ._estimator import READERS, AutoEncoderRecommender
 from ._estimator_state import blend_weights
 from ._explain import ExplainMixin
 from ._hybrid import RANKINGS, HybridRankingMixin, fit_ranking, load_ranking
+from ._pages import ordinary_pages
 from ._prepare import held_out_cells, hold_out, prepare
 from ._protocol import BLEND_PRESETS
 from ._recommender import CompletionMixin, RecommenderMixin
@@ -302,6 +303,7 @@ class BlendRecommender(
         out = np.asarray(out, dtype=np.float32)
         return np.clip(out, *self.rating_scale_) if clip else out
 
+    @ordinary_pages()
     def predict_matrix(self, users: Any = None, *, clip: bool = True) -> np.ndarray:
         """Blended predicted ratings of every item for the given users (default: all)."""
         self._check_fitted()

@@ -365,7 +365,7 @@ class AutoEncoderRecommender(
         return self._codes_cache
 
     def _clip(self, values: np.ndarray) -> np.ndarray:
-        return np.clip(values, self.rating_scale_[0], self.rating_scale_[1])
+        return np.clip(values, *self.rating_scale_, out=values)  # in place: ours to change
 
     # ----------------------------------------------------------------- predict
     def predict(

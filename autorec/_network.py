@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._pages import ordinary_pages
 from ._sparse import SparseRows
 from ._sparse_ops import ByColumn, SampledProduct, bag
 
@@ -409,6 +410,7 @@ CHUNK_USERS = 2048
 PAD_ROWS = 16
 
 
+@ordinary_pages()
 def rating_block(
     module: AutoEncoderNet,
     kind: str,

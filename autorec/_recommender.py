@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from ._base import check_is_fitted
 from ._movies import check_movie_ids, check_movies, join_movies
+from ._pages import ordinary_pages
 from ._ranking import top_k_items
 from ._user_ids import _as_user_ids, _check_id_values
 from ._validation import as_python, check_bool, check_k, check_ratings
@@ -207,6 +208,7 @@ class RecommenderMixin:
         return counts.astype(np.float64), means.astype(np.float32)
 
     # ------------------------------------------------------------------ public
+    @ordinary_pages()
     def recommend(
         self,
         user_id: Any,

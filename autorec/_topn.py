@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._base import check_is_fitted
+from ._pages import ordinary_pages
 from ._recommender import BLOCK_USERS, top_k_items
 from ._validation import as_python, check_k, check_ratings, check_scalar
 from .exceptions import UndefinedMetricWarning
@@ -257,6 +258,7 @@ def _top_n(model: Any, index: np.ndarray, k: int, train: sp.csr_matrix) -> np.nd
     return out
 
 
+@ordinary_pages()
 def evaluate_ranking(
     model: Any,
     train: pd.DataFrame,

@@ -274,3 +274,29 @@ def test_a_fit_runs_on_ordinary_pages_and_restores_numpys_setting(what, monkeypa
     model.fit(make_ratings(n_users=60, n_items=40, n_ratings=900, random_state=3))
     assert flags and not any(flags)
     assert fake.flag is True and fake.calls == [False, True]
+
+
+def test_predicting_recommending_and_evaluating_run_on_ordinary_pages(monkeypatch):
+    import autorec._pages as pages
+    from autorec import BlendRecommender
+    from autorec.evaluation import evaluate_ranking
+
+    ratings = make_ratings(n_users=60, n_items=40, n_ratings=900, random_state=3)
+    test, ratings = ratings.iloc[::5], ratings.drop(ratings.index[::5])
+    model = AutoEncoderRecommender(epochs=2, random_state=0).fit(ratings)
+    blend = BlendRecommender(
+        [AutoEncoderRecommender(epochs=1, random_state=0, ranking="rating")] * 2, weights=None
+    ).fit(ratings)
+    fake = _Switch()
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    monkeypatch.setattr(pages, "_switch", lambda: fake)
+    calls = [
+        lambda: model.predict_matrix(),
+        lambda: model.recommend(ratings["user_id"].iloc[:5].tolist(), k=3),
+        lambda: evaluate_ranking(model, ratings, test),
+        lambda: blend.predict_matrix(),
+    ]
+    for call in calls:
+        fake.calls = []
+        call()
+        assert fake.calls[0] is False and fake.calls[-1] is True and fake.flag is True
