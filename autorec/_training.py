@@ -132,9 +132,7 @@ class OneCycle:
     ``peak / 25`` to ``peak`` over the first ``warmup`` fraction of ``total`` steps, then
     a cosine decay to 0 at the last step (Smith's one-cycle policy)."""
 
-    def __init__(
-        self, optimizer: torch.optim.Optimizer, peak: float, total: int, warmup: float = 0.3
-    ) -> None:
+    def __init__(self, optimizer: Any, peak: float, total: int, warmup: float = 0.3) -> None:
         self.optimizer = optimizer
         self.peak, self.total = float(peak), max(int(total), 1)
         self.warm = max(round(warmup * self.total), 1)

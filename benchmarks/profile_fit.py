@@ -39,6 +39,7 @@ from torch.optim.optimizer import (
 import autorec._fitting
 import autorec._hybrid
 import autorec._network
+import autorec._optim
 import autorec._sparse
 import autorec._training
 from autorec.evaluation import split
@@ -53,6 +54,8 @@ PHASES: list[tuple[str, Any, str]] = [
     ("decode at rated cells", autorec._network.AutoEncoderNet, "decode_at"),
     ("backward", torch.Tensor, "backward"),
     ("optimizer zero_grad", torch.optim.Optimizer, "zero_grad"),
+    ("optimizer zero_grad", autorec._optim.FusedAdam, "zero_grad"),
+    ("optimizer step", autorec._optim.FusedAdam, "step"),  # torch's optimizers: hooks below
     ("validation RMSE per epoch", autorec._training, "validation_rmse"),
     ("early-stopping copies", autorec._training.BestWeights, "save"),
     ("best weights restored", autorec._training.BestWeights, "restore"),
@@ -165,6 +168,7 @@ def breakdown(model: Any, clock: PhaseClock) -> list[dict[str, Any]]:
     seconds[REST_OF_STEP] = max(loop - sum(v for k, v in seconds.items() if k in inside), 0.0)
     seconds[OUTSIDE] = max(fit - sum(seconds.values()), 0.0)
     order = list(dict.fromkeys(label for label, _, _ in PHASES))
+    order.remove(OPTIMIZER_STEP)  # placed below, after zero_grad
     order.insert(order.index("optimizer zero_grad") + 1, OPTIMIZER_STEP)
     order.insert(order.index(OPTIMIZER_STEP) + 1, REST_OF_STEP)
     order.append(OUTSIDE)

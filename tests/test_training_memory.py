@@ -14,7 +14,7 @@ import autorec._training as training
 from autorec import AutoEncoderRecommender
 from autorec._fitting import half_precision, round_tables
 from autorec._network import AutoEncoderNet
-from autorec._optim import StepInBackward, make_optimizer
+from autorec._optim import FusedAdam, StepInBackward, make_optimizer
 from autorec._serialization import HALF_TABLE_ELEMENTS, _half_if_exact
 from autorec.datasets import make_ratings
 
@@ -55,6 +55,59 @@ def test_step_in_backward_gives_the_updates_of_one_optimizer(name):
     before = [p.detach().clone() for p in b.parameters()]
     _loss(b, 9).backward()  # hooks removed: no more steps
     assert all(torch.equal(x, p) for x, p in zip(before, b.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_fused_adam_gives_torch_optims_updates_bit_for_bit(name):
+    a, b = _net(), _net()
+    torch_class = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    groups = lambda net: [  # noqa: E731 - two groups, as make_optimizer builds them
+        {"params": net.weight_parameters(), "weight_decay": 1e-2},
+        {"params": net.bias_parameters(), "weight_decay": 0.0},
+    ]
+    theirs = torch_class(groups(a), lr=1e-2, fused=True)
+    ours = make_optimizer(b, name, 1e-2, 1e-2)
+    assert isinstance(ours, FusedAdam)
+    for step in range(5):
+        for group in [*theirs.param_groups, *ours.param_groups]:
+            group["lr"] = 1e-2 / (step + 1)
+        for net, optimizer in ((a, theirs), (b, ours)):
+            optimizer.zero_grad(set_to_none=True)
+            _loss(net, step).backward()
+            if step == 2:  # a parameter without a gradient is left alone, as torch does
+                next(net.parameters()).grad = None
+            optimizer.step()
+    for (key, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb), key
+        assert not torch.equal(pa, _net().state_dict()[key]), key  # it did train
+    ours.zero_grad(set_to_none=False)
+    assert all(p.grad is None or not p.grad.any() for p in b.parameters())
+
+
+def test_fused_adam_only_where_the_kernel_runs():
+    net = _net()
+    assert FusedAdam.supports([{"params": list(net.parameters())}])
+    half = [torch.zeros(3), torch.zeros(3, dtype=torch.float64)]  # two dtypes
+    assert not FusedAdam.supports([{"params": half}])
+    assert not isinstance(make_optimizer(net, "rmsprop", 1e-2, 0.0), FusedAdam)
+
+
+def test_a_fit_does_not_import_torch_dynamo():
+    """torch.optim's wrapper imports torch._dynamo on its first step (over a second):
+    a fit with the default optimizer never pays it."""
+    code = (
+        "import sys\n"
+        "from autorec import AutoEncoderRecommender\n"
+        "from autorec.datasets import make_ratings\n"
+        "AutoEncoderRecommender(epochs=2, random_state=0).fit(make_ratings(60, 40, 600,"
+        " random_state=0))\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("spill_bytes", [0, 1 << 30])
