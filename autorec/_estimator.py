@@ -188,7 +188,8 @@ class AutoEncoderRecommender(
     exposure_params_ : dict or None
         What the exposure model is fed (``"input"``: ``"binary"``, ``"rating"`` minus
         ``"shift"``, or ``"both"`` models with ``e_binary * e_rating ** gamma``) and its
-        ridge penalties (``"l2"``, ``"l2_rating"``), chosen with the weights.
+        penalties (ridge ``"l2"``, ``"l2_rating"``; dropout-style ``"diagonal"``,
+        ``"diagonal_rating"``: times each item's own squared input), chosen with the weights.
     exposure_weights_rating_ : numpy.ndarray or None
         With ``"input": "both"``: the rating-fed exposure model's EASE weights.
     fold_in_l2_ : float or None

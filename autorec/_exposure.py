@@ -326,7 +326,7 @@ class EASE(_InteractionModel):
 
 
 def ease_weights(
-    binary: sp.csr_matrix | None, l2: float, gram: np.ndarray | None = None
+    binary: sp.csr_matrix | None, l2: float, gram: np.ndarray | None = None, diagonal: float = 0.0
 ) -> np.ndarray:
     """``B = I - P diagMat(1/diag P)`` with ``P = (XᵀX + l2 I)⁻¹``, float32, zero diagonal.
 
@@ -343,7 +343,8 @@ def ease_weights(
             raise ValueError("ease_weights needs the binary matrix or its Gram matrix")
         gram = gram_upper(binary)
     n_items = gram.shape[0]
-    gram[np.diag_indices(n_items)] += np.float32(l2)
+    on_diagonal = np.diag_indices(n_items)
+    gram[on_diagonal] = gram[on_diagonal] * np.float32(1.0 + diagonal) + np.float32(l2)
     # ``gram`` is C-ordered: its transpose is the Fortran array LAPACK works on in place,
     # whose lower triangle is ``gram``'s upper one.
     factor, info = scipy.linalg.lapack.spotrf(gram.T, lower=1, overwrite_a=1, clean=0)

@@ -149,6 +149,7 @@ def fit_exposure(
     shift: float = 0.0,
     counts: Cooccurrence | None = None,
     out: np.ndarray | None = None,
+    diagonal: float = 0.0,
 ) -> Exposure:
     """EASE on the users x items ``matrix`` (its most rated items, :func:`exposure_items`), fed
     ``input`` (binarised, or the ratings minus ``shift``); ``counts``: its Gram matrix
@@ -160,7 +161,7 @@ def fit_exposure(
     if out is None or out.shape != counts.gram.shape or out.dtype != counts.gram.dtype:
         out = np.empty_like(counts.gram)
     np.copyto(out, counts.gram)
-    weights = ease_weights(None, l2, gram=out)
+    weights = ease_weights(None, l2, gram=out, diagonal=diagonal)
     return Exposure(counts.items, weights, matrix.shape[1], counts.input, counts.shift)
 
 
@@ -172,7 +173,12 @@ def exposure_unit(matrix: sp.csr_matrix, input: str, shift: float) -> float:
 
 
 def final_exposure(
-    matrix: sp.csr_matrix, input: str, shift: float, l2: float, base: Cooccurrence | None
+    matrix: sp.csr_matrix,
+    input: str,
+    shift: float,
+    l2: float,
+    base: Cooccurrence | None,
+    diagonal: float = 0.0,
 ) -> Exposure:
     """The exposure model on every training rating. Its Gram matrix is the validation
     model's (``base``, of the same input, updated in place and not to be used again)
@@ -180,5 +186,5 @@ def final_exposure(
     again), solved in place."""
     final = cooccurrence(matrix, input=input, shift=shift, base=base, consume=True)
     del base
-    weights = ease_weights(None, l2, gram=final.gram)
+    weights = ease_weights(None, l2, gram=final.gram, diagonal=diagonal)
     return Exposure(final.items, weights, matrix.shape[1], final.input, final.shift)

@@ -8,11 +8,14 @@ exposure model (``autorec._hybrid``).
   ``"liked"`` (1 for the ratings at or above the relevance threshold, the rest dropped).
 * :func:`ndcg_at_k` scores a block of users' score rows against held-out liked items.
 * :func:`search_l2` walks a log grid of penalties scaled to the input's Gram matrix.
+* :func:`validation_users` and :func:`relevant_matrix`: the hybrid ranking's validation
+  users and their held-out liked items.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,11 +23,21 @@ import scipy.sparse as sp
 __all__ = [
     "INPUTS",
     "L2_FACTORS",
+    "MAX_VALIDATION_CELLS",
+    "MAX_VALIDATION_USERS",
     "ndcg_at_k",
     "relevance_threshold",
+    "relevant_matrix",
     "search_l2",
+    "validation_users",
     "weighted_rows",
 ]
+
+#: Users whose held-out ratings choose the weights: a random sample (fixed by the
+#: fit's random state) of those with a liked validation rating, at most this many, and
+#: fewer where their score matrices would pass ``MAX_VALIDATION_CELLS`` (users x items).
+MAX_VALIDATION_USERS = 2000
+MAX_VALIDATION_CELLS = 25_000_000
 
 #: What an EASE-style model can be fed.
 INPUTS = ("binary", "rating", "liked")
@@ -110,3 +123,29 @@ def search_l2(
             else:
                 break
     return best, table
+
+
+def validation_users(
+    relevant_rows: np.ndarray, n_items: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The users whose validation slice holds a liked item, sorted; a random subset of
+    ``MAX_VALIDATION_USERS`` (fewer when their score matrices would pass
+    ``MAX_VALIDATION_CELLS``) when there are more."""
+    users = np.unique(relevant_rows)
+    most = min(MAX_VALIDATION_USERS, max(100, MAX_VALIDATION_CELLS // max(n_items, 1)))
+    if len(users) > most:
+        users = np.sort(rng.choice(users, most, replace=False))
+    return users.astype(np.int64)
+
+
+def relevant_matrix(
+    users: np.ndarray, items: np.ndarray, chosen: np.ndarray, shape: Any
+) -> sp.csr_matrix:
+    """Rows = ``chosen`` users, a 1 at each (user, item) cell given of theirs."""
+    position = np.full(shape[0], -1, dtype=np.int64)
+    position[chosen] = np.arange(len(chosen))
+    keep = position[users] >= 0
+    return sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (position[users[keep]], items[keep])),
+        shape=(len(chosen), shape[1]),
+    )

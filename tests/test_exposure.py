@@ -38,6 +38,21 @@ def test_ease_weights_have_zero_diagonal_and_match_numpy(ratings):
     np.testing.assert_allclose(model.weights_, b, rtol=1e-5, atol=1e-7)
 
 
+def test_ease_weights_with_a_dropout_penalty_match_the_closed_form(ratings):
+    """``diagonal`` d adds d * G_ii to item i's penalty: EDLAE's (Steck 2020) closed form
+    ``B = I - P diagMat(1 / diag P)``, ``P = (G + l2 I + d diagMat(diag G))^-1``."""
+    x, _, _ = binary_matrix(ratings)
+    x = x * np.arange(1, x.shape[0] + 1)[:, None] % 5  # graded, not all ones
+    gram = x.T @ x
+    p = np.linalg.inv(gram + np.diag(3.0 + 2.0 * np.diag(gram)))
+    b = np.eye(x.shape[1]) - p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    weights = exposure.ease_weights(None, 3.0, gram=gram.astype(np.float32), diagonal=2.0)
+    np.testing.assert_allclose(weights, b, rtol=1e-4, atol=1e-6)
+    plain = exposure.ease_weights(None, 3.0, gram=gram.astype(np.float32))
+    assert np.abs(plain - weights).max() > 1e-3  # the penalty changes the model
+
+
 def test_ease_ignores_the_rating_values(ratings):
     a = EASE(l2=5.0).fit(ratings)
     b = EASE(l2=5.0).fit(ratings.assign(rating=1.0))

@@ -15,7 +15,7 @@ from autorec._hybrid import (
     EPS,
     EXPOSURE_GAMMAS,
     EXPOSURE_INPUTS,
-    EXPOSURE_L2_FACTOR,
+    EXPOSURE_PENALTIES,
     TOLERANCE,
     combine,
     exposure_floor,
@@ -55,13 +55,16 @@ def test_the_exposure_input_and_weights_are_the_best_on_validation(model):
     assert {t[0] for t in tried} == {"rating"} | {f"both{g:g}" for g in EXPOSURE_GAMMAS}
     assert len(table) == len(tried) * len(ALPHAS) * len(BETAS)
     both = chosen["input"] == "both"
-    penalties = {"rating": chosen["l2_rating"] if both else chosen["l2"]}
+    rating = "_rating" if both else ""
+    penalties = {"rating": (chosen[f"l2{rating}"], chosen[f"diagonal{rating}"])}
     if both:
-        penalties["binary"] = chosen["l2"]
+        penalties["binary"] = (chosen["l2"], chosen["diagonal"])
     assert set(penalties) <= set(EXPOSURE_INPUTS)
-    for input, l2 in penalties.items():  # on the fit's part: 1 - validation_fraction
+    for input, (l2, diagonal) in penalties.items():  # on the fit's part
         unit = exposure_unit(model.utility_, input, 1.0) * (1 - model.validation_fraction)
-        assert l2 == pytest.approx(EXPOSURE_L2_FACTOR * unit, rel=0.1)
+        ridge, dropout = EXPOSURE_PENALTIES[input]
+        assert l2 == pytest.approx(ridge * unit, rel=0.1)
+        assert diagonal == dropout
     value = table[_key(chosen, *model.ranking_weights_)]
     assert value >= max(table.values()) - TOLERANCE
 
