@@ -336,7 +336,9 @@ def ease_weights(
     matrix holds co-occurrence counts, exact in float32; ``l2 > 0`` keeps it well
     conditioned (on MovieLens-1M the weights differ from a float64 LU inverse's by about
     1e-6, relative 1e-5). A ``gram`` computed beforehand (:func:`gram_upper`'s layout) is
-    used instead of ``binary`` and overwritten.
+    used instead of ``binary`` and overwritten. ``diagonal`` adds ``diagonal * diag(XᵀX)``
+    to the penalty (EDLAE's, Steck 2020: dropping each input with probability
+    ``diagonal / (1 + diagonal)``).
     """
     if gram is None:
         if binary is None:
