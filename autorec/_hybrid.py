@@ -88,7 +88,8 @@ EXPOSURE_GAMMAS = (1.0,)
 #: each input with probability ``dropout / (1 + dropout)`` implies (EDLAE, Steck 2020;
 #: 2/3 here). For the rating-fed model it is +0.0027 NDCG@10 on MovieLens-1M's standard
 #: split (mean of random states 0-2) and +0.0017 on random 90/10 against a ridge of 5
-#: alone (docs/benchmarks.rst, "Eighth round"); the binary model gained nothing from it.
+#: alone (docs/recommendations.rst, with the other forms tried); the binary model gained
+#: nothing from it.
 EXPOSURE_PENALTIES = {"binary": (5.0, 0.0), "rating": (1.0, 2.0)}
 #: Subtracted from the hybrid score of an item whose predicted rating is below the
 #: scale's midpoint: such an item ranks after every candidate the user is predicted to
@@ -350,8 +351,14 @@ def _validate(
         del model
     del scratch
     graded = f"rating,{l2['rating']:g}"
-    params = {graded: {"input": "rating", "shift": shift, "l2": l2["rating"]}}
-    params[graded]["diagonal"] = dropout["rating"]
+    params = {
+        graded: {
+            "input": "rating",
+            "shift": shift,
+            "l2": l2["rating"],
+            "diagonal": dropout["rating"],
+        }
+    }
     products = {}
     for gamma in EXPOSURE_GAMMAS:
         name = f"both{gamma:g},{l2['binary']:g}+{l2['rating']:g}"
