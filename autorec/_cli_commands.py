@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._blend import BlendRecommender
 from ._cli_common import PLOT_HINT, CLIError
@@ -258,19 +259,23 @@ def _evaluate(args: argparse.Namespace) -> int:
         "Full-catalogue top-10 (candidates: every movie the user did not rate in training; "
         "relevant: test ratings >= 4):"
     )
+    ranking: dict[str, Any] = result["ranking"]
+    labels = {"autorec": f"AutoEncoder ({args.kind})", "EASE": _ease_label(ranking)}
     ranking_rows = [
         [
-            f"AutoEncoder ({args.kind})" if name == "autorec" else name,
+            labels.get(name, name),
             f"{row['ndcg@10']:.4f}",
             f"{row['recall@10']:.4f}",
             f"{100 * row['coverage']:.1f}",
             f"{row['median_popularity']:,.0f}",
             f"{100 * row['share_lt20']:.1f}",
         ]
-        for name, row in result["ranking"].items()
+        for name, row in ranking.items()
     ]
     header = ["", "NDCG@10", "recall@10", "% catalogue shown", "median ratings", "% < 20 ratings"]
     print(_table(header, ranking_rows, align="<"))
+    if "EASE" in ranking:
+        print(_ease_note(ranking["EASE"]["params"]))
     if args.split == "standard" and data.name == "ml-1m" and data.source != "file":
         ref = REFERENCE
         print()
@@ -281,6 +286,26 @@ def _evaluate(args: argparse.Namespace) -> int:
             "comparable."
         )
     return 0
+
+
+def _ease_label(ranking: dict[str, Any]) -> str:
+    """The EASE row's name: whether it was tuned."""
+    params = ranking.get("EASE", {}).get("params", {})
+    return "EASE, tuned" if params.get("tuned") else "EASE (l2 500, not tuned)"
+
+
+def _ease_note(params: dict[str, Any]) -> str:
+    """What the EASE row was fed and how its l2 was chosen: the grid and the choice."""
+    if not params["tuned"]:
+        return f"EASE: binarised input, l2 {params['l2']:g}, not tuned ({params['reason']})."
+    tried = ", ".join(
+        f"{float(l2):,.0f}: {score:.4f}" + (" (chosen)" if float(l2) == params["l2"] else "")
+        for l2, score in params["l2_validation"].items()
+    )
+    return (
+        f"EASE, tuned: fed the rating minus {params['shift']:g}; l2 chosen by NDCG@10 on 10 % "
+        f"of each user's training ratings held out, l2 tried: {tried}."
+    )
 
 
 def _download(args: argparse.Namespace) -> int:

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
-from ._exposure import add_cross_products, ease_weights, gram_upper
+from ._exposure import add_cross_products, bag_product, ease_weights, gram_upper
 from ._tuning import weighted_rows
 
 __all__ = [
@@ -57,7 +56,7 @@ class Exposure:
         the validation users) instead of SciPy's one-thread product; the two agree up
         to float32 rounding."""
         x = weighted_rows(rows, self.input, self.shift, np.inf)
-        times = _bag_product if parallel else _product
+        times = bag_product if parallel else _product
         if len(self.items) == self.n_items:  # every item has weights (items is 0..n-1)
             return times(x, self.weights)
         x = x[:, self.items].tocsr()
@@ -71,17 +70,6 @@ class Exposure:
 
 def _product(x: sp.csr_matrix, weights: np.ndarray) -> np.ndarray:
     return np.asarray(x @ weights, dtype=np.float32)
-
-
-def _bag_product(x: sp.csr_matrix, weights: np.ndarray) -> np.ndarray:
-    """``x @ weights`` (float32) as a weighted embedding bag, one bag per row of ``x``."""
-    return torch.nn.functional.embedding_bag(
-        torch.from_numpy(x.indices.astype(np.int64)),
-        torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32)),
-        torch.from_numpy(x.indptr[:-1].astype(np.int64)),
-        mode="sum",
-        per_sample_weights=torch.from_numpy(x.data.astype(np.float32)),
-    ).numpy()
 
 
 @dataclass

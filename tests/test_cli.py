@@ -138,6 +138,9 @@ def test_evaluate_table(tiny, capsys) -> None:
     for label in ("RMSE, training ratings", "RMSE, test ratings", "top-5 accuracy"):
         assert label in out
     assert "top-10 accuracy" in out and "epochs run" in out and "fit time" in out
+    # The EASE peer is tuned on a validation slice, and the table says with what.
+    assert "EASE, tuned" in out and "EASE, tuned: fed the rating minus 1" in out
+    assert out.count("(chosen)") == 1 and "l2 tried: " in out
     assert err == ""  # --quiet: no progress, no status lines
 
 

@@ -9,8 +9,9 @@ import pytest
 import scipy.sparse as sp
 
 from autorec._tuning import ndcg_at_k, search_l2
-from autorec.baselines import EASE
+from autorec.baselines import EASE, MostPopular
 from autorec.datasets import make_ratings
+from autorec.evaluation import evaluate_ranking, ranking_table, split, tuned_ease
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +130,25 @@ def test_auto_without_a_liked_held_out_rating_is_a_clear_error():
     )
     with pytest.raises(ValueError, match="l2='auto' found no held-out rating"):
         EASE(l2="auto", validation_fraction=0.5).fit(frame)
+
+
+def test_ranking_table_puts_a_tuned_ease_beside_the_model(ratings):
+    train, test = split(ratings, "standard", random_state=0)
+    table = ranking_table(MostPopular().fit(train), train, test)
+    params = table["EASE"]["params"]
+    assert params["tuned"] and params["input"] == "rating" and params["shift"] == 1.0
+    tried = {float(l2): score for l2, score in params["l2_validation"].items()}
+    assert len(tried) >= 5 and tried[params["l2"]] == max(tried.values())
+    # The row is EASE at the chosen penalty, refitted on every training rating.
+    peer = EASE(l2=params["l2"], input="rating").fit(train)
+    assert table["EASE"]["ndcg@10"] == pytest.approx(evaluate_ranking(peer, train, test)["ndcg@10"])
+    assert table["EASE"]["fit_seconds"] > 0 and set(table) == {"autorec", "MostPopular", "EASE"}
+
+
+def test_tuned_ease_falls_back_to_the_untuned_one_and_says_why():
+    frame = pd.DataFrame(
+        {"user_id": [1, 1, 1, 1, 2], "item_id": [1, 2, 3, 4, 1], "rating": [1, 2, 1, 2, 5]}
+    )
+    model, params = tuned_ease(frame)
+    assert params["tuned"] is False and params["input"] == "binary" and params["l2"] == 500.0
+    assert "l2='auto'" in params["reason"] and model.l2_ == 500.0
