@@ -264,7 +264,8 @@ def test_generalization_quick_prints_its_tables():
     ):
         assert text in out, text
     if importlib.util.find_spec("cornac") is not None:
-        assert "best of grid on test" in out and "Cornac MF grid, mean test RMSE" in out
+        assert "chosen on validation" in out and "Cornac MF grid, mean validation RMSE" in out
+        assert "best of grid on test" not in out
 
 
 @pytest.mark.slow
