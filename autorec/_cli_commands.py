@@ -172,7 +172,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         **batch_size_override(args),
     )
     templates = model.estimators if isinstance(model, BlendRecommender) else [model]
-    max_epochs = [planned_epochs(t) for t in templates]
+    max_epochs = [planned_epochs(t, len(train)) for t in templates]
     _status(
         args,
         f"split {args.split!r}: {len(train):,} training / {len(test):,} test ratings; "

@@ -98,8 +98,7 @@ class AutoEncoderRecommender(
         Rows (users or items) per optimizer step. ``"auto"``: rows / 14 within [8, 256]
         (256 on MovieLens-1M; on sparser data up to 8 / density: 1,482 on ML-20M's shape).
     learning_rate : float or "auto", default="auto"
-        Step size of the optimizer (the peak of a one-cycle schedule). "auto": 5e-3
-        under one-cycle, 1e-3 under plateau.
+        Step size (a one-cycle schedule's peak). "auto": 5e-3 one-cycle, 1e-3 plateau.
     weight_decay : float, default=3e-4
         L2 penalty on the weight matrices (biases are never decayed). With
         ``optimizer="adamw"`` it is AdamW's decoupled decay.
@@ -117,7 +116,8 @@ class AutoEncoderRecommender(
         ``"one-cycle"``: a warm-up to ``learning_rate``, then a cosine decay to 0 over the
         epochs, the second half validated (early stopping still applies); ``"plateau"``
         (autorec 0.1's recipe, the presets'): a constant rate cut by ``lr_decay`` when the
-        validation RMSE stalls. ``"auto"``: ``"one-cycle"`` (see the model page).
+        validation RMSE stalls. ``"auto"``: ``"one-cycle"`` from 500,000 training ratings
+        on, ``"plateau"`` below (more accurate there; see the model page).
     lr_decay : float, default=0.3
         Plateau schedule: once the validation RMSE has not improved for two epochs, the
         rate is multiplied by this after every further epoch without improvement (like

@@ -12,7 +12,13 @@ import scipy.sparse as sp
 import torch
 
 from autorec import AutoEncoderRecommender
-from autorec._config import PRESETS, planned_epochs, resolve_auto, validate_params
+from autorec._config import (
+    AUTO_CYCLE_RATINGS,
+    PRESETS,
+    planned_epochs,
+    resolve_auto,
+    validate_params,
+)
 from autorec._network import AutoEncoderNet, predict_at, predict_cells
 from autorec._sparse import SparseRows
 from autorec._training import OneCycle
@@ -63,9 +69,21 @@ def test_auto_is_one_cycle_with_its_epochs_and_rate():
     }
     explicit = {"lr_schedule": "one-cycle", "epochs": 7, "learning_rate": 2e-3}
     assert _resolved(**explicit) == explicit
-    assert planned_epochs(AutoEncoderRecommender()) == 15
+    assert planned_epochs(AutoEncoderRecommender(), 750_121) == 15
     assert planned_epochs(AutoEncoderRecommender(lr_schedule="plateau")) == 200
     assert planned_epochs(AutoEncoderRecommender(epochs=3)) == 3
+
+
+def test_auto_is_plateau_below_the_cycle_threshold():
+    # Small data: early stopping on the plateau schedule (more accurate there, and cheap).
+    est = AutoEncoderRecommender()
+    small = resolve_auto(validate_params(est), 1000, 3440, AUTO_CYCLE_RATINGS - 1)
+    assert (small["lr_schedule"], small["epochs"], small["learning_rate"]) == ("plateau", 200, 1e-3)
+    large = resolve_auto(validate_params(est), 1000, 3440, AUTO_CYCLE_RATINGS)
+    assert large["lr_schedule"] == "one-cycle" and large["epochs"] == 15
+    assert planned_epochs(est, AUTO_CYCLE_RATINGS - 1) == 200
+    assert planned_epochs(est) == 200  # data not known: the most either may run
+    assert planned_epochs(AutoEncoderRecommender(lr_schedule="one-cycle"), 10) == 15
 
 
 @pytest.mark.parametrize("name", ["reference", "i-autorec", "i-autorec-1000"])
@@ -99,7 +117,9 @@ def ratings():
 
 
 def test_one_cycle_fit_validates_only_the_second_half(ratings):
-    model = AutoEncoderRecommender(hidden_layers=(8,), epochs=6, random_state=0).fit(ratings)
+    model = AutoEncoderRecommender(
+        hidden_layers=(8,), epochs=6, lr_schedule="one-cycle", random_state=0
+    ).fit(ratings)
     val = model.history_["val_rmse"]
     assert len(val) == 6 and model.fit_params_["lr_schedule"] == "one-cycle"
     assert all(math.isnan(v) for v in val[:3]) and all(math.isfinite(v) for v in val[3:])
@@ -111,7 +131,9 @@ def test_one_cycle_fit_validates_only_the_second_half(ratings):
 
 
 def test_the_schedule_changes_the_fit_and_survives_save_and_load(ratings, tmp_path):
-    one = AutoEncoderRecommender(hidden_layers=(8,), epochs=3, random_state=0).fit(ratings)
+    one = AutoEncoderRecommender(
+        hidden_layers=(8,), epochs=3, lr_schedule="one-cycle", random_state=0
+    ).fit(ratings)
     flat = AutoEncoderRecommender(
         hidden_layers=(8,), epochs=3, lr_schedule="plateau", random_state=0
     ).fit(ratings)
