@@ -189,9 +189,9 @@ def ranking_table(
 def tuned_ease(train: pd.DataFrame) -> tuple[EASE, dict[str, Any]]:
     """EASE fitted on ``train`` as its best users tune it, and what was chosen.
 
-    Fed the ratings minus the lowest (``input="rating"``: on MovieLens-1M the input a
-    validation slice chooses over binarised and liked-only input, at every random state of
-    both splits; ``benchmarks/topn.py``), with ``l2="auto"`` (a log grid scaled to the
+    Fed the ratings minus the lowest (``input="rating"``: on MovieLens-1M's standard split
+    the input ``benchmarks/topn.py``'s validation slice chooses over binarised and
+    liked-only input at every random state), with ``l2="auto"`` (a log grid scaled to the
     input, scored by NDCG@10 on 10 % of each user's training ratings held out). When
     the slice holds no liked rating to choose on, the untuned ``EASE()`` (binarised
     input, ``l2=500``) instead, with ``"tuned": False`` and the reason.

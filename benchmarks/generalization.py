@@ -455,7 +455,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             args.no_cornac = True
     if args.no_cornac and "mf" in args.model_list:
         args.model_list.remove("mf")
-    default_epochs = planned_epochs(AutoEncoderRecommender())
+    # --epochs caps at the one-cycle budget (15), as before "auto" depended on the data
+    default_epochs = planned_epochs(AutoEncoderRecommender(lr_schedule="one-cycle"))
     args.overrides = {} if args.epochs is None else {"epochs": min(args.epochs, default_epochs)}
     args.sizes = SIZES["quick" if args.quick else "full"]
     return args
