@@ -303,8 +303,9 @@ def _ease_note(params: dict[str, Any]) -> str:
         for l2, score in params["l2_validation"].items()
     )
     return (
-        f"EASE, tuned: fed the rating minus {params['shift']:g}; l2 chosen by NDCG@10 on 10 % "
-        f"of each user's training ratings held out, l2 tried: {tried}."
+        f"EASE, tuned: fed the rating minus {params['shift']:g}; l2 chosen by NDCG@10 on "
+        f"{params['validation_fraction']:.0%} of each user's training ratings held out, l2 "
+        f"tried: {tried}."
     )
 
 

@@ -207,5 +207,6 @@ def tuned_ease(train: pd.DataFrame) -> tuple[EASE, dict[str, Any]]:
         "shift": model.shift_,
         "l2": model.l2_,
         "tuned": True,
+        "validation_fraction": model.validation_fraction,
         "l2_validation": tried,
     }

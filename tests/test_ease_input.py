@@ -137,6 +137,7 @@ def test_ranking_table_puts_a_tuned_ease_beside_the_model(ratings):
     table = ranking_table(MostPopular().fit(train), train, test)
     params = table["EASE"]["params"]
     assert params["tuned"] and params["input"] == "rating" and params["shift"] == 1.0
+    assert params["validation_fraction"] == EASE().validation_fraction
     tried = {float(l2): score for l2, score in params["l2_validation"].items()}
     assert len(tried) >= 5 and tried[params["l2"]] == max(tried.values())
     # The row is EASE at the chosen penalty, refitted on every training rating.
